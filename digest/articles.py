@@ -1,0 +1,111 @@
+"""The Article: one piece of journalism as digest sees it, whatever it was loaded from."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from datetime import UTC, datetime
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from pydantic import BaseModel, Field, field_validator
+
+_TRACKING_PARAMS = re.compile(r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid|ref|ocid)$", re.I)
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+class Article(BaseModel):
+    """A stored or about-to-be-stored article; `id` is None until the store assigns one."""
+
+    id: int | None = None
+    title: str = Field(min_length=1, max_length=500)
+    url: str | None = Field(default=None, max_length=2048)
+    source: str | None = Field(default=None, max_length=200)
+    author: str | None = Field(default=None, max_length=300)
+    published: datetime | None = None
+    tags: list[str] = Field(default_factory=list)
+    text: str = Field(min_length=1)
+
+    @field_validator("title", "text")
+    @classmethod
+    def _stripped(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("must not be empty")
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _web_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if urlsplit(value).scheme not in ("http", "https"):
+            raise ValueError("must be an http(s) URL")
+        return value
+
+    @field_validator("source", "author")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value.strip() or None if value else None
+
+    @field_validator("tags")
+    @classmethod
+    def _clean_tags(cls, value: list[str]) -> list[str]:
+        seen: list[str] = []
+        for tag in value:
+            tag = " ".join(str(tag).split()).lower()
+            if tag and tag not in seen:
+                seen.append(tag)
+        return seen
+
+    @field_validator("published")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        # Naive times from files are taken as UTC, so that sorting and storage agree.
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+    @property
+    def content_hash(self) -> str:
+        return content_hash(self.text)
+
+    @property
+    def url_key(self) -> str | None:
+        return canonical_url(self.url) if self.url else None
+
+    @property
+    def word_count(self) -> int:
+        return len(_WORD.findall(self.text))
+
+
+def normalised_text(text: str) -> str:
+    """Text reduced to its words, so that re-pasted or re-wrapped copies compare equal."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return " ".join(_WORD.findall(text))
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(normalised_text(text).encode()).hexdigest()
+
+
+def canonical_url(url: str) -> str:
+    """The URL without fragment, tracking parameters, default port or trailing slash."""
+    parts = urlsplit(url.strip())
+    host = (parts.hostname or "").lower()
+    if parts.port and not (
+        (parts.scheme == "http" and parts.port == 80)
+        or (parts.scheme == "https" and parts.port == 443)
+    ):
+        host = f"{host}:{parts.port}"
+    query = urlencode(
+        sorted(
+            (k, v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+            if not _TRACKING_PARAMS.match(k)
+        )
+    )
+    path = parts.path.rstrip("/") or "/"
+    # http and https copies of one page are one article.
+    return urlunsplit(("https", host, path, query, ""))

@@ -1,0 +1,183 @@
+"""Settings: digest.toml, overridden by .env and DIGEST_* environment variables.
+
+Nothing but `digest.app` (the composition root) and the CLI reads settings; every other module
+takes the values it needs as arguments.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    HttpUrl,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from digest.errors import ConfigError
+
+DEFAULT_CONFIG_FILE = "digest.toml"
+DEFAULT_DATABASE_FILE = "digest.db"
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_]*$")
+_HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+class NewsletterConfig(BaseModel):
+    """One newsletter: who it is from, what it is about, and how it looks."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = ""  # filled from the table key in digest.toml
+    title: str = Field(min_length=1, max_length=120)
+    theme: str = Field(min_length=3, max_length=300)
+    from_name: str = Field(min_length=1, max_length=120)
+    from_address: EmailStr
+    reply_to: EmailStr | None = None
+    postal_address: str = Field(min_length=5, description="Required in the footer by CAN-SPAM.")
+    base_url: HttpUrl
+    accent_color: str = "#1f6feb"
+    logo_url: HttpUrl | None = None
+    template: str = "digest"
+    language: str = Field(default="en", pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+    lists: list[str] = Field(default_factory=list)
+    max_articles: int = Field(default=20, ge=1, le=200)
+    max_sections: int = Field(default=4, ge=1, le=12)
+    summary_words: int = Field(default=60, ge=15, le=300)
+
+    @field_validator("accent_color")
+    @classmethod
+    def _hex_colour(cls, value: str) -> str:
+        if not _HEX_COLOUR.match(value):
+            raise ValueError("must be a hex colour like #1f6feb")
+        return value.lower()
+
+    @property
+    def web_base(self) -> str:
+        return str(self.base_url).rstrip("/")
+
+
+class Settings(BaseSettings):
+    """Everything `digest` can be configured with; see README for the keys."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DIGEST_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="forbid",
+    )
+    toml_path: ClassVar[Path | None] = None
+
+    database_url: str = ""
+    templates_dir: Path | None = None
+    secret_key: SecretStr = SecretStr("")
+    fetch_timeout: float = Field(default=20.0, gt=0, le=300)
+    fetch_max_bytes: int = Field(default=5_000_000, ge=10_000)
+    newsletters: dict[str, NewsletterConfig] = Field(default_factory=dict)
+
+    @field_validator("newsletters")
+    @classmethod
+    def _named(cls, value: dict[str, NewsletterConfig]) -> dict[str, NewsletterConfig]:
+        for key, newsletter in value.items():
+            if not _NAME.match(key):
+                raise ValueError(f"{key!r}: names are lower-case letters, digits and _")
+            newsletter.name = key
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, dotenv_settings]
+        if cls.toml_path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=cls.toml_path))
+        return tuple(sources)
+
+    def newsletter(self, name: str | None) -> NewsletterConfig:
+        """The named newsletter, or the only one when no name is given."""
+        if name is None:
+            if len(self.newsletters) == 1:
+                return next(iter(self.newsletters.values()))
+            if not self.newsletters:
+                raise ConfigError("no newsletter is configured: add a [newsletters.NAME] table")
+            names = ", ".join(sorted(self.newsletters))
+            raise ConfigError(f"several newsletters are configured ({names}): pass --newsletter")
+        try:
+            return self.newsletters[name]
+        except KeyError:
+            known = ", ".join(sorted(self.newsletters)) or "none"
+            raise ConfigError(f"no newsletter named {name!r} (configured: {known})") from None
+
+    def masked(self) -> dict[str, Any]:
+        """The effective settings as plain data, with secrets and passwords hidden."""
+        data = self.model_dump(mode="json")
+        data["secret_key"] = "**********" if self.secret_key.get_secret_value() else ""
+        data["database_url"] = mask_url_password(self.database_url)
+        return data
+
+
+def mask_url_password(url: str) -> str:
+    """Hide the password in a database URL so it can be printed or logged."""
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+
+
+def resolve_config_path(explicit: Path | None) -> Path | None:
+    """--config, else DIGEST_CONFIG, else ./digest.toml if it exists."""
+    if explicit is not None:
+        if not explicit.is_file():
+            raise ConfigError(f"{explicit}: config file not found")
+        return explicit
+    from_env = os.environ.get("DIGEST_CONFIG")
+    if from_env:
+        path = Path(from_env)
+        if not path.is_file():
+            raise ConfigError(f"{path}: config file not found (from DIGEST_CONFIG)")
+        return path
+    default = Path(DEFAULT_CONFIG_FILE)
+    return default if default.is_file() else None
+
+
+def load_settings(config_path: Path | None = None) -> Settings:
+    """Read settings from the config file, .env and the environment, or fail naming the key."""
+    path = resolve_config_path(config_path)
+    bound = type("Settings", (Settings,), {"toml_path": path})
+    origin = str(path) if path else "settings"
+    try:
+        settings: Settings = bound()
+    except ValidationError as error:
+        raise ConfigError(_describe(origin, error)) from None
+    except ValueError as error:  # TOML syntax errors
+        raise ConfigError(f"{origin}: {error}") from None
+    if not settings.database_url:
+        base = path.parent if path else Path.cwd()
+        settings.database_url = f"sqlite:///{(base / DEFAULT_DATABASE_FILE).resolve()}"
+    return settings
+
+
+def _describe(origin: str, error: ValidationError) -> str:
+    lines = []
+    for problem in error.errors():
+        key = ".".join(str(part) for part in problem["loc"])
+        reason = problem["msg"]
+        if problem["type"] == "extra_forbidden":
+            reason = "unknown setting"
+        lines.append(f"{origin}: {key}: {reason}")
+    return "\n".join(lines)

@@ -1,0 +1,138 @@
+"""Editing an edition as YAML: what the editor sees, and applying what they saved.
+
+The YAML carries only what an editor may change (subject, preheader, intro, section titles,
+order, and each summary); article ids tie items back to stored articles, and titles are shown
+for orientation only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from digest.edition import Edition, Item, Section
+from digest.errors import DigestError
+from digest.store import Store
+from digest.summarize import Summary
+
+EDITED_METHOD = "edited"
+
+
+class _EditedItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    article: int
+    title: str | None = None  # shown for orientation; changes are ignored
+    summary: str = Field(min_length=1)
+
+
+class _EditedSection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str = Field(min_length=1, max_length=120)
+    items: list[_EditedItem] = Field(min_length=1)
+
+
+class _EditedEdition(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    subject: str = Field(min_length=1, max_length=200)
+    preheader: str = Field(default="", max_length=300)
+    intro: str = ""
+    sections: list[_EditedSection] = Field(min_length=1)
+
+
+class _Dumper(yaml.SafeDumper):
+    """Multi-line strings as | blocks, so summaries are pleasant to edit."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+_HEADER = (
+    "# Edition {id} of {newsletter}, No. {number}. Edit, save and close to apply.\n"
+    "# Reorder or move items between sections, delete items, rewrite summaries.\n"
+    "# 'article' ties an item to a stored article; its title here is for reference only.\n"
+)
+
+
+def edition_to_yaml(edition: Edition) -> str:
+    document: dict[str, Any] = {
+        "subject": edition.subject,
+        "preheader": edition.preheader,
+        "intro": edition.intro,
+        "sections": [
+            {
+                "title": section.title,
+                "items": [
+                    {
+                        "article": item.article.id,
+                        "title": item.article.title,
+                        "summary": item.summary.text,
+                    }
+                    for item in section.items
+                ],
+            }
+            for section in edition.sections
+        ],
+    }
+    header = _HEADER.format(id=edition.id, newsletter=edition.newsletter, number=edition.number)
+    body = yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=96)
+    return header + body
+
+
+def apply_yaml(edition: Edition, text: str, store: Store, origin: str) -> Edition:
+    """The edition with the editor's changes, validated; raises DigestError naming the field."""
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "?"
+        raise DigestError(
+            f"{origin}: {where}: not valid YAML ({getattr(error, 'problem', error)})"
+        ) from None
+    try:
+        edited = _EditedEdition.model_validate(document)
+    except ValidationError as error:
+        problem = error.errors()[0]
+        key = ".".join(str(part) for part in problem["loc"]) or "document"
+        reason = "unknown field" if problem["type"] == "extra_forbidden" else problem["msg"]
+        raise DigestError(f"{origin}: {key}: {reason}") from None
+
+    current = {item.article.id: item for item in edition.items}
+    seen: set[int] = set()
+    sections = []
+    for index, section in enumerate(edited.sections):
+        items = []
+        for position, entry in enumerate(section.items):
+            where = f"sections.{index}.items.{position}.article"
+            if entry.article in seen:
+                raise DigestError(f"{origin}: {where}: article {entry.article} appears twice")
+            seen.add(entry.article)
+            previous = current.get(entry.article)
+            article = previous.article if previous else _stored(store, entry.article, origin, where)
+            summary_text = " ".join(entry.summary.split())
+            if previous and previous.summary.text == summary_text:
+                summary = previous.summary
+            else:
+                summary = Summary(text=summary_text, method=EDITED_METHOD)
+            items.append(Item(article=article, summary=summary))
+        sections.append(Section(title=section.title.strip(), items=items))
+    return edition.model_copy(
+        update={
+            "subject": " ".join(edited.subject.split()),
+            "preheader": " ".join(edited.preheader.split()),
+            "intro": edited.intro.strip(),
+            "sections": sections,
+        }
+    )
+
+
+def _stored(store: Store, article_id: int, origin: str, where: str) -> Any:
+    try:
+        return store.get_article(article_id)
+    except DigestError:
+        raise DigestError(f"{origin}: {where}: no article with id {article_id}") from None

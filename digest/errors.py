@@ -1,0 +1,22 @@
+"""Errors a user can act on: the CLI prints their message as one line, without a traceback."""
+
+
+class DigestError(Exception):
+    """A problem with the user's input, files or settings, described so they can fix it."""
+
+
+class ConfigError(DigestError):
+    """An invalid or missing setting; the message names the key."""
+
+
+class SourceError(DigestError):
+    """An article source (file or URL) that could not be read; the message names it."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        super().__init__(f"{source}: {reason}")
+        self.source = source
+        self.reason = reason
+
+
+class NotFoundError(DigestError):
+    """A stored record that the user asked for does not exist."""

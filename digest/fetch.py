@@ -1,0 +1,79 @@
+"""Articles from the web: fetch a URL with limits on time and size, then extract the article."""
+
+from __future__ import annotations
+
+import httpx
+
+from digest import __version__
+from digest.articles import Article
+from digest.errors import SourceError
+from digest.intake import article_from_html, article_from_pasted
+
+USER_AGENT = f"digest/{__version__} (newsletter digest generator)"
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+class UrlFetcher:
+    """Fetches article pages over one reused HTTP connection pool."""
+
+    def __init__(self, timeout: float, max_bytes: int, client: httpx.Client | None = None) -> None:
+        self.timeout = timeout
+        self.max_bytes = max_bytes
+        self.client = client or httpx.Client(
+            follow_redirects=True,
+            max_redirects=5,
+            timeout=httpx.Timeout(timeout),
+            headers={"User-Agent": USER_AGENT, "Accept": "text/html,text/plain;q=0.8"},
+        )
+
+    def __call__(self, url: str) -> Article:
+        body, content_type, final_url, encoding = self._download(url)
+        try:
+            if content_type in _HTML_TYPES:
+                return article_from_html(body, url, url=final_url)
+            if content_type == "text/plain":
+                return article_from_pasted(
+                    body.decode(encoding or "utf-8", "replace"), url, url=final_url
+                )
+        except ValueError as error:
+            raise SourceError(url, str(error)) from None
+        raise SourceError(url, f"unsupported content type {content_type or 'unknown'!r}")
+
+    def _download(self, url: str) -> tuple[bytes, str, str, str | None]:
+        try:
+            with self.client.stream("GET", url) as response:
+                if response.status_code >= 400:
+                    raise SourceError(url, f"HTTP {response.status_code} {response.reason_phrase}")
+                declared = response.headers.get("Content-Length")
+                if declared and declared.isdigit() and int(declared) > self.max_bytes:
+                    raise SourceError(url, self._too_large())
+                chunks: list[bytes] = []
+                size = 0
+                for chunk in response.iter_bytes():
+                    size += len(chunk)
+                    if size > self.max_bytes:
+                        raise SourceError(url, self._too_large())
+                    chunks.append(chunk)
+                content_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+                return (
+                    b"".join(chunks),
+                    content_type.lower(),
+                    str(response.url),
+                    response.charset_encoding,
+                )
+        except httpx.TimeoutException:
+            raise SourceError(url, f"timed out after {self.timeout:g} s") from None
+        except httpx.TooManyRedirects:
+            raise SourceError(url, "too many redirects") from None
+        except httpx.ConnectError as error:
+            raise SourceError(url, f"could not connect ({error})") from None
+        except httpx.InvalidURL as error:
+            raise SourceError(url, f"invalid URL ({error})") from None
+        except httpx.HTTPError as error:
+            raise SourceError(url, f"request failed ({type(error).__name__}: {error})") from None
+
+    def _too_large(self) -> str:
+        return f"page is larger than the {self.max_bytes:,} byte limit (fetch_max_bytes)"
+
+    def close(self) -> None:
+        self.client.close()

@@ -1,0 +1,162 @@
+"""Article intake: turn files, folders and URLs into validated Articles.
+
+Each source is read on its own: a bad one is reported with its name (and line or field) while
+the others are still loaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from digest.articles import Article
+from digest.errors import SourceError
+from digest.intake.html import extract_page
+from digest.intake.markdown import parse_markdown
+from digest.intake.pasted import parse_pasted
+from digest.intake.records import json_records, jsonl_records
+
+SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl", ".ndjson")
+_RECORD_FIELDS = ("title", "url", "source", "author", "published", "tags", "text")
+
+UrlFetcher = Callable[[str], Article]
+
+
+@dataclass
+class Intake:
+    """What a set of sources gave: the articles read, and one error per failed source or record."""
+
+    articles: list[Article] = field(default_factory=list)
+    errors: list[SourceError] = field(default_factory=list)
+
+
+def load_sources(sources: Iterable[str], fetch_url: UrlFetcher | None = None) -> Intake:
+    intake = Intake()
+    for source in sources:
+        if source.startswith(("http://", "https://")):
+            if fetch_url is None:
+                intake.errors.append(SourceError(source, "fetching URLs is not enabled"))
+                continue
+            try:
+                intake.articles.append(fetch_url(source))
+            except SourceError as error:
+                intake.errors.append(error)
+            continue
+        path = Path(source)
+        if path.is_dir():
+            files = sorted(p for p in path.iterdir() if p.suffix.lower() in SUPPORTED_SUFFIXES)
+            if not files:
+                intake.errors.append(SourceError(source, "folder has no article files"))
+            for file in files:
+                _load_file(file, intake)
+        else:
+            _load_file(path, intake)
+    return intake
+
+
+def _load_file(path: Path, intake: Intake) -> None:
+    name = str(path)
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        supported = ", ".join(SUPPORTED_SUFFIXES)
+        intake.errors.append(SourceError(name, f"unsupported file type (supported: {supported})"))
+        return
+    try:
+        raw = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        intake.errors.append(SourceError(name, "file not found"))
+        return
+    except UnicodeDecodeError as error:
+        intake.errors.append(SourceError(name, f"not UTF-8 text (byte {error.start})"))
+        return
+    except OSError as error:
+        intake.errors.append(SourceError(name, error.strerror or str(error)))
+        return
+    try:
+        if suffix == ".txt":
+            intake.articles.append(article_from_pasted(raw, name))
+        elif suffix in (".md", ".markdown"):
+            intake.articles.append(article_from_markdown(raw, name))
+        elif suffix in (".html", ".htm"):
+            intake.articles.append(article_from_html(raw, name))
+        else:
+            records = jsonl_records(raw) if suffix in (".jsonl", ".ndjson") else json_records(raw)
+            for where, record in records:
+                try:
+                    if isinstance(record, ValueError):
+                        raise SourceError(f"{name}:{where}", str(record))
+                    intake.articles.append(article_from_record(record, f"{name}:{where}"))
+                except SourceError as error:
+                    intake.errors.append(error)
+    except SourceError as error:
+        intake.errors.append(error)
+    except ValueError as error:
+        intake.errors.append(SourceError(name, str(error)))
+
+
+def article_from_pasted(raw: str, origin: str, url: str | None = None) -> Article:
+    page = parse_pasted(raw)
+    return build_article(
+        origin,
+        title=page.title,
+        text=page.text,
+        author=page.author,
+        source=page.source,
+        published=page.published,
+        url=url,
+    )
+
+
+def article_from_markdown(raw: str, origin: str) -> Article:
+    metadata, text, heading = parse_markdown(raw)
+    unknown = sorted(set(metadata) - set(_RECORD_FIELDS))
+    if unknown:
+        raise SourceError(origin, f"front matter field {unknown[0]!r}: unknown field")
+    metadata.setdefault("title", heading)
+    metadata["text"] = text
+    return build_article(origin, **metadata)
+
+
+def article_from_html(raw: str | bytes, origin: str, url: str | None = None) -> Article:
+    page = extract_page(raw, url)
+    return build_article(
+        origin,
+        title=page.title,
+        text=page.text,
+        author=page.author,
+        source=page.source,
+        published=page.published,
+        url=page.url,
+        tags=page.tags,
+    )
+
+
+def article_from_record(record: Any, origin: str) -> Article:
+    if not isinstance(record, dict):
+        raise SourceError(origin, "expected an object with title and text")
+    fields = {key: value for key, value in record.items() if key != "id"}
+    unknown = sorted(set(fields) - set(_RECORD_FIELDS))
+    if unknown:
+        raise SourceError(origin, f"field {unknown[0]!r}: unknown field")
+    return build_article(origin, **fields)
+
+
+def build_article(origin: str, **fields: Any) -> Article:
+    """Validate fields into an Article, naming the field that is wrong."""
+    published = fields.get("published")
+    if isinstance(published, date) and not isinstance(published, datetime):
+        fields["published"] = datetime(published.year, published.month, published.day, tzinfo=UTC)
+    tags = fields.get("tags")
+    if isinstance(tags, str):
+        fields["tags"] = [tag for tag in tags.split(",")]
+    try:
+        return Article.model_validate(fields)
+    except ValidationError as error:
+        problem = error.errors()[0]
+        where = ".".join(str(part) for part in problem["loc"]) or "article"
+        raise SourceError(origin, f"field {where!r}: {problem['msg']}") from None

@@ -1,0 +1,55 @@
+"""HTML pages: the main text and metadata, without navigation, ads or comments (trafilatura)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass
+class ExtractedPage:
+    title: str | None
+    text: str
+    author: str | None
+    source: str | None
+    published: datetime | None
+    url: str | None
+    tags: list[str]
+
+
+def extract_page(html: str | bytes, url: str | None = None) -> ExtractedPage:
+    """Extract the article from a page; raises ValueError when it has no article text."""
+    import trafilatura  # heavy: imported only when an HTML page is read
+
+    document = trafilatura.bare_extraction(
+        html,
+        url=url,
+        with_metadata=True,
+        include_comments=False,
+        include_tables=False,
+    )
+    if document is None or not (document.text or "").strip():
+        raise ValueError("no article text found in the page")
+    title = (document.title or "").strip() or None
+    lines = [line.strip() for line in document.text.splitlines() if line.strip()]
+    # trafilatura repeats the headline as the first line of the text.
+    if title and lines and lines[0] == title:
+        lines = lines[1:]
+    if not lines:
+        raise ValueError("no article text found in the page")
+    published = None
+    if document.date:
+        try:
+            published = datetime.fromisoformat(document.date)
+        except ValueError:
+            published = None
+    tags = [*(document.tags or []), *(document.categories or [])]
+    return ExtractedPage(
+        title=title,
+        text="\n\n".join(lines),
+        author=(document.author or None),
+        source=document.sitename or document.hostname or None,
+        published=published,
+        url=document.url or url,
+        tags=[str(tag) for tag in tags],
+    )

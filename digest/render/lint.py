@@ -1,0 +1,137 @@
+"""Checks on a rendered email before anyone receives it: size against Gmail's clipping, images
+without alt text, empty summaries, insecure links, leftover template markers."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from lxml import html as lxml_html
+from pydantic import BaseModel
+
+from digest.edition import Edition
+from digest.render import placeholders
+
+# Gmail hides everything past 102 KB of HTML behind "[Message clipped]", including the footer
+# with the unsubscribe link.
+GMAIL_CLIP_BYTES = 102 * 1024
+SIZE_WARNING_BYTES = 90 * 1024
+SUBJECT_WARNING_CHARS = 90
+_TEMPLATE_MARKERS = re.compile(r"\{\{|\}\}|\{%|%\}|\{#|#\}|</?mj-[a-z-]+|%%[a-z_]+%%")
+
+
+class Finding(BaseModel):
+    severity: Literal["error", "warning"]
+    code: str
+    message: str
+
+
+def lint_email(edition: Edition, *, html: str, text: str) -> list[Finding]:
+    findings: list[Finding] = []
+    findings += _size(html)
+    findings += _content(edition)
+    document = lxml_html.document_fromstring(html)
+    findings += _images(document)
+    findings += _links(document)
+    findings += _leftovers(_visible_text(document), "HTML")
+    findings += _leftovers(text, "text")
+    if placeholders.UNSUBSCRIBE_URL not in html or placeholders.UNSUBSCRIBE_URL not in text:
+        findings.append(_error("no-unsubscribe", "the template has no unsubscribe link"))
+    return findings
+
+
+def _error(code: str, message: str) -> Finding:
+    return Finding(severity="error", code=code, message=message)
+
+
+def _warning(code: str, message: str) -> Finding:
+    return Finding(severity="warning", code=code, message=message)
+
+
+def _size(html: str) -> list[Finding]:
+    size = len(html.encode("utf-8"))
+    described = f"HTML is {size / 1024:.1f} KB"
+    if size > GMAIL_CLIP_BYTES:
+        return [_error("size", f"{described}: Gmail clips messages over 102 KB")]
+    if size > SIZE_WARNING_BYTES:
+        return [_warning("size", f"{described}: close to Gmail's 102 KB clipping limit")]
+    return []
+
+
+def _content(edition: Edition) -> list[Finding]:
+    findings = []
+    if not edition.subject.strip():
+        findings.append(_error("empty-subject", "the subject is empty"))
+    elif len(edition.subject) > SUBJECT_WARNING_CHARS:
+        findings.append(
+            _warning(
+                "long-subject",
+                f"the subject has {len(edition.subject)} characters; "
+                f"inboxes show about {SUBJECT_WARNING_CHARS}",
+            )
+        )
+    if not edition.preheader.strip():
+        findings.append(_warning("no-preheader", "no preheader: inboxes will show body text"))
+    for section in edition.sections:
+        for item in section.items:
+            if not item.summary.text.strip():
+                findings.append(
+                    _error(
+                        "empty-summary",
+                        f"article {item.article.id} ({item.article.title!r}) has an empty summary",
+                    )
+                )
+    return findings
+
+
+def _images(document: lxml_html.HtmlElement) -> list[Finding]:
+    findings = []
+    for image in document.iter("img"):
+        source = image.get("src", "")
+        if image.get("alt") is None:
+            findings.append(_error("image-alt", f"image {source} has no alt text"))
+        elif not image.get("alt", "").strip() and image.get("role") != "presentation":
+            findings.append(_warning("image-alt", f"image {source} has empty alt text"))
+    return findings
+
+
+def _links(document: lxml_html.HtmlElement) -> list[Finding]:
+    findings = []
+    seen: set[str] = set()
+    for link in document.iter("a"):
+        href = (link.get("href") or "").strip()
+        if href in seen or href in placeholders.ALL:
+            continue
+        seen.add(href)
+        if not href:
+            findings.append(_error("empty-link", "a link has no address"))
+        elif href.startswith("http://"):
+            findings.append(_warning("insecure-link", f"link is not https: {href}"))
+        elif not href.startswith(("https://", "mailto:")):
+            findings.append(_error("bad-link", f"link is neither https nor mailto: {href}"))
+    return findings
+
+
+def _visible_text(document: lxml_html.HtmlElement) -> str:
+    """Text and addresses a reader could see; CSS braces are not template markers."""
+    parts: list[str] = []
+    for element in document.iter():
+        if element.tag in ("style", "script") or not isinstance(element.tag, str):
+            continue
+        parts.append(element.text or "")
+        parts.extend(element.get(name, "") for name in ("href", "src", "alt", "title"))
+    parts.extend(element.tail or "" for element in document.iter() if isinstance(element.tag, str))
+    return "\n".join(parts)
+
+
+def _leftovers(body: str, part: str) -> list[Finding]:
+    findings = []
+    for match in _TEMPLATE_MARKERS.finditer(body):
+        if match.group() in placeholders.ALL:
+            continue
+        findings.append(
+            _error(
+                "template-marker", f"{part} part has a leftover template marker {match.group()!r}"
+            )
+        )
+    return findings

@@ -1,0 +1,276 @@
+"""Reading and writing articles and editions. Callers see pydantic values, never ORM rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, exists, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from digest.articles import Article
+from digest.edition import Edition, EditionStatus, Item, Section
+from digest.errors import DigestError, NotFoundError
+from digest.store.db import make_engine, migrate
+from digest.store.tables import ArticleRow, EditionRow, ItemRow, SectionRow, utcnow
+from digest.summarize import Summary
+
+
+@dataclass(frozen=True)
+class AddOutcome:
+    """One article offered to the store: stored now, or the id of the copy already there."""
+
+    article: Article
+    duplicate_of: int | None = None
+
+    @property
+    def added(self) -> bool:
+        return self.duplicate_of is None
+
+
+class Store:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self._sessions.begin() as session:
+            yield session
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # Articles
+
+    def add_articles(self, articles: Sequence[Article]) -> list[AddOutcome]:
+        """Store each new article; an article with a known URL or the same text is a duplicate."""
+        outcomes = []
+        for article in articles:
+            # One transaction per article: a failure or a concurrent insert of the same article
+            # affects only that article.
+            for _attempt in range(2):
+                try:
+                    outcomes.append(self._add_one(article))
+                    break
+                except IntegrityError:
+                    continue  # someone stored it meanwhile: the next try finds it
+            else:
+                raise DigestError(f"could not store article {article.title!r}")
+        return outcomes
+
+    def _add_one(self, article: Article) -> AddOutcome:
+        with self.session() as session:
+            conditions = [ArticleRow.content_hash == article.content_hash]
+            if article.url_key:
+                conditions.append(ArticleRow.url_key == article.url_key)
+            existing = session.scalar(select(ArticleRow.id).where(or_(*conditions)).limit(1))
+            if existing is not None:
+                return AddOutcome(article.model_copy(update={"id": existing}), existing)
+            row = ArticleRow(
+                url=article.url,
+                url_key=article.url_key,
+                content_hash=article.content_hash,
+                title=article.title,
+                source=article.source,
+                author=article.author,
+                published=article.published,
+                tags=list(article.tags),
+                text=article.text,
+            )
+            session.add(row)
+            session.flush()
+            return AddOutcome(article.model_copy(update={"id": row.id}))
+
+    def get_article(self, article_id: int) -> Article:
+        with self.session() as session:
+            row = session.get(ArticleRow, article_id)
+            if row is None:
+                raise NotFoundError(f"no article with id {article_id}")
+            return _article(row)
+
+    def list_articles(self, limit: int | None = None) -> list[Article]:
+        with self.session() as session:
+            query = select(ArticleRow).order_by(ArticleRow.id.desc()).limit(limit)
+            return [_article(row) for row in session.scalars(query)]
+
+    def unused_articles(self, newsletter: str, limit: int) -> list[Article]:
+        """Articles not in any earlier edition of this newsletter, newest first."""
+        used = (
+            select(ItemRow.id)
+            .join(EditionRow, EditionRow.id == ItemRow.edition_id)
+            .where(
+                ItemRow.article_id == ArticleRow.id,
+                EditionRow.newsletter == newsletter,
+                EditionRow.status != EditionStatus.CANCELLED.value,
+            )
+        )
+        query = (
+            select(ArticleRow)
+            .where(~exists(used))
+            .order_by(
+                func.coalesce(ArticleRow.published, ArticleRow.added_at).desc(),
+                ArticleRow.id.desc(),
+            )
+            .limit(limit)
+        )
+        with self.session() as session:
+            return [_article(row) for row in session.scalars(query)]
+
+    # Editions
+
+    def create_edition(self, edition: Edition) -> Edition:
+        """Store a new edition under the next free number of its newsletter."""
+        for _attempt in range(5):
+            try:
+                with self.session() as session:
+                    number = (
+                        session.scalar(
+                            select(func.max(EditionRow.number)).where(
+                                EditionRow.newsletter == edition.newsletter
+                            )
+                        )
+                        or 0
+                    ) + 1
+                    row = EditionRow(newsletter=edition.newsletter, number=number)
+                    _fill_edition(row, edition)
+                    session.add(row)
+                    session.flush()
+                    return _edition(row)
+            except IntegrityError:
+                continue  # a concurrent build took the number: take the next one
+        raise DigestError(f"could not number a new edition of {edition.newsletter!r}")
+
+    def next_edition_number(self, newsletter: str) -> int:
+        with self.session() as session:
+            top = session.scalar(
+                select(func.max(EditionRow.number)).where(EditionRow.newsletter == newsletter)
+            )
+            return (top or 0) + 1
+
+    def get_edition(self, edition_id: int) -> Edition:
+        with self.session() as session:
+            return _edition(self._edition_row(session, edition_id))
+
+    def list_editions(self, newsletter: str | None = None) -> list[Edition]:
+        query = select(EditionRow).options(_EDITION_LOAD).order_by(EditionRow.id.desc())
+        if newsletter:
+            query = query.where(EditionRow.newsletter == newsletter)
+        with self.session() as session:
+            return [_edition(row) for row in session.scalars(query)]
+
+    def update_edition(self, edition: Edition) -> Edition:
+        """Replace a draft's subject, preheader, intro, sections and summaries."""
+        if edition.id is None:
+            raise ValueError("update_edition needs a stored edition")
+        with self.session() as session:
+            row = self._edition_row(session, edition.id, for_update=True)
+            if row.status != EditionStatus.DRAFT.value:
+                raise DigestError(
+                    f"edition {edition.id} is {row.status}: only a draft can be edited"
+                )
+            missing = {item.article.id for item in edition.items} - set(
+                session.scalars(
+                    select(ArticleRow.id).where(
+                        ArticleRow.id.in_([item.article.id for item in edition.items])
+                    )
+                )
+            )
+            if missing:
+                raise DigestError(f"no article with id {sorted(map(str, missing))[0]}")
+            row.sections.clear()
+            session.flush()
+            _fill_edition(row, edition)
+            session.flush()
+            session.refresh(row)
+            return _edition(row)
+
+    def _edition_row(
+        self, session: Session, edition_id: int, for_update: bool = False
+    ) -> EditionRow:
+        query = select(EditionRow).options(_EDITION_LOAD).where(EditionRow.id == edition_id)
+        if for_update:
+            query = query.with_for_update()
+        row = session.scalar(query)
+        if row is None:
+            raise NotFoundError(f"no edition with id {edition_id}")
+        return row
+
+
+_EDITION_LOAD = (
+    selectinload(EditionRow.sections).selectinload(SectionRow.items).selectinload(ItemRow.article)
+)
+
+
+def open_store(database_url: str) -> Store:
+    """Connect and migrate; the one way the rest of digest gets a Store."""
+    engine = make_engine(database_url)
+    migrate(engine)
+    return Store(engine)
+
+
+def _fill_edition(row: EditionRow, edition: Edition) -> None:
+    row.issue_date = edition.date
+    row.subject = edition.subject
+    row.preheader = edition.preheader
+    row.intro = edition.intro
+    row.status = edition.status.value
+    row.send_at = edition.send_at
+    row.updated_at = utcnow()
+    for position, section in enumerate(edition.sections):
+        section_row = SectionRow(position=position, title=section.title)
+        row.sections.append(section_row)
+        for item_position, item in enumerate(section.items):
+            if item.article.id is None:
+                raise ValueError("an edition can only hold stored articles")
+            section_row.items.append(
+                ItemRow(
+                    edition=row,
+                    position=item_position,
+                    article_id=item.article.id,
+                    summary=item.summary.text,
+                    summary_method=item.summary.method,
+                )
+            )
+
+
+def _article(row: ArticleRow) -> Article:
+    return Article(
+        id=row.id,
+        title=row.title,
+        url=row.url,
+        source=row.source,
+        author=row.author,
+        published=row.published,
+        tags=list(row.tags or []),
+        text=row.text,
+    )
+
+
+def _edition(row: EditionRow) -> Edition:
+    return Edition(
+        id=row.id,
+        newsletter=row.newsletter,
+        number=row.number,
+        date=row.issue_date,
+        subject=row.subject,
+        preheader=row.preheader,
+        intro=row.intro,
+        status=EditionStatus(row.status),
+        send_at=row.send_at,
+        sections=[
+            Section(
+                title=section.title,
+                items=[
+                    Item(
+                        article=_article(item.article),
+                        summary=Summary(text=item.summary, method=item.summary_method),
+                    )
+                    for item in section.items
+                ],
+            )
+            for section in row.sections
+        ],
+    )

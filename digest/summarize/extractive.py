@@ -1,0 +1,130 @@
+"""The default summariser: picks whole sentences from the article, offline and deterministic.
+
+Each sentence is scored on three things an editor looks for: it comes early (news puts the point
+first), it uses the article's recurring words (it is about what the article is about), and it
+touches the newsletter's theme. Sentences that restate the headline, questions, fragments and
+labels such as "Source:" are not candidates.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from digest.articles import Article
+from digest.summarize import Summary
+from digest.summarize.sentences import paragraphs, split_sentences
+from digest.terms import content_stems
+
+MAX_SENTENCES = 3
+_MIN_WORDS = 6
+_MAX_WORDS = 70
+# "Details: According to…" — a one or two word label that some sites put before a paragraph.
+_LEAD_LABEL = re.compile(r"^[A-Z][a-z]+(?: [a-z]+)?:\s+(?=[A-Z\"“])")
+_NOT_CONTENT = re.compile(
+    r"^(?:source|sources|photo|image|video|read also|read more|see also|related|update|editor'?s"
+    r" note|correction|disclaimer)\b",
+    re.I,
+)
+# Headings, captions and cut-off text end without a full stop: they are not sentences to quote.
+_SENTENCE_END = (".", "!", '"', "'", "’", "”", ")")
+_ATTRIBUTION_SUFFIX = re.compile(r"\s+[–—|-]\s+\S.{0,40}$")
+_LEAD_WEIGHT, _CENTRAL_WEIGHT, _THEME_WEIGHT = 0.45, 0.35, 0.20
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    index: int
+    text: str
+    words: int
+    stems: frozenset[str]
+    score: float
+
+
+class ExtractiveSummarizer:
+    """Lead-biased, theme-aware sentence extraction."""
+
+    method = "extractive"
+
+    def summarize(self, article: Article, *, theme: str, max_words: int) -> Summary:
+        sentences = [
+            _LEAD_LABEL.sub("", sentence)
+            for paragraph in paragraphs(article.text)
+            if not _NOT_CONTENT.match(paragraph)
+            for sentence in split_sentences(paragraph)
+        ]
+        chosen = select_sentences(sentences, article.title, theme, max_words)
+        if not chosen:
+            # Too little text to choose from: the first sentence is still the best summary.
+            fallback = split_sentences(paragraphs(article.text)[0])[0]
+            chosen = [fallback]
+        return Summary(text=" ".join(chosen), method=self.method)
+
+
+def select_sentences(sentences: list[str], title: str, theme: str, max_words: int) -> list[str]:
+    """Up to three whole sentences within `max_words`, in the article's order."""
+    candidates = _score(sentences, title, theme)
+    ranked = sorted(candidates, key=lambda c: (-c.score, c.index))
+    picked: list[_Candidate] = []
+    total = 0
+    for candidate in ranked:
+        if len(picked) == MAX_SENTENCES:
+            break
+        if total + candidate.words > max_words:
+            continue
+        if any(_overlap(candidate.stems, other.stems) > 0.5 for other in picked):
+            continue
+        picked.append(candidate)
+        total += candidate.words
+    if not picked and ranked:
+        # No single sentence fits the budget: take the shortest of the best few, whole.
+        picked = [min(ranked[:5], key=lambda c: (c.words, c.index))]
+    return [candidate.text for candidate in sorted(picked, key=lambda c: c.index)]
+
+
+def _score(sentences: list[str], title: str, theme: str) -> list[_Candidate]:
+    headline = set(content_stems(_ATTRIBUTION_SUFFIX.sub("", title)))
+    theme_stems = set(content_stems(theme))
+    stems_per_sentence = [content_stems(sentence) for sentence in sentences]
+    frequency = Counter(stem for stems in stems_per_sentence for stem in set(stems))
+    raw: list[tuple[int, str, int, frozenset[str], float, float]] = []
+    for index, (sentence, stems) in enumerate(zip(sentences, stems_per_sentence, strict=True)):
+        words = len(sentence.split())
+        unique = frozenset(stems)
+        complete = sentence.endswith(_SENTENCE_END)
+        if not (_MIN_WORDS <= words <= _MAX_WORDS and complete and unique):
+            continue
+        if _repeats_headline(unique, headline):
+            continue
+        central = sum(frequency[stem] - 1 for stem in unique) / (len(unique) ** 0.5)
+        on_theme = len(unique & theme_stems) / (len(theme_stems) or 1)
+        raw.append((index, sentence, words, unique, central, on_theme))
+    if not raw:
+        return []
+    top_central = max(item[4] for item in raw) or 1.0
+    top_theme = max(item[5] for item in raw) or 1.0
+    return [
+        _Candidate(
+            index=index,
+            text=sentence,
+            words=words,
+            stems=unique,
+            score=_LEAD_WEIGHT / (1 + 0.4 * position)
+            + _CENTRAL_WEIGHT * central / top_central
+            + _THEME_WEIGHT * on_theme / top_theme,
+        )
+        for position, (index, sentence, words, unique, central, on_theme) in enumerate(raw)
+    ]
+
+
+def _repeats_headline(stems: frozenset[str], headline: set[str]) -> bool:
+    if not headline:
+        return False
+    # Mostly the headline's words, and little else: it says what the reader has just read.
+    covered = len(stems & headline) / len(headline)
+    return covered >= 0.6 and len(stems - headline) <= 4
+
+
+def _overlap(a: frozenset[str], b: frozenset[str]) -> float:
+    return len(a & b) / (len(a | b) or 1)

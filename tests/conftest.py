@@ -1,0 +1,103 @@
+"""Shared fixtures: the real-world material in ../shared/data, stores on SQLite and PostgreSQL,
+and settings for an example newsletter."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from digest.config import NewsletterConfig, Settings
+from digest.store import Store, open_store
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+IN_CI = os.environ.get("CI") == "true"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        if IN_CI:
+            pytest.fail(f"{SHARED_DATA} is missing: CI must have ../shared beside the clone")
+        pytest.skip("../shared/data is not beside this checkout")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'digest.db'}"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A new, empty PostgreSQL database for one test, dropped afterwards."""
+    admin_url = os.environ.get("DIGEST_TEST_POSTGRES_URL")
+    if not admin_url:
+        if IN_CI:
+            pytest.fail("DIGEST_TEST_POSTGRES_URL is not set: PostgreSQL tests must run in CI")
+        pytest.skip("DIGEST_TEST_POSTGRES_URL is not set")
+    try:
+        admin = psycopg.connect(admin_url, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as error:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL at DIGEST_TEST_POSTGRES_URL is unreachable: {error}")
+        pytest.skip(f"PostgreSQL unreachable: {error}")
+    name = f"digest_test_{uuid.uuid4().hex[:12]}"
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        base = admin_url.rsplit("/", 1)[0]
+        try:
+            yield f"{base}/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    return str(request.getfixturevalue(fixture))
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    opened = open_store(database_url)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def sqlite_store(sqlite_url: str) -> Iterator[Store]:
+    opened = open_store(sqlite_url)
+    yield opened
+    opened.close()
+
+
+def make_newsletter(**overrides: object) -> NewsletterConfig:
+    values: dict[str, object] = {
+        "name": "brief",
+        "title": "The Test Brief",
+        "theme": "Russia's war in Ukraine and its allies",
+        "from_name": "Test Brief",
+        "from_address": "brief@example.org",
+        "reply_to": "editors@example.org",
+        "postal_address": "1 Test Street, Testville TE1 1ST, United Kingdom",
+        "base_url": "https://brief.example.org",
+        "logo_url": "https://brief.example.org/logo.png",
+    }
+    values.update(overrides)
+    return NewsletterConfig.model_validate(values)
+
+
+@pytest.fixture
+def newsletter() -> NewsletterConfig:
+    return make_newsletter()
+
+
+@pytest.fixture
+def settings(sqlite_url: str, newsletter: NewsletterConfig) -> Settings:
+    return Settings(database_url=sqlite_url, newsletters={"brief": newsletter})

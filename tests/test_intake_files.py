@@ -1,0 +1,128 @@
+"""Markdown, HTML, JSON and JSON Lines intake, and errors that name the file, line and field."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from digest.intake import load_sources
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples" / "articles"
+
+
+def write(tmp_path: Path, name: str, text: str) -> str:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_markdown_front_matter_fields(tmp_path: Path) -> None:
+    path = write(tmp_path, "a.md", """---
+title: Grain deal talks resume
+url: https://example.org/grain?utm_source=x
+source: Example News
+author: A. Writer
+published: 2026-11-01
+tags: [Economy, grain, economy]
+---
+
+Talks on **grain exports** resumed in [Istanbul](https://example.org/ist) on Monday.
+
+## Background
+
+Earlier rounds failed.
+""")
+    [article] = load_sources([path]).articles
+    assert article.title == "Grain deal talks resume"
+    assert article.url == "https://example.org/grain?utm_source=x"
+    assert article.url_key == "https://example.org/grain"
+    assert article.source == "Example News"
+    assert article.published == datetime(2026, 11, 1, tzinfo=UTC)
+    assert article.tags == ["economy", "grain"]
+    assert article.text == (
+        "Talks on grain exports resumed in Istanbul on Monday.\n\nBackground\n\nEarlier rounds failed."
+    )
+
+
+def test_markdown_title_from_heading() -> None:
+    [article] = load_sources([str(EXAMPLES / "iran-drone-supplies.md")]).articles
+    assert article.title.startswith("Russia now builds most of its Shahed-type drones")
+    assert not article.text.startswith("#")
+    assert article.tags == ["allies"]
+
+
+def test_markdown_unknown_field_is_named(tmp_path: Path) -> None:
+    path = write(tmp_path, "b.md", "---\ntitle: T here\nauthr: X\n---\nBody text here.\n")
+    intake = load_sources([path])
+    assert intake.articles == []
+    assert str(intake.errors[0]) == f"{path}: front matter field 'authr': unknown field"
+
+
+def test_html_page_main_text_without_boilerplate() -> None:
+    [article] = load_sources([str(EXAMPLES / "kyiv-air-defence.html")]).articles
+    assert article.title == "Kyiv air defences down most of overnight drone wave"
+    assert article.author == "Taras Bondar"
+    assert article.source == "Example Ukraine Daily"
+    assert article.published is not None and article.published.date().isoformat() == "2026-11-21"
+    assert "118 of the 135 attack drones" in article.text
+    for boilerplate in ("Most read", "Privacy", "All rights reserved", "Subscribe"):
+        assert boilerplate not in article.text
+
+
+def test_json_list_and_jsonl(tmp_path: Path) -> None:
+    intake = load_sources(
+        [str(EXAMPLES / "drones-and-air-defence.json"), str(EXAMPLES / "sanctions.jsonl")]
+    )
+    assert intake.errors == []
+    assert len(intake.articles) == 4
+    assert all(a.url and a.source and a.published for a in intake.articles)
+
+
+def test_jsonl_bad_lines_are_reported_and_good_ones_kept(tmp_path: Path) -> None:
+    good = {"title": "A good one", "text": "Some text that is fine."}
+    lines = [
+        json.dumps(good),
+        "{not json",
+        json.dumps({"title": "No text"}),
+        json.dumps({"title": "Bad url", "text": "x", "url": "ftp://x"}),
+        json.dumps({"title": "Bad date", "text": "x", "published": "yesterday-ish"}),
+    ]
+    path = write(tmp_path, "many.jsonl", "\n".join(lines) + "\n")
+    intake = load_sources([path])
+    assert [a.title for a in intake.articles] == ["A good one"]
+    messages = [str(error) for error in intake.errors]
+    assert messages[0].startswith(f"{path}:line 2: column 2:")
+    assert messages[1] == f"{path}:line 3: field 'text': Field required"
+    assert messages[2].startswith(f"{path}:line 4: field 'url':")
+    assert messages[3].startswith(f"{path}:line 5: field 'published':")
+
+
+def test_json_syntax_error_names_line_and_column(tmp_path: Path) -> None:
+    path = write(tmp_path, "broken.json", '[\n  {"title": "x",\n  "text": }\n]')
+    [error] = load_sources([path]).errors
+    assert str(error).startswith(f"{path}: line 3 column 11:")
+
+
+def test_missing_and_unsupported_files_do_not_stop_the_others(tmp_path: Path) -> None:
+    other = write(tmp_path, "notes.docx", "x")
+    intake = load_sources(
+        [str(tmp_path / "nope.md"), other, str(EXAMPLES / "pyongyang-moscow-pact.md")]
+    )
+    assert [a.title for a in intake.articles] == ["What Pyongyang gets from its pact with Moscow"]
+    assert str(intake.errors[0]) == f"{tmp_path / 'nope.md'}: file not found"
+    assert str(intake.errors[1]).startswith(f"{other}: unsupported file type")
+
+
+def test_folder_loads_every_example_format() -> None:
+    intake = load_sources([str(EXAMPLES)])
+    assert intake.errors == []
+    assert len(intake.articles) == 9
+
+
+def test_not_utf8_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "latin.txt"
+    path.write_bytes("Une longue ligne de titre ici\n\nCaf\xe9 cr\xe8me.".encode("latin-1"))
+    [error] = load_sources([str(path)]).errors
+    assert "not UTF-8" in str(error)

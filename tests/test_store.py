@@ -1,0 +1,189 @@
+"""The store on SQLite and on PostgreSQL: migrations, dedup, editions round-trip, unused
+articles, numbering, and that nothing stored is lost when an edit fails."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, date, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import inspect, text
+
+from digest.articles import Article
+from digest.edition import Edition, EditionStatus, Item, Section
+from digest.errors import DigestError, NotFoundError
+from digest.store import Store, open_store
+from digest.summarize import Summary
+
+
+def article(n: int, **extra: object) -> Article:
+    values: dict[str, object] = {
+        "title": f"Story number {n}",
+        "text": f"Body of story {n}. It has two sentences.",
+        "url": f"https://news.example.org/{n}",
+    }
+    values.update(extra)
+    return Article.model_validate(values)
+
+
+def edition_of(articles: list[Article], newsletter: str = "brief") -> Edition:
+    return Edition(
+        newsletter=newsletter,
+        number=1,
+        date=date(2026, 11, 24),
+        subject="Subject",
+        preheader="Pre",
+        intro="Intro",
+        sections=[
+            Section(
+                title="Only",
+                items=[Item(article=a, summary=Summary(text=f"S {a.id}", method="extractive"))
+                       for a in articles],
+            )
+        ],
+    )
+
+
+def test_migrations_create_the_schema_once(database_url: str) -> None:
+    first = open_store(database_url)
+    tables = set(inspect(first.engine).get_table_names())
+    assert {"articles", "editions", "edition_sections", "edition_items", "alembic_version"} <= tables
+    with first.engine.connect() as connection:
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+    first.close()
+    # Opening again is a no-op, not a second migration.
+    second = open_store(database_url)
+    assert set(inspect(second.engine).get_table_names()) == tables
+    second.close()
+
+
+def test_articles_round_trip_with_aware_times(store: Store) -> None:
+    published = datetime(2026, 11, 20, 9, 30, tzinfo=timezone(timedelta(hours=2)))
+    [outcome] = store.add_articles([article(1, published=published, tags=["War", "Drones"],
+                                            author="A. Writer", source="Example")])
+    assert outcome.added and outcome.article.id is not None
+    loaded = store.get_article(outcome.article.id)
+    assert loaded.published == published
+    assert loaded.published is not None and loaded.published.tzinfo is not None
+    assert loaded.tags == ["war", "drones"]
+    assert (loaded.author, loaded.source, loaded.url) == ("A. Writer", "Example",
+                                                          "https://news.example.org/1")
+
+
+def test_duplicates_by_url_or_text(store: Store) -> None:
+    [first] = store.add_articles([article(1)])
+    again = store.add_articles([
+        article(2, url="http://NEWS.example.org/1/?utm_source=feed#top"),  # same page
+        article(3, text="body of  story 1 —  it has two sentences", url=None),  # same words
+        article(4),
+    ])
+    assert [o.duplicate_of for o in again] == [first.article.id, first.article.id, None]
+    assert len(store.list_articles()) == 2
+
+
+def test_concurrent_adds_of_one_article_store_it_once(database_url: str) -> None:
+    stores = [open_store(database_url) for _ in range(4)]
+    results: list[bool] = []
+
+    def add(s: Store) -> None:
+        results.extend(o.added for o in s.add_articles([article(7)]))
+
+    threads = [threading.Thread(target=add, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [False, False, False, True]
+    assert len(stores[0].list_articles()) == 1
+    for s in stores:
+        s.close()
+
+
+def test_edition_round_trip_and_unused_articles(store: Store) -> None:
+    stored = [o.article for o in store.add_articles([article(n) for n in range(1, 5)])]
+    created = store.create_edition(edition_of(stored[:2]))
+    assert created.id is not None and created.number == 1
+    loaded = store.get_edition(created.id)
+    assert loaded == created
+    assert [i.article.id for i in loaded.items] == [stored[0].id, stored[1].id]
+    assert loaded.items[0].summary == Summary(text=f"S {stored[0].id}", method="extractive")
+    unused = store.unused_articles("brief", limit=10)
+    assert sorted(a.id or 0 for a in unused) == sorted(a.id or 0 for a in stored[2:])
+    # Another newsletter has used none of them.
+    assert len(store.unused_articles("other", limit=10)) == 4
+    second = store.create_edition(edition_of(stored[2:3]))
+    assert second.number == 2
+
+
+def test_update_replaces_content_of_a_draft(store: Store) -> None:
+    stored = [o.article for o in store.add_articles([article(n) for n in range(1, 4)])]
+    created = store.create_edition(edition_of(stored[:2]))
+    changed = created.model_copy(update={
+        "subject": "New subject",
+        "sections": [
+            Section(title="B", items=[Item(article=stored[2], summary=Summary(text="x", method="edited"))]),
+            Section(title="A", items=[created.items[1], created.items[0]]),
+        ],
+    })
+    updated = store.update_edition(changed)
+    assert updated.subject == "New subject"
+    assert [s.title for s in updated.sections] == ["B", "A"]
+    assert [i.article.id for i in updated.items] == [stored[2].id, stored[1].id, stored[0].id]
+    assert store.get_edition(created.id or 0) == updated
+
+
+def test_update_refuses_non_drafts_and_keeps_what_was_stored(store: Store) -> None:
+    stored = [o.article for o in store.add_articles([article(1)])]
+    created = store.create_edition(edition_of(stored).model_copy(
+        update={"status": EditionStatus.APPROVED}))
+    with pytest.raises(DigestError, match="only a draft can be edited"):
+        store.update_edition(created.model_copy(update={"subject": "Changed"}))
+    assert store.get_edition(created.id or 0).subject == "Subject"
+
+
+def test_update_with_unknown_article_keeps_the_old_edition(store: Store) -> None:
+    stored = [o.article for o in store.add_articles([article(1)])]
+    created = store.create_edition(edition_of(stored))
+    ghost = stored[0].model_copy(update={"id": 9999})
+    bad = created.model_copy(update={"sections": [
+        Section(title="X", items=[Item(article=ghost, summary=Summary(text="s", method="edited"))])
+    ]})
+    with pytest.raises(DigestError, match="no article with id 9999"):
+        store.update_edition(bad)
+    assert store.get_edition(created.id or 0) == created
+
+
+def test_missing_records(store: Store) -> None:
+    with pytest.raises(NotFoundError):
+        store.get_article(404)
+    with pytest.raises(NotFoundError):
+        store.get_edition(404)
+
+
+def test_concurrent_builds_get_distinct_numbers(database_url: str) -> None:
+    setup = open_store(database_url)
+    stored = [o.article for o in setup.add_articles([article(n) for n in range(1, 5)])]
+    stores = [open_store(database_url) for _ in range(4)]
+    numbers: list[int] = []
+
+    def create(s: Store, a: Article) -> None:
+        numbers.append(s.create_edition(edition_of([a])).number)
+
+    threads = [threading.Thread(target=create, args=(s, a)) for s, a in zip(stores, stored, strict=True)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(numbers) == [1, 2, 3, 4]
+    for s in [setup, *stores]:
+        s.close()
+
+
+def test_unreachable_database_is_a_clear_error() -> None:
+    with pytest.raises(DigestError, match=r"cannot open database postgresql\+psycopg://u:\*\*\*@"):
+        open_store("postgresql://u:secret@127.0.0.1:9/none?connect_timeout=2")
+
+
+def test_published_times_come_back_in_utc(store: Store) -> None:
+    [o] = store.add_articles([article(1, published=datetime(2026, 1, 1, 12, 0))])
+    assert store.get_article(o.article.id or 0).published == datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
