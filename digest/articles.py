@@ -12,6 +12,12 @@ from pydantic import BaseModel, Field, field_validator
 
 _TRACKING_PARAMS = re.compile(r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid|ref|ocid)$", re.I)
 _WORD = re.compile(r"\w+", re.UNICODE)
+# C0/C1 control characters other than tab and newline: invisible, and invalid in XML and MJML.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def without_controls(value: str) -> str:
+    return _CONTROL.sub("", value.replace("\r\n", "\n").replace("\r", "\n"))
 
 
 class Article(BaseModel):
@@ -25,6 +31,11 @@ class Article(BaseModel):
     published: datetime | None = None
     tags: list[str] = Field(default_factory=list)
     text: str = Field(min_length=1)
+
+    @field_validator("title", "text", "source", "author", mode="before")
+    @classmethod
+    def _printable(cls, value: object) -> object:
+        return without_controls(value) if isinstance(value, str) else value
 
     @field_validator("title", "text")
     @classmethod

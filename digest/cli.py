@@ -230,7 +230,7 @@ def edit(
     ] = None,
 ) -> None:
     """Edit a draft's subject, intro, sections, order and summaries as YAML ($EDITOR)."""
-    from digest.editing import apply_yaml, edition_to_yaml
+    from digest.editing import apply_yaml, edition_to_yaml, open_in_editor
 
     instance = _app(ctx)
     current = instance.edition(edition)
@@ -242,7 +242,7 @@ def edit(
         text = from_file.read_text(encoding="utf-8")
         origin = str(from_file)
     else:
-        edited = typer.edit(edition_to_yaml(current), extension=".yaml", require_save=True)
+        edited = open_in_editor(edition_to_yaml(current))
         if edited is None:
             typer.echo("no changes")
             return

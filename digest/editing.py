@@ -136,3 +136,25 @@ def _stored(store: Store, article_id: int, origin: str, where: str) -> Any:
         return store.get_article(article_id)
     except DigestError:
         raise DigestError(f"{origin}: {where}: no article with id {article_id}") from None
+
+
+def open_in_editor(text: str) -> str | None:
+    """Let the user edit text in $VISUAL or $EDITOR; None when they saved no change."""
+    import os
+    import shlex
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    command = shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
+    with tempfile.TemporaryDirectory(prefix="digest-edit-") as folder:
+        path = Path(folder) / "edition.yaml"
+        path.write_text(text, encoding="utf-8")
+        try:
+            subprocess.run([*command, str(path)], check=True)
+        except FileNotFoundError:
+            raise DigestError(f"editor {command[0]!r} not found: set $EDITOR") from None
+        except subprocess.CalledProcessError as error:
+            raise DigestError(f"editor exited with status {error.returncode}") from None
+        edited = path.read_text(encoding="utf-8")
+    return None if edited == text else edited

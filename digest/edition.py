@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
-from digest.articles import Article
+from digest.articles import Article, without_controls
 from digest.summarize import Summarizer, Summary
 from digest.themes import plan_sections, strip_attribution
 
@@ -32,6 +32,11 @@ class Section(BaseModel):
     title: str = Field(min_length=1, max_length=120)
     items: list[Item] = Field(min_length=1)
 
+    @field_validator("title", mode="before")
+    @classmethod
+    def _printable(cls, value: object) -> object:
+        return without_controls(value) if isinstance(value, str) else value
+
 
 class Edition(BaseModel):
     id: int | None = None
@@ -44,6 +49,11 @@ class Edition(BaseModel):
     sections: list[Section] = Field(min_length=1)
     status: EditionStatus = EditionStatus.DRAFT
     send_at: datetime | None = None
+
+    @field_validator("subject", "preheader", "intro", mode="before")
+    @classmethod
+    def _printable(cls, value: object) -> object:
+        return without_controls(value) if isinstance(value, str) else value
 
     @property
     def items(self) -> list[Item]:

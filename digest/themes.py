@@ -7,6 +7,7 @@ named after the name or phrase its articles have in common and the others lack.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections import Counter
@@ -114,41 +115,72 @@ def _name_groups(groups: list[Group], theme: str) -> None:
     if len(groups) == 1 and not groups[0].title:
         groups[0].title = "Top stories"
         return
-    theme_stems = set(content_stems(theme))
+    theme_stems = frozenset(content_stems(theme))
     phrases = [[_phrases(article) for article in group.articles] for group in groups]
     titles = [[_phrases(article, lead=False) for article in group.articles] for group in groups]
+    known = {p for per_group in phrases for per_article in per_group for p in per_article}
+    _count_demonyms_as_places(phrases, known)
+    _count_demonyms_as_places(titles, known)
     used: set[str] = set()
     for position, group in enumerate(groups):
         if group.title:
             continue
-        inside = Counter(p for per_article in phrases[position] for p in per_article)
-        in_titles = Counter(p for per_article in titles[position] for p in per_article)
-        outside = Counter(
-            p
-            for other, per_group in enumerate(phrases)
-            if other != position
-            for per_article in per_group
-            for p in per_article
+        counts = _PhraseCounts(
+            inside=Counter(p for per_article in phrases[position] for p in per_article),
+            in_titles=Counter(p for per_article in titles[position] for p in per_article),
+            outside=Counter(
+                p
+                for other, per_group in enumerate(phrases)
+                if other != position
+                for per_article in per_group
+                for p in per_article
+            ),
+            size=len(group.articles),
+            others=sum(len(g.articles) for i, g in enumerate(groups) if i != position) or 1,
+            theme_stems=theme_stems,
         )
-        others = sum(len(g.articles) for i, g in enumerate(groups) if i != position) or 1
-        size = len(group.articles)
-
-        def score(phrase: str) -> tuple[float, str]:
-            # Shared inside the section, rare outside it, seen in headlines, and not just the
-            # newsletter's own theme ("Russia", "Ukraine" name every section of a war digest).
-            value = inside[phrase] / size - outside[phrase] / others
-            value += 0.3 * in_titles[phrase] / size + 0.05 * len(phrase.split())
-            if set(content_stems(phrase)) <= theme_stems:
-                value -= 0.6
-            return (value, phrase)
-
-        candidates = [p for p in inside if p.lower() not in used and (size == 1 or inside[p] > 1)]
+        candidates = [
+            p
+            for p in counts.inside
+            if p.lower() not in used and (counts.size == 1 or counts.inside[p] > 1)
+        ]
         if candidates:
-            best = max(candidates, key=score)
+            best = max(candidates, key=counts.score)
             group.title = best[0].upper() + best[1:]
             used.add(best.lower())
         else:
             group.title = strip_attribution(group.articles[0].title)[:60]
+
+
+@dataclass(frozen=True)
+class _PhraseCounts:
+    """How many articles of a section (and of the other sections) use each phrase."""
+
+    inside: Counter[str]
+    in_titles: Counter[str]
+    outside: Counter[str]
+    size: int
+    others: int
+    theme_stems: frozenset[str]
+
+    def score(self, phrase: str) -> tuple[float, int, str]:
+        # Shared inside the section, rare outside it, seen in headlines, and not just the
+        # newsletter's own theme ("Russia", "Ukraine" would name every section of a war digest).
+        value = self.inside[phrase] / self.size - self.outside[phrase] / self.others
+        value += 0.3 * self.in_titles[phrase] / self.size + 0.05 * len(phrase.split())
+        if set(content_stems(phrase)) <= self.theme_stems:
+            value -= 0.6
+        return (value, -len(phrase), phrase)
+
+
+def _count_demonyms_as_places(phrases: list[list[set[str]]], known: set[str]) -> None:
+    """Let "North Korean troops" count for "North Korea" when the place is named elsewhere, so
+    that sections are headed by the place rather than the adjective."""
+    for per_group in phrases:
+        for per_article in per_group:
+            per_article.update(
+                p[:-1] for p in list(per_article) if p.endswith("an") and p[:-1] in known
+            )
 
 
 def _phrases(article: Article, lead: bool = True) -> set[str]:
@@ -168,8 +200,10 @@ def _phrases(article: Article, lead: bool = True) -> set[str]:
             phrase = " ".join(words).strip(".")
             if len(phrase) >= 3 and len(words) <= 4:
                 found.add(phrase)
-        words = [_POSSESSIVE.sub("", w) for w in re.findall(r"(?<![\w’'-])[a-z][a-z’'-]+", sentence)]
-        for first, second in zip(words, words[1:], strict=False):
+        words = [
+            _POSSESSIVE.sub("", w) for w in re.findall(r"(?<![\w’'-])[a-z][a-z’'-]+", sentence)
+        ]
+        for first, second in itertools.pairwise(words):
             if (
                 first not in STOP_WORDS
                 and second not in STOP_WORDS

@@ -13,11 +13,13 @@ import pytest
 from digest.fetch import UrlFetcher
 from digest.intake import load_sources
 
-PAGE = (Path(__file__).resolve().parent.parent / "examples/articles/kyiv-air-defence.html").read_bytes()
+PAGE = (
+    Path(__file__).resolve().parent.parent / "examples/articles/kyiv-air-defence.html"
+).read_bytes()
 
 
 class Handler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         if self.path == "/article":
             self._send(200, "text/html; charset=utf-8", PAGE)
         elif self.path == "/moved":
@@ -84,8 +86,15 @@ def test_plain_text_goes_through_the_pasted_page_rules(server: str, fetcher: Url
 
 
 def test_each_failed_url_is_reported_and_the_rest_added(server: str, fetcher: UrlFetcher) -> None:
-    sources = [f"{server}/missing", f"{server}/slow", f"{server}/huge", f"{server}/chunked-huge",
-               f"{server}/pdf", "http://127.0.0.1:9/closed", f"{server}/article"]
+    sources = [
+        f"{server}/missing",
+        f"{server}/slow",
+        f"{server}/huge",
+        f"{server}/chunked-huge",
+        f"{server}/pdf",
+        "http://127.0.0.1:9/closed",
+        f"{server}/article",
+    ]
     intake = load_sources(sources, fetch_url=fetcher)
     assert len(intake.articles) == 1
     messages = [str(error) for error in intake.errors]

@@ -19,7 +19,10 @@ def write(tmp_path: Path, name: str, text: str) -> str:
 
 
 def test_markdown_front_matter_fields(tmp_path: Path) -> None:
-    path = write(tmp_path, "a.md", """---
+    path = write(
+        tmp_path,
+        "a.md",
+        """---
 title: Grain deal talks resume
 url: https://example.org/grain?utm_source=x
 source: Example News
@@ -33,7 +36,8 @@ Talks on **grain exports** resumed in [Istanbul](https://example.org/ist) on Mon
 ## Background
 
 Earlier rounds failed.
-""")
+""",
+    )
     [article] = load_sources([path]).articles
     assert article.title == "Grain deal talks resume"
     assert article.url == "https://example.org/grain?utm_source=x"
@@ -42,7 +46,8 @@ Earlier rounds failed.
     assert article.published == datetime(2026, 11, 1, tzinfo=UTC)
     assert article.tags == ["economy", "grain"]
     assert article.text == (
-        "Talks on grain exports resumed in Istanbul on Monday.\n\nBackground\n\nEarlier rounds failed."
+        "Talks on grain exports resumed in Istanbul on Monday.\n\n"
+        "Background\n\nEarlier rounds failed."
     )
 
 

@@ -92,8 +92,15 @@ def test_wire_story_shape() -> None:
     assert page.text.startswith("Ferries crossed the Danube again on Monday")
     # Hard-wrapped lines are joined back into paragraphs.
     assert "closed the river to traffic" in page.text
-    for chrome in ("Advertisement", "Read more", "Share this article", "Tweet", "Copyright",
-                   "4 min read", "Skip to content"):
+    for chrome in (
+        "Advertisement",
+        "Read more",
+        "Share this article",
+        "Tweet",
+        "Copyright",
+        "4 min read",
+        "Skip to content",
+    ):
         assert chrome not in page.text
     assert page.text.endswith("would end the dependence on the ferry.")
 

@@ -37,8 +37,10 @@ def edition_of(articles: list[Article], newsletter: str = "brief") -> Edition:
         sections=[
             Section(
                 title="Only",
-                items=[Item(article=a, summary=Summary(text=f"S {a.id}", method="extractive"))
-                       for a in articles],
+                items=[
+                    Item(article=a, summary=Summary(text=f"S {a.id}", method="extractive"))
+                    for a in articles
+                ],
             )
         ],
     )
@@ -47,9 +49,17 @@ def edition_of(articles: list[Article], newsletter: str = "brief") -> Edition:
 def test_migrations_create_the_schema_once(database_url: str) -> None:
     first = open_store(database_url)
     tables = set(inspect(first.engine).get_table_names())
-    assert {"articles", "editions", "edition_sections", "edition_items", "alembic_version"} <= tables
+    assert {
+        "articles",
+        "editions",
+        "edition_sections",
+        "edition_items",
+        "alembic_version",
+    } <= tables
     with first.engine.connect() as connection:
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert (
+            connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        )
     first.close()
     # Opening again is a no-op, not a second migration.
     second = open_store(database_url)
@@ -59,24 +69,34 @@ def test_migrations_create_the_schema_once(database_url: str) -> None:
 
 def test_articles_round_trip_with_aware_times(store: Store) -> None:
     published = datetime(2026, 11, 20, 9, 30, tzinfo=timezone(timedelta(hours=2)))
-    [outcome] = store.add_articles([article(1, published=published, tags=["War", "Drones"],
-                                            author="A. Writer", source="Example")])
+    [outcome] = store.add_articles(
+        [
+            article(
+                1, published=published, tags=["War", "Drones"], author="A. Writer", source="Example"
+            )
+        ]
+    )
     assert outcome.added and outcome.article.id is not None
     loaded = store.get_article(outcome.article.id)
     assert loaded.published == published
     assert loaded.published is not None and loaded.published.tzinfo is not None
     assert loaded.tags == ["war", "drones"]
-    assert (loaded.author, loaded.source, loaded.url) == ("A. Writer", "Example",
-                                                          "https://news.example.org/1")
+    assert (loaded.author, loaded.source, loaded.url) == (
+        "A. Writer",
+        "Example",
+        "https://news.example.org/1",
+    )
 
 
 def test_duplicates_by_url_or_text(store: Store) -> None:
     [first] = store.add_articles([article(1)])
-    again = store.add_articles([
-        article(2, url="http://NEWS.example.org/1/?utm_source=feed#top"),  # same page
-        article(3, text="body of  story 1 —  it has two sentences", url=None),  # same words
-        article(4),
-    ])
+    again = store.add_articles(
+        [
+            article(2, url="http://NEWS.example.org/1/?utm_source=feed#top"),  # same page
+            article(3, text="body of  story 1 —  it has two sentences", url=None),  # same words
+            article(4),
+        ]
+    )
     assert [o.duplicate_of for o in again] == [first.article.id, first.article.id, None]
     assert len(store.list_articles()) == 2
 
@@ -118,13 +138,18 @@ def test_edition_round_trip_and_unused_articles(store: Store) -> None:
 def test_update_replaces_content_of_a_draft(store: Store) -> None:
     stored = [o.article for o in store.add_articles([article(n) for n in range(1, 4)])]
     created = store.create_edition(edition_of(stored[:2]))
-    changed = created.model_copy(update={
-        "subject": "New subject",
-        "sections": [
-            Section(title="B", items=[Item(article=stored[2], summary=Summary(text="x", method="edited"))]),
-            Section(title="A", items=[created.items[1], created.items[0]]),
-        ],
-    })
+    changed = created.model_copy(
+        update={
+            "subject": "New subject",
+            "sections": [
+                Section(
+                    title="B",
+                    items=[Item(article=stored[2], summary=Summary(text="x", method="edited"))],
+                ),
+                Section(title="A", items=[created.items[1], created.items[0]]),
+            ],
+        }
+    )
     updated = store.update_edition(changed)
     assert updated.subject == "New subject"
     assert [s.title for s in updated.sections] == ["B", "A"]
@@ -134,8 +159,9 @@ def test_update_replaces_content_of_a_draft(store: Store) -> None:
 
 def test_update_refuses_non_drafts_and_keeps_what_was_stored(store: Store) -> None:
     stored = [o.article for o in store.add_articles([article(1)])]
-    created = store.create_edition(edition_of(stored).model_copy(
-        update={"status": EditionStatus.APPROVED}))
+    created = store.create_edition(
+        edition_of(stored).model_copy(update={"status": EditionStatus.APPROVED})
+    )
     with pytest.raises(DigestError, match="only a draft can be edited"):
         store.update_edition(created.model_copy(update={"subject": "Changed"}))
     assert store.get_edition(created.id or 0).subject == "Subject"
@@ -145,9 +171,16 @@ def test_update_with_unknown_article_keeps_the_old_edition(store: Store) -> None
     stored = [o.article for o in store.add_articles([article(1)])]
     created = store.create_edition(edition_of(stored))
     ghost = stored[0].model_copy(update={"id": 9999})
-    bad = created.model_copy(update={"sections": [
-        Section(title="X", items=[Item(article=ghost, summary=Summary(text="s", method="edited"))])
-    ]})
+    bad = created.model_copy(
+        update={
+            "sections": [
+                Section(
+                    title="X",
+                    items=[Item(article=ghost, summary=Summary(text="s", method="edited"))],
+                )
+            ]
+        }
+    )
     with pytest.raises(DigestError, match="no article with id 9999"):
         store.update_edition(bad)
     assert store.get_edition(created.id or 0) == created
@@ -169,7 +202,9 @@ def test_concurrent_builds_get_distinct_numbers(database_url: str) -> None:
     def create(s: Store, a: Article) -> None:
         numbers.append(s.create_edition(edition_of([a])).number)
 
-    threads = [threading.Thread(target=create, args=(s, a)) for s, a in zip(stores, stored, strict=True)]
+    threads = [
+        threading.Thread(target=create, args=(s, a)) for s, a in zip(stores, stored, strict=True)
+    ]
     for t in threads:
         t.start()
     for t in threads:

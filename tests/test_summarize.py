@@ -35,7 +35,10 @@ THEME = "Russia's war in Ukraine and its allies"
             "It was welcomed by the community.Dr Venter said more was needed.",
             ["It was welcomed by the community.", "Dr Venter said more was needed."],
         ),
-        ("Troops under M.Kim moved on. They stopped.", ["Troops under M.Kim moved on.", "They stopped."]),
+        (
+            "Troops under M.Kim moved on. They stopped.",
+            ["Troops under M.Kim moved on.", "They stopped."],
+        ),
     ],
 )
 def test_split_sentences(text: str, expected: list[str]) -> None:
@@ -112,6 +115,12 @@ def test_short_article_falls_back_to_its_first_sentence() -> None:
 
 
 def test_budget_smaller_than_any_sentence_still_gives_one_whole_sentence() -> None:
-    text = " ".join(f"Sentence number {n} talks about the war in Ukraine at some length." for n in range(5))
-    summary = ExtractiveSummarizer().summarize(Article(title="T x", text=text), theme=THEME, max_words=5)
-    assert re.fullmatch(r"Sentence number \d talks about the war in Ukraine at some length\.", summary.text)
+    text = " ".join(
+        f"Sentence number {n} talks about the war in Ukraine at some length." for n in range(5)
+    )
+    summary = ExtractiveSummarizer().summarize(
+        Article(title="T x", text=text), theme=THEME, max_words=5
+    )
+    assert re.fullmatch(
+        r"Sentence number \d talks about the war in Ukraine at some length\.", summary.text
+    )

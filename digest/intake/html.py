@@ -20,6 +20,7 @@ class ExtractedPage:
 def extract_page(html: str | bytes, url: str | None = None) -> ExtractedPage:
     """Extract the article from a page; raises ValueError when it has no article text."""
     import trafilatura  # heavy: imported only when an HTML page is read
+    from trafilatura.settings import Document
 
     document = trafilatura.bare_extraction(
         html,
@@ -28,10 +29,10 @@ def extract_page(html: str | bytes, url: str | None = None) -> ExtractedPage:
         include_comments=False,
         include_tables=False,
     )
-    if document is None or not (document.text or "").strip():
+    if not isinstance(document, Document) or not (document.text or "").strip():
         raise ValueError("no article text found in the page")
     title = (document.title or "").strip() or None
-    lines = [line.strip() for line in document.text.splitlines() if line.strip()]
+    lines = [line.strip() for line in (document.text or "").splitlines() if line.strip()]
     # trafilatura repeats the headline as the first line of the text.
     if title and lines and lines[0] == title:
         lines = lines[1:]

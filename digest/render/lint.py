@@ -125,13 +125,8 @@ def _visible_text(document: lxml_html.HtmlElement) -> str:
 
 
 def _leftovers(body: str, part: str) -> list[Finding]:
-    findings = []
-    for match in _TEMPLATE_MARKERS.finditer(body):
-        if match.group() in placeholders.ALL:
-            continue
-        findings.append(
-            _error(
-                "template-marker", f"{part} part has a leftover template marker {match.group()!r}"
-            )
-        )
-    return findings
+    markers = sorted({m.group() for m in _TEMPLATE_MARKERS.finditer(body)} - set(placeholders.ALL))
+    if not markers:
+        return []
+    listed = ", ".join(repr(marker) for marker in markers)
+    return [_error("template-marker", f"{part} part has leftover template markers: {listed}")]

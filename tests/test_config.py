@@ -1,0 +1,140 @@
+"""Settings from digest.toml, .env and DIGEST_* variables; errors name the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from digest.config import load_settings
+from digest.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+GOOD = """
+secret_key = "s3cret-value"
+database_url = "postgresql://digest:hunter2@db.internal:5432/digest"
+
+[newsletters.weekly]
+title = "Weekly"
+theme = "Things that happened"
+from_name = "Weekly"
+from_address = "weekly@example.org"
+postal_address = "1 Road, Town"
+base_url = "https://weekly.example.org/"
+"""
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("DIGEST_CONFIG", "DIGEST_DATABASE_URL", "DIGEST_SECRET_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def write(tmp_path: Path, text: str, name: str = "digest.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_repository_example_is_valid() -> None:
+    settings = load_settings(ROOT / "digest.toml")
+    newsletter = settings.newsletter(None)
+    assert newsletter.name == "ukraine"
+    assert newsletter.theme == "Russia's war in Ukraine and its allies"
+    assert settings.database_url == f"sqlite:///{ROOT / 'digest.db'}"
+
+
+def test_defaults_and_working_directory_file(tmp_path: Path) -> None:
+    write(tmp_path, GOOD)
+    settings = load_settings()
+    weekly = settings.newsletter("weekly")
+    assert weekly.accent_color == "#1f6feb" and weekly.template == "digest"
+    assert weekly.web_base == "https://weekly.example.org"
+
+
+def test_environment_overrides_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(tmp_path, GOOD, "elsewhere.toml")
+    monkeypatch.setenv("DIGEST_CONFIG", str(path))
+    monkeypatch.setenv("DIGEST_DATABASE_URL", "sqlite:///x.db")
+    monkeypatch.setenv("DIGEST_NEWSLETTERS__WEEKLY__ACCENT_COLOR", "#AA0000")
+    settings = load_settings()
+    assert settings.database_url == "sqlite:///x.db"
+    assert settings.newsletter("weekly").accent_color == "#aa0000"
+    assert settings.newsletter("weekly").title == "Weekly"
+
+
+def test_dotenv_is_read(tmp_path: Path) -> None:
+    write(tmp_path, GOOD)
+    (tmp_path / ".env").write_text("DIGEST_FETCH_TIMEOUT=3.5\n", encoding="utf-8")
+    assert load_settings().fetch_timeout == 3.5
+
+
+def test_masked_output_hides_secrets(tmp_path: Path) -> None:
+    write(tmp_path, GOOD)
+    masked = load_settings().masked()
+    assert masked["secret_key"] == "**********"
+    assert masked["database_url"] == "postgresql://digest:***@db.internal:5432/digest"
+    assert "s3cret-value" not in str(masked) and "hunter2" not in str(masked)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            ('from_address = "weekly@example.org"', 'from_address = "not-an-address"'),
+            "newsletters.weekly.from_address: value is not a valid email address",
+        ),
+        (
+            ('base_url = "https://weekly.example.org/"', 'base_url = "weekly"'),
+            "newsletters.weekly.base_url: Input should be a valid URL",
+        ),
+        (
+            ('title = "Weekly"', 'title = "Weekly"\naccent_color = "blue"'),
+            "newsletters.weekly.accent_color: Value error, must be a hex colour like #1f6feb",
+        ),
+        (
+            ('title = "Weekly"', 'title = "Weekly"\ncolour = "x"'),
+            "newsletters.weekly.colour: unknown setting",
+        ),
+        (
+            ('postal_address = "1 Road, Town"\n', ""),
+            "newsletters.weekly.postal_address: Field required",
+        ),
+    ],
+)
+def test_invalid_settings_name_the_key(
+    tmp_path: Path, change: tuple[str, str], message: str
+) -> None:
+    path = write(tmp_path, GOOD.replace(*change))
+    with pytest.raises(ConfigError) as raised:
+        load_settings(path)
+    assert f"{path}: {message}" in str(raised.value)
+
+
+def test_invalid_environment_value(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path, GOOD)
+    monkeypatch.setenv("DIGEST_FETCH_TIMEOUT", "soon")
+    with pytest.raises(ConfigError, match="fetch_timeout: Input should be a valid number"):
+        load_settings()
+
+
+def test_toml_syntax_error(tmp_path: Path) -> None:
+    path = write(tmp_path, "[newsletters.weekly\n")
+    with pytest.raises(ConfigError, match=str(path)):
+        load_settings(path)
+
+
+def test_missing_explicit_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_settings(tmp_path / "nope.toml")
+
+
+def test_choosing_a_newsletter(tmp_path: Path) -> None:
+    write(tmp_path, GOOD + GOOD.split("\n\n", 1)[1].replace("weekly]", "daily]"))
+    settings = load_settings()
+    with pytest.raises(ConfigError, match=r"several newsletters are configured \(daily, weekly\)"):
+        settings.newsletter(None)
+    with pytest.raises(ConfigError, match="no newsletter named 'monthly'"):
+        settings.newsletter("monthly")
