@@ -3,9 +3,11 @@ fetcher, and the use cases the CLI (and later the web app) call."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from digest.articles import Article
 from digest.config import NewsletterConfig, Settings
@@ -14,6 +16,12 @@ from digest.errors import DigestError, SourceError
 from digest.render import RenderedEmail, render_edition
 from digest.store import AddOutcome, Store, open_store
 from digest.summarize import Summarizer
+
+if TYPE_CHECKING:
+    from digest.send import Sender
+    from digest.send.campaign import SendReport
+    from digest.subscribers import Subscriber
+    from digest.subscribers.tokens import UnsubscribeTokens
 
 
 @dataclass
@@ -92,3 +100,146 @@ class App:
     def render(self, edition: Edition) -> RenderedEmail:
         newsletter = self.settings.newsletter(edition.newsletter)
         return render_edition(edition, newsletter, self.settings.templates_dir)
+
+    # Sending
+
+    def sender(self, newsletter: NewsletterConfig, via: str | None = None) -> Sender:
+        """The configured sender of a newsletter, or the one named by --via."""
+        kind = via or newsletter.sender
+        settings = self.settings
+        if kind == "outbox":
+            from digest.send.outbox import OutboxSender
+
+            return OutboxSender(settings.outbox_dir)
+        if kind == "smtp":
+            from digest.send.smtp import SmtpSender
+
+            return SmtpSender(
+                settings.smtp_host,
+                settings.smtp_port,
+                settings.smtp_security,
+                settings.smtp_username,
+                settings.smtp_password.get_secret_value(),
+                settings.smtp_timeout,
+                settings.smtp_ca_file,
+            )
+        if kind == "sendgrid":
+            from digest.send.sendgrid import SendGridSender
+
+            return SendGridSender(
+                settings.sendgrid_api_key.get_secret_value(),
+                settings.sendgrid_host,
+                timeout=settings.send_timeout,
+                max_attempts=settings.send_max_attempts,
+                retry_delay=settings.send_retry_delay,
+                max_delay=settings.send_retry_max_delay,
+            )
+        raise DigestError(f"unknown sender {kind!r} (outbox, smtp or sendgrid)")
+
+    def tokens(self) -> UnsubscribeTokens:
+        from digest.subscribers.tokens import UnsubscribeTokens
+
+        return UnsubscribeTokens(self.settings.secret_key.get_secret_value())
+
+    def approve(self, edition: Edition, send_at: datetime | None = None) -> Edition:
+        from digest.edition import EditionStatus
+
+        assert edition.id is not None
+        moved = self.store.change_status(
+            edition.id, EditionStatus.APPROVED, [EditionStatus.DRAFT], send_at=send_at
+        )
+        if not moved:
+            raise DigestError(
+                f"edition {edition.id} is {edition.status.value}: only a draft can be approved"
+            )
+        return self.store.get_edition(edition.id)
+
+    def send(
+        self,
+        edition: Edition,
+        *,
+        lists: list[str] | None = None,
+        via: str | None = None,
+        limit: int | None = None,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> SendReport:
+        from digest.send.campaign import send_edition
+
+        newsletter = self.settings.newsletter(edition.newsletter)
+        chosen = lists or newsletter.lists
+        if not chosen:
+            raise DigestError(f"newsletter {newsletter.name} has no lists: set lists = [...]")
+        email = self.render(edition)
+        if email.errors:
+            problems = "; ".join(f.message for f in email.errors)
+            raise DigestError(f"edition {edition.id} has lint errors, not sent: {problems}")
+        sender = self.sender(newsletter, via)
+        try:
+            return send_edition(
+                self.store,
+                edition,
+                newsletter,
+                email,
+                sender,
+                self.tokens(),
+                lists=chosen,
+                resend_unknown=self.settings.unknown_batch_policy == "resend",
+                limit=limit,
+                on_progress=on_progress,
+            )
+        finally:
+            sender.close()
+
+    def test_send(self, edition: Edition, to: str, via: str | None = None) -> str:
+        """One copy marked as a test; no delivery is recorded. Returns the provider's id."""
+        from digest.send import Batch, Recipient
+        from digest.subscribers.model import normalise_address
+
+        assert edition.id is not None
+        newsletter = self.settings.newsletter(edition.newsletter)
+        address = normalise_address(to)
+        email = self.render(edition)
+        sender = self.sender(newsletter, via)
+        batch = Batch(
+            id=0,
+            edition_id=edition.id,
+            newsletter=newsletter,
+            email=email,
+            recipients=[
+                Recipient(
+                    delivery_id=0,
+                    subscriber_id=0,
+                    email=address,
+                    name="",
+                    unsubscribe_url=f"{newsletter.web_base}/unsubscribe/test",
+                )
+            ],
+            test=True,
+        )
+        try:
+            result = sender.send(batch)
+        finally:
+            sender.close()
+        if result.failures:
+            raise DigestError(f"test copy to {address} failed: {result.failures[0].reason}")
+        return result.provider_id or ""
+
+    def unsubscribe(self, token: str) -> Subscriber:
+        """Apply a one-click unsubscribe token; a forged or altered token is refused."""
+        from digest.subscribers.model import SUPPRESSED, Status
+        from digest.subscribers.tokens import InvalidToken
+
+        tokens = self.tokens()
+        subject = tokens.read(token)
+        try:
+            subscriber = self.store.subscribers.get(subject.subscriber_id)
+        except DigestError:
+            raise InvalidToken("this unsubscribe link is not valid") from None
+        list_id = self.store.subscribers.list_id(subscriber.list)
+        from digest.subscribers.model import address_key
+
+        if list_id != subject.list_id or not tokens.verify(token, address_key(subscriber.email)):
+            raise InvalidToken("this unsubscribe link is not valid")
+        if subscriber.status in SUPPRESSED:
+            return subscriber
+        return self.store.subscribers.set_status(subscriber.id, Status.UNSUBSCRIBED)

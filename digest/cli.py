@@ -25,9 +25,15 @@ app = typer.Typer(
 )
 articles_app = typer.Typer(help="Stored articles.", no_args_is_help=True)
 editions_app = typer.Typer(help="Editions.", no_args_is_help=True)
+subscribers_app = typer.Typer(help="Subscriber lists.", no_args_is_help=True)
 app.add_typer(articles_app, name="articles")
 app.add_typer(editions_app, name="editions")
+app.add_typer(subscribers_app, name="subscribers")
 
+# Exit status when another run holds the lock: nothing was done, and nothing is wrong.
+EXIT_BUSY = 75
+
+ListOption = Annotated[str, typer.Option("--list", "-l", help="Subscriber list name.")]
 ConfigOption = Annotated[
     Path | None,
     typer.Option(
@@ -273,15 +279,27 @@ def render(
     ] = "html",
     out: Annotated[Path | None, typer.Option("--out", "-o", help="File (default: stdout).")] = None,
     force: Annotated[bool, typer.Option(help="Write even if the lint finds errors.")] = False,
+    raw: Annotated[
+        bool, typer.Option(help="Keep the per-reader %%markers%% instead of a sample reader.")
+    ] = False,
 ) -> None:
-    """Render an edition as email HTML, plain text or MJML."""
+    """Render an edition as email HTML, plain text or MJML (as a sample reader sees it)."""
+    from digest.render import placeholders
+
     instance = _app(ctx)
-    email = instance.render(instance.edition(edition))
+    found = instance.edition(edition)
+    email = instance.render(found)
     _report_findings(email)
     if email.errors and not force:
         typer.echo("not written: fix the errors above or pass --force", err=True)
         raise typer.Exit(1)
     body = {"html": email.html, "text": email.text, "mjml": email.mjml}[format]
+    if not raw:
+        newsletter = instance.settings.newsletter(found.newsletter)
+        sample = placeholders.values_for(
+            "Reader", "reader@example.org", f"{newsletter.web_base}/unsubscribe/preview"
+        )
+        body = placeholders.fill(body, sample)
     if out is None:
         sys.stdout.write(body)
         return
@@ -306,16 +324,290 @@ def lint(ctx: typer.Context, edition: EditionArgument, as_json: JsonOption = Fal
         raise typer.Exit(1)
 
 
+@app.command()
+def approve(
+    ctx: typer.Context,
+    edition: EditionArgument,
+    at: Annotated[
+        str | None, typer.Option("--at", help="Send time, ISO 8601 (default: when next due).")
+    ] = None,
+) -> None:
+    """Approve a draft for sending."""
+    from datetime import datetime
+
+    instance = _app(ctx)
+    send_at = None
+    if at:
+        try:
+            send_at = datetime.fromisoformat(at)
+        except ValueError:
+            raise typer.BadParameter(
+                f"{at!r} is not an ISO date and time", param_hint="--at"
+            ) from None
+    approved = instance.approve(instance.edition(edition), send_at)
+    typer.echo(f"edition {approved.id} approved" + (f" for {send_at}" if send_at else ""))
+
+
+ViaOption = Annotated[
+    str | None, typer.Option("--via", help="outbox, smtp or sendgrid (default: configured).")
+]
+
+
+@app.command()
+def send(
+    ctx: typer.Context,
+    edition: EditionArgument,
+    lists: Annotated[
+        list[str] | None, typer.Option("--list", "-l", help="Only these lists (repeatable).")
+    ] = None,
+    via: ViaOption = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count and render only.")] = False,
+    limit: Annotated[int | None, typer.Option(help="At most N recipients this run.")] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Send an approved edition to its lists, exactly once per subscriber."""
+    from digest.send.campaign import check_sendable, plan_send
+
+    instance = _app(ctx)
+    found = instance.edition(edition)
+    newsletter = instance.settings.newsletter(found.newsletter)
+    chosen = lists or newsletter.lists
+    check_sendable(found, newsletter)
+    plan = plan_send(instance.store, found, chosen, via or newsletter.sender)
+    described = ", ".join(f"{name} ({count} subscribed)" for name, count in plan.lists.items())
+    if dry_run:
+        email = instance.render(found)
+        _report_findings(email)
+        typer.echo(
+            f"dry run: edition {found.id} via {plan.provider} to {described}; "
+            f"{plan.already_delivered} already delivered; HTML {email.size / 1024:.1f} KB"
+        )
+        return
+    if not yes and sys.stdin.isatty():
+        typer.confirm(
+            f"Send edition {found.id} ({found.subject!r}) via {plan.provider} to {described}?",
+            abort=True,
+        )
+    report = _with_progress(
+        sum(plan.lists.values()),
+        lambda advance: instance.send(
+            found, lists=chosen, via=via, limit=limit, on_progress=advance
+        ),
+    )
+    typer.echo(report.summary())
+
+
+def _with_progress(total: int, work: Any) -> Any:
+    """Run work(advance) with a progress bar on a terminal, quietly otherwise (cron)."""
+    if not sys.stderr.isatty():
+        return work(None)
+    from rich.progress import Progress
+
+    with Progress(transient=True) as progress:
+        task = progress.add_task("sending", total=total)
+        return work(lambda count: progress.advance(task, count))
+
+
+@app.command("test-send")
+def test_send(
+    ctx: typer.Context,
+    edition: EditionArgument,
+    to: Annotated[str, typer.Option("--to", help="Address for the test copy.")],
+    via: ViaOption = None,
+) -> None:
+    """Send one copy marked as a test; records no delivery."""
+    instance = _app(ctx)
+    found = instance.edition(edition)
+    provider_id = instance.test_send(found, to, via)
+    typer.echo(
+        f"test copy of edition {found.id} sent to {to}"
+        + (f" ({provider_id})" if provider_id else "")
+    )
+
+
+@app.command()
+def unsubscribe(ctx: typer.Context, token: Annotated[str, typer.Argument()]) -> None:
+    """Apply a one-click unsubscribe token (as in an email's unsubscribe link)."""
+    subscriber = _app(ctx).unsubscribe(token)
+    typer.echo(f"{subscriber.email} is {subscriber.status.value} on list {subscriber.list}")
+
+
+@subscribers_app.command("import")
+def subscribers_import(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="CSV with a header; 'email' is required.")],
+    list_name: ListOption,
+    status: Annotated[
+        str, typer.Option(help="Status for new addresses: subscribed or pending.")
+    ] = "subscribed",
+    rejects: Annotated[
+        Path | None, typer.Option(help="Where bad rows go (default: FILE.rejects.csv).")
+    ] = None,
+) -> None:
+    """Import (and merge) subscribers; bad rows are reported and written to a rejects file."""
+    from digest.subscribers.importer import import_csv
+    from digest.subscribers.model import Status
+
+    if status not in (Status.SUBSCRIBED.value, Status.PENDING.value):
+        raise typer.BadParameter("subscribed or pending", param_hint="--status")
+    if not file.is_file():
+        raise typer.BadParameter(f"{file}: file not found", param_hint="FILE")
+    instance = _app(ctx)
+    report = import_csv(
+        file, instance.store.subscribers, list_name, status=Status(status), rejects_path=rejects
+    )
+    for problem in report.problems:
+        typer.echo(f"rejected: {problem}", err=True)
+    if report.rejected > len(report.problems):
+        typer.echo(f"… and {report.rejected - len(report.problems)} more", err=True)
+    typer.echo(
+        f"{file}: {report.rows} rows, {report.new} new, {report.merged} merged, "
+        f"{report.rejected} rejected"
+        + (f" (see {report.rejects_path})" if report.rejects_path else "")
+    )
+
+
+@subscribers_app.command("export")
+def subscribers_export(
+    ctx: typer.Context,
+    list_name: ListOption,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="File (default: stdout).")] = None,
+) -> None:
+    """Export a list as CSV in the import format."""
+    from digest.subscribers.exporter import export_csv
+
+    repository = _app(ctx).store.subscribers
+    if out is None:
+        export_csv(repository, list_name, sys.stdout)
+        return
+    with out.open("w", encoding="utf-8", newline="") as file:
+        count = export_csv(repository, list_name, file)
+    typer.echo(f"wrote {count} subscribers to {out}", err=True)
+
+
+@subscribers_app.command("add")
+def subscribers_add(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument()],
+    list_name: ListOption,
+    name: Annotated[str, typer.Option(help="Display name.")] = "",
+    field: Annotated[
+        list[str] | None, typer.Option("--field", "-f", help="KEY=VALUE (repeatable).")
+    ] = None,
+) -> None:
+    """Add one subscriber (never resubscribes an address that left)."""
+    from digest.store.subscribers import NewSubscriber
+    from digest.store.tables import utcnow
+    from digest.subscribers.model import normalise_address
+
+    fields = {}
+    for pair in field or []:
+        key, separator, value = pair.partition("=")
+        if not separator or not key.strip():
+            raise typer.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--field")
+        fields[key.strip()] = value.strip()
+    instance = _app(ctx)
+    list_id = instance.store.subscribers.ensure_list(list_name)
+    person = NewSubscriber(
+        email=normalise_address(email),
+        name=name,
+        fields=fields,
+        source="cli",
+        consent_at=utcnow(),
+        consent_origin="cli",
+    )
+    subscriber, created = instance.store.subscribers.add(list_id, person)
+    verb = "added" if created else "already on the list, merged"
+    typer.echo(f"{subscriber.email} {verb}: {subscriber.status.value} on {list_name}")
+
+
+@subscribers_app.command("unsubscribe")
+def subscribers_unsubscribe(
+    ctx: typer.Context, email: Annotated[str, typer.Argument()], list_name: ListOption
+) -> None:
+    """Unsubscribe an address from a list, at once."""
+    from digest.errors import NotFoundError
+    from digest.subscribers.model import SUPPRESSED, Status
+
+    repository = _app(ctx).store.subscribers
+    found = repository.find(repository.list_id(list_name), email)
+    if found is None:
+        raise NotFoundError(f"{email} is not on list {list_name}")
+    if found.status not in SUPPRESSED:
+        found = repository.set_status(found.id, Status.UNSUBSCRIBED)
+    typer.echo(f"{found.email} is {found.status.value} on {list_name}")
+
+
+@subscribers_app.command("remove")
+def subscribers_remove(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument()],
+    list_name: Annotated[
+        str | None, typer.Option("--list", "-l", help="Only this list (default: all).")
+    ] = None,
+) -> None:
+    """Erase an address and its data (GDPR); deliveries keep no trace of it."""
+    repository = _app(ctx).store.subscribers
+    list_id = repository.list_id(list_name) if list_name else None
+    removed = repository.remove(email, list_id)
+    typer.echo(f"removed {removed} subscription(s) of {email}")
+
+
+@subscribers_app.command("list")
+def subscribers_list(
+    ctx: typer.Context,
+    list_name: ListOption,
+    status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
+    limit: Annotated[int | None, typer.Option(help="At most N.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List the subscribers of a list."""
+    import itertools
+
+    from digest.subscribers.model import Status
+
+    repository = _app(ctx).store.subscribers
+    chosen = Status(status) if status else None
+    people = itertools.islice(repository.iterate(repository.list_id(list_name), chosen), limit)
+    if as_json:
+        _print_json([person.model_dump(mode="json") for person in people])
+        return
+    for person in people:
+        typer.echo(f"{person.id}  {person.email}  {person.name}  {person.status.value}")
+
+
+@subscribers_app.command("stats")
+def subscribers_stats(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Subscribers per list and status."""
+    stats = _app(ctx).store.subscribers.stats()
+    if as_json:
+        _print_json(stats)
+        return
+    for name, counts in stats.items():
+        listed = ", ".join(f"{count} {status}" for status, count in counts.items())
+        typer.echo(f"{name}: {listed}")
+
+
 def _report_findings(email: RenderedEmail, stream_err: bool = True) -> None:
     for finding in email.findings:
         typer.echo(f"{finding.severity}: {finding.code}: {finding.message}", err=stream_err)
 
 
 def main() -> None:
-    from digest.errors import DigestError
+    import logging
 
+    from digest.errors import DigestError
+    from digest.send.campaign import AlreadySent
+    from digest.store.locks import LockBusy
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
         app()
+    except AlreadySent as done:
+        typer.echo(str(done))
+    except LockBusy as busy:
+        typer.echo(f"busy: {busy}; nothing done", err=True)
+        sys.exit(EXIT_BUSY)
     except DigestError as error:
         typer.echo(f"error: {error}", err=True)
         sys.exit(1)

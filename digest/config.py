@@ -9,9 +9,10 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import (
+    AliasChoices,
     BaseModel,
     ConfigDict,
     EmailStr,
@@ -57,6 +58,9 @@ class NewsletterConfig(BaseModel):
     max_articles: int = Field(default=20, ge=1, le=200)
     max_sections: int = Field(default=4, ge=1, le=12)
     summary_words: int = Field(default=60, ge=15, le=300)
+    sender: Literal["outbox", "smtp", "sendgrid"] = "outbox"
+    # An automatic newsletter sends its editions without an editor's approval.
+    automatic: bool = False
 
     @field_validator("accent_color")
     @classmethod
@@ -87,6 +91,28 @@ class Settings(BaseSettings):
     fetch_timeout: float = Field(default=20.0, gt=0, le=300)
     fetch_max_bytes: int = Field(default=5_000_000, ge=10_000)
     newsletters: dict[str, NewsletterConfig] = Field(default_factory=dict)
+
+    # Sending
+    outbox_dir: Path = Path("outbox")
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_ca_file: Path | None = None
+    smtp_timeout: float = Field(default=30.0, gt=0)
+    sendgrid_host: str = "https://api.sendgrid.com"
+    sendgrid_api_key: SecretStr = Field(
+        default=SecretStr(""),
+        validation_alias=AliasChoices("SENDGRID_API_KEY", "DIGEST_SENDGRID_API_KEY"),
+    )
+    send_timeout: float = Field(default=60.0, gt=0)
+    send_max_attempts: int = Field(default=6, ge=1, le=20)
+    send_retry_delay: float = Field(default=1.0, ge=0)
+    send_retry_max_delay: float = Field(default=120.0, ge=0)
+    # A batch whose request was made but whose answer was never recorded: "skip" never risks a
+    # second copy; "resend" never risks a missed reader.
+    unknown_batch_policy: Literal["skip", "resend"] = "skip"
 
     @field_validator("newsletters")
     @classmethod
@@ -129,7 +155,9 @@ class Settings(BaseSettings):
     def masked(self) -> dict[str, Any]:
         """The effective settings as plain data, with secrets and passwords hidden."""
         data = self.model_dump(mode="json")
-        data["secret_key"] = "**********" if self.secret_key.get_secret_value() else ""
+        for key in ("secret_key", "smtp_password", "sendgrid_api_key"):
+            secret: SecretStr = getattr(self, key)
+            data[key] = "**********" if secret.get_secret_value() else ""
         data["database_url"] = mask_url_password(self.database_url)
         return data
 

@@ -51,6 +51,7 @@ def render_edition(
         "newsletter": newsletter,
         "web_url": edition_web_url(newsletter, edition),
         "unsubscribe_url": placeholders.UNSUBSCRIBE_URL,
+        "placeholders": placeholders.ForTemplates,
     }
     mjml = render(load(markup, f"{newsletter.template}.mjml.j2"), context)
     html = compile_mjml(mjml, f"{newsletter.template}.mjml.j2")

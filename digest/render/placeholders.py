@@ -1,5 +1,44 @@
-"""Markers that rendering leaves in an email for sending to fill in per recipient."""
+"""Markers that rendering leaves in an email for sending to fill in per recipient.
+
+The HTML part gets HTML-escaped values (`*_html`), the text part raw ones: SendGrid applies one
+set of substitutions to both parts, so each part needs its own markers.
+"""
 
 UNSUBSCRIBE_URL = "%%unsubscribe_url%%"
+NAME = "%%name%%"
+NAME_HTML = "%%name_html%%"
+EMAIL = "%%email%%"
+EMAIL_HTML = "%%email_html%%"
 
-ALL = (UNSUBSCRIBE_URL,)
+ALL = (UNSUBSCRIBE_URL, NAME, NAME_HTML, EMAIL, EMAIL_HTML)
+
+
+class ForTemplates:
+    """The markers as templates see them: `placeholders.name` in text, `.name_html` in MJML."""
+
+    unsubscribe_url = UNSUBSCRIBE_URL
+    name = NAME
+    name_html = NAME_HTML
+    email = EMAIL
+    email_html = EMAIL_HTML
+
+
+def values_for(name: str, email: str, unsubscribe_url: str) -> dict[str, str]:
+    """The substitutions for one reader; a missing name reads as "reader"."""
+    from html import escape
+
+    shown = name or "reader"
+    return {
+        UNSUBSCRIBE_URL: unsubscribe_url,
+        NAME: shown,
+        NAME_HTML: escape(shown),
+        EMAIL: email,
+        EMAIL_HTML: escape(email),
+    }
+
+
+def fill(body: str, values: dict[str, str]) -> str:
+    """Replace every marker in one pass."""
+    import re
+
+    return re.sub(r"%%[a-z_]+%%", lambda m: values.get(m.group(), m.group()), body)

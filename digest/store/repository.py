@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import Engine, exists, func, or_, select
+from sqlalchemy import Engine, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
@@ -14,6 +15,9 @@ from digest.articles import Article
 from digest.edition import Edition, EditionStatus, Item, Section
 from digest.errors import DigestError, NotFoundError
 from digest.store.db import make_engine, migrate
+from digest.store.deliveries import DeliveryRepository
+from digest.store.locks import exclusive
+from digest.store.subscribers import SubscriberRepository
 from digest.store.tables import ArticleRow, EditionRow, ItemRow, SectionRow, utcnow
 from digest.summarize import Summary
 
@@ -34,6 +38,12 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self.subscribers = SubscriberRepository(engine)
+        self.deliveries = DeliveryRepository(engine)
+
+    def lock(self, name: str) -> AbstractContextManager[None]:
+        """A lock held across processes for the block; raises LockBusy if taken."""
+        return exclusive(self.engine, name)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -186,6 +196,31 @@ class Store:
             session.flush()
             session.refresh(row)
             return _edition(row)
+
+    def change_status(
+        self,
+        edition_id: int,
+        to: EditionStatus,
+        allowed_from: Sequence[EditionStatus],
+        send_at: datetime | None = None,
+    ) -> bool:
+        """Move an edition to a new status if it is in one of allowed_from; True if it moved.
+
+        A conditional UPDATE, so that of two runs racing for the same edition only one wins.
+        """
+        values: dict[str, object] = {"status": to.value, "updated_at": utcnow()}
+        if send_at is not None:
+            values["send_at"] = send_at
+        with self.session() as session:
+            result = session.execute(
+                update(EditionRow)
+                .where(
+                    EditionRow.id == edition_id,
+                    EditionRow.status.in_([status.value for status in allowed_from]),
+                )
+                .values(**values)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
 
     def _edition_row(
         self, session: Session, edition_id: int, for_update: bool = False

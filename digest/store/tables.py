@@ -122,3 +122,77 @@ class ItemRow(Base):
     section: Mapped[SectionRow] = relationship(back_populates="items")
     edition: Mapped[EditionRow] = relationship()
     article: Mapped[ArticleRow] = relationship()
+
+
+class ListRow(Base):
+    __tablename__ = "lists"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SubscriberRow(Base):
+    __tablename__ = "subscribers"
+    __table_args__ = (
+        UniqueConstraint("list_id", "email_key", name="uq_subscribers_list_email"),
+        Index("ix_subscribers_list_status", "list_id", "status", "id"),
+        Index("ix_subscribers_email_key", "email_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    list_id: Mapped[int] = mapped_column(ForeignKey("lists.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(320))
+    # The address lower-cased: one subscriber per address and list, whatever the case.
+    email_key: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    fields: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(200), default="")
+    consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    consent_origin: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class BatchRow(Base):
+    """One request to a provider: recorded before it is made, closed when it is answered."""
+
+    __tablename__ = "send_batches"
+    __table_args__ = (Index("ix_send_batches_edition_status", "edition_id", "list_id", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
+    list_id: Mapped[int] = mapped_column(ForeignKey("lists.id", ondelete="CASCADE"))
+    provider: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    size: Mapped[int] = mapped_column(Integer)
+    provider_id: Mapped[str | None] = mapped_column(String(200))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DeliveryRow(Base):
+    """Who gets (or got) which edition. Holds no address: erasing a subscriber erases it."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("edition_id", "subscriber_id", name="uq_deliveries_edition_subscriber"),
+        Index("ix_deliveries_queue", "edition_id", "list_id", "status", "id"),
+        Index("ix_deliveries_batch", "batch_id"),
+        Index("ix_deliveries_subscriber", "subscriber_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
+    list_id: Mapped[int] = mapped_column(ForeignKey("lists.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="SET NULL")
+    )
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("send_batches.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(16))
+    provider: Mapped[str | None] = mapped_column(String(16))
+    provider_id: Mapped[str | None] = mapped_column(String(200))
+    error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

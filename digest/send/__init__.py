@@ -1,0 +1,69 @@
+"""Sending: the Sender protocol, the values a sender takes and returns, and how a send stops.
+
+A Batch is one edition, rendered once, for up to `max_batch` recipients of one list. A sender
+delivers it and says, per recipient, what failed; or raises when the provider did not take the
+batch (BatchRejected) or when nobody can tell whether it did (OutcomeUnknown).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from digest.config import NewsletterConfig
+from digest.errors import DigestError
+from digest.render import RenderedEmail
+from digest.store.deliveries import Failure
+
+
+@dataclass(frozen=True)
+class Recipient:
+    delivery_id: int
+    subscriber_id: int
+    email: str
+    name: str
+    unsubscribe_url: str
+
+
+@dataclass(frozen=True)
+class Batch:
+    id: int
+    edition_id: int
+    newsletter: NewsletterConfig
+    email: RenderedEmail
+    recipients: list[Recipient]
+    test: bool = False
+
+    @property
+    def subject(self) -> str:
+        return f"[TEST] {self.email.subject}" if self.test else self.email.subject
+
+
+@dataclass
+class BatchResult:
+    provider_id: str | None = None
+    failures: dict[int, Failure] = field(default_factory=dict)
+    # Set when the sender had to stop part-way (e.g. the SMTP login was refused): the batch is
+    # recorded, then the send stops with this reason.
+    stop_reason: str | None = None
+
+
+class SendStopped(DigestError):
+    """The send stopped; what was recorded stays recorded, and a rerun continues."""
+
+
+class BatchRejected(SendStopped):
+    """The provider certainly did not take the batch (bad key, bad request, gave up retrying)."""
+
+
+class OutcomeUnknown(SendStopped):
+    """The request went out but no answer came back: the provider may or may not have it."""
+
+
+class Sender(Protocol):
+    name: str
+    max_batch: int
+
+    def send(self, batch: Batch) -> BatchResult: ...
+
+    def close(self) -> None: ...

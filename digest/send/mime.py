@@ -1,0 +1,51 @@
+"""One RFC 5322 message per recipient (multipart/alternative: text, then HTML), for the
+outbox and SMTP senders."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, make_msgid
+
+from digest.render import placeholders
+from digest.send import Batch, Recipient
+
+
+def build_message(batch: Batch, recipient: Recipient) -> EmailMessage:
+    newsletter = batch.newsletter
+    values = placeholders.values_for(recipient.name, recipient.email, recipient.unsubscribe_url)
+    domain = newsletter.from_address.rsplit("@", 1)[1]
+    message = EmailMessage(policy=SMTP)
+    message["Subject"] = batch.subject
+    message["From"] = Address(display_name=newsletter.from_name, addr_spec=newsletter.from_address)
+    message["To"] = Address(display_name=recipient.name, addr_spec=recipient.email)
+    if newsletter.reply_to:
+        message["Reply-To"] = newsletter.reply_to
+    message["Date"] = format_datetime(datetime.now(UTC))
+    message["Message-ID"] = make_msgid(
+        idstring=f"{batch.edition_id}.{recipient.delivery_id}", domain=domain
+    )
+    for name, value in list_headers(batch, recipient).items():
+        message[name] = value
+    message.set_content(placeholders.fill(batch.email.text, values), cte="quoted-printable")
+    message.add_alternative(
+        placeholders.fill(batch.email.html, values), subtype="html", cte="quoted-printable"
+    )
+    return message
+
+
+def list_headers(batch: Batch, recipient: Recipient) -> dict[str, str]:
+    """RFC 2369 / RFC 8058 headers: one-click unsubscribe, and which list this is."""
+    newsletter = batch.newsletter
+    host = newsletter.web_base.split("://", 1)[1].split("/", 1)[0]
+    headers = {
+        "List-Unsubscribe": f"<{recipient.unsubscribe_url}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        "List-Id": f"{newsletter.title} <{newsletter.name}.{host}>",
+        "X-Digest-Edition": str(batch.edition_id),
+    }
+    if batch.test:
+        headers["X-Digest-Test"] = "yes"
+    return headers

@@ -1,0 +1,194 @@
+"""Importing a subscriber CSV: streamed, validated on every core, merged into the list.
+
+Bad rows are reported with their line numbers and written to a rejects file; good rows are
+imported all the same. Memory stays bounded whatever the file's size: only a few chunks are in
+flight at a time.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from digest.errors import DigestError
+from digest.store.subscribers import NewSubscriber, SubscriberRepository
+from digest.store.tables import utcnow
+from digest.subscribers.model import Status, address_key
+from digest.subscribers.rows import CheckedChunk, RejectedRow, ValidRow, check_rows
+
+CHUNK_ROWS = 5000
+MAX_REPORTED = 20
+# Below this many rows, starting worker processes costs more than it saves.
+PARALLEL_FROM_ROWS = 20_000
+
+
+@dataclass
+class ImportReport:
+    path: Path
+    rows: int = 0
+    valid: int = 0
+    new: int = 0
+    rejected: int = 0
+    rejects_path: Path | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def merged(self) -> int:
+        return self.valid - self.new
+
+
+def import_csv(
+    path: Path,
+    repository: SubscriberRepository,
+    list_name: str,
+    *,
+    status: Status = Status.SUBSCRIBED,
+    rejects_path: Path | None = None,
+    workers: int | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    list_id = repository.ensure_list(list_name)
+    before = repository.count(list_id)
+    report = ImportReport(path=path)
+    origin = f"import:{path.name}"
+    rejects_path = rejects_path or path.with_name(f"{path.stem}.rejects.csv")
+    rejects: _RejectsWriter | None = None
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as source:
+            reader = csv.reader(source)
+            header = _header(reader, path)
+            for checked in _checked_chunks(header, _numbered_rows(reader), path, workers):
+                report.rows += len(checked.valid) + len(checked.rejected)
+                if checked.rejected:
+                    if rejects is None:
+                        rejects = _RejectsWriter(rejects_path, header)
+                    for rejected in checked.rejected:
+                        rejects.write(rejected)
+                        report.rejected += 1
+                        if len(report.problems) < MAX_REPORTED:
+                            report.problems.append(f"{path}:{rejected.line}: {rejected.reason}")
+                people = _merge_duplicates(checked.valid, status, origin)
+                repository.upsert(list_id, people)
+                report.valid += len(checked.valid)
+                if on_progress:
+                    on_progress(report.rows)
+    except UnicodeDecodeError as error:
+        raise DigestError(f"{path}: not UTF-8 text (byte {error.start})") from None
+    except csv.Error as error:
+        raise DigestError(f"{path}: {error}") from None
+    finally:
+        if rejects is not None:
+            rejects.close()
+            report.rejects_path = rejects_path
+    report.new = repository.count(list_id) - before
+    return report
+
+
+def _header(reader: Iterator[list[str]], path: Path) -> list[str]:
+    try:
+        header = [name.strip().lower() for name in next(reader)]
+    except StopIteration:
+        raise DigestError(f"{path}: the file is empty (expected a header with 'email')") from None
+    if "email" not in header:
+        raise DigestError(
+            f"{path}:1: the header has no 'email' column (found: {', '.join(header)})"
+        )
+    duplicated = sorted({name for name in header if header.count(name) > 1})
+    if duplicated:
+        raise DigestError(f"{path}:1: column {duplicated[0]!r} appears twice in the header")
+    return header
+
+
+def _numbered_rows(reader: Iterator[list[str]]) -> Iterator[tuple[int, list[str]]]:
+    """(first line of the record, values); blank lines are skipped. A quoted value may span
+    lines, so a record's line is where it starts."""
+    line = 2
+    for values in reader:
+        start = line
+        line = reader.line_num + 1  # type: ignore[attr-defined]
+        if values and any(value.strip() for value in values):
+            yield start, values
+
+
+def _chunks(rows: Iterator[tuple[int, list[str]]]) -> Iterator[list[tuple[int, list[str]]]]:
+    chunk: list[tuple[int, list[str]]] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == CHUNK_ROWS:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _checked_chunks(
+    header: list[str], rows: Iterator[tuple[int, list[str]]], path: Path, workers: int | None
+) -> Iterator[CheckedChunk]:
+    """Validated chunks in file order; in worker processes when the file is large."""
+    chunks = _chunks(rows)
+    first = [
+        chunk for _, chunk in zip(range(PARALLEL_FROM_ROWS // CHUNK_ROWS), chunks, strict=False)
+    ]
+    count = workers or os.cpu_count() or 1
+    if len(first) < PARALLEL_FROM_ROWS // CHUNK_ROWS or count < 2:
+        for chunk in [*first, *chunks]:
+            yield check_rows(header, chunk)
+        return
+    context = multiprocessing.get_context("spawn")  # no fork: the parent may hold threads
+    with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
+        pending: deque[Future[CheckedChunk]] = deque()
+        for chunk in itertools.chain(first, chunks):
+            pending.append(pool.submit(check_rows, header, chunk))
+            if len(pending) >= 2 * count:  # bounded: at most 2 chunks per worker in flight
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def _merge_duplicates(rows: list[ValidRow], default: Status, origin: str) -> list[NewSubscriber]:
+    """One entry per address: later rows update earlier ones (fields merged)."""
+    now = utcnow()
+    merged: dict[str, NewSubscriber] = {}
+    for row in rows:
+        key = address_key(row.email)
+        person = merged.get(key)
+        if person is None:
+            merged[key] = NewSubscriber(
+                email=row.email,
+                name=row.name,
+                fields=dict(row.fields),
+                status=row.status or default,
+                source=row.source or origin,
+                consent_at=row.consent_at or now,
+                consent_origin=row.consent_origin or origin,
+            )
+            continue
+        person.name = row.name or person.name
+        person.fields.update(row.fields)
+        if row.status:
+            person.status = row.status
+    return list(merged.values())
+
+
+class _RejectsWriter:
+    """The rejected rows as CSV: line, reason, then the row as it was."""
+
+    def __init__(self, path: Path, header: list[str]) -> None:
+        self.path = path
+        self._file: IO[str] = path.open("w", encoding="utf-8", newline="")
+        self._writer = csv.writer(self._file)
+        self._writer.writerow(["line", "reason", *header])
+
+    def write(self, rejected: RejectedRow) -> None:
+        self._writer.writerow([rejected.line, rejected.reason, *rejected.values])
+
+    def close(self) -> None:
+        self._file.close()
