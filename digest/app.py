@@ -201,7 +201,6 @@ class App:
         email = self.render(edition)
         sender = self.sender(newsletter, via)
         batch = Batch(
-            id=0,
             edition_id=edition.id,
             newsletter=newsletter,
             email=email,
@@ -217,7 +216,7 @@ class App:
             test=True,
         )
         try:
-            result = sender.send(batch)
+            result = sender.send(batch, sender.prepare(batch))
         finally:
             sender.close()
         if result.failures:

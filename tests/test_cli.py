@@ -204,3 +204,66 @@ def test_help_does_not_import_heavy_modules() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_subscribers_and_send_through_the_cli(workdir: Path, tmp_path: Path) -> None:
+    env = {"DIGEST_SECRET_KEY": "cli-test-secret-0123456789"}
+    csv_path = tmp_path / "people.csv"
+    csv_path.write_text(
+        "email,name,team\nana@example.org,Ana,red\nbroken,B,x\nben@example.org,Ben,blue\n",
+        encoding="utf-8",
+    )
+    imported = run(workdir, "subscribers", "import", str(csv_path), "--list", "readers", env=env)
+    assert "3 rows, 2 new, 0 merged, 1 rejected" in imported.stdout
+    assert f"rejected: {csv_path}:3: invalid address 'broken'" in imported.stderr
+    added = run(
+        workdir,
+        "subscribers",
+        "add",
+        "cy@example.org",
+        "--list",
+        "readers",
+        "--name",
+        "Cy",
+        "--field",
+        "team=green",
+        env=env,
+    )
+    assert "cy@example.org added: subscribed on readers" in added.stdout
+    stats = json.loads(run(workdir, "subscribers", "stats", "--json", env=env).stdout)
+    assert stats["readers"]["subscribed"] == 3
+
+    run(workdir, "add", str(ROOT / "examples/articles/sanctions.jsonl"), env=env)
+    run(workdir, "build", env=env)
+    refused = run(workdir, "send", "latest", "--yes", check=False, env=env)
+    assert refused.returncode == 1 and "approve it first" in refused.stderr
+    run(workdir, "approve", "latest", env=env)
+    dry = run(workdir, "send", "latest", "--dry-run", env=env)
+    assert "dry run: edition 1 via outbox to readers (3 subscribed)" in dry.stdout
+    assert not (workdir / "outbox").exists()
+    run(workdir, "subscribers", "unsubscribe", "ben@example.org", "--list", "readers", env=env)
+    sent = run(workdir, "send", "latest", "--yes", env=env)
+    assert "edition 1: 2 sent via outbox in 1 batches" in sent.stdout and "complete" in sent.stdout
+    files = sorted((workdir / "outbox" / "ukraine" / "edition-1").glob("*.eml"))
+    assert [f.name.split("-", 1)[1] for f in files] == ["ana@example.org.eml", "cy@example.org.eml"]
+    again = run(workdir, "send", "latest", "--yes", env=env)
+    assert "sent already; nothing to do" in again.stdout
+
+    raw = files[0].read_text()
+    token = raw.split("/unsubscribe/", 1)[1].split(">", 1)[0]
+    done = run(workdir, "unsubscribe", token, env=env)
+    assert "ana@example.org is unsubscribed on list readers" in done.stdout
+    forged = run(
+        workdir,
+        "unsubscribe",
+        token[:-1] + ("A" if token[-1] != "A" else "B"),
+        check=False,
+        env=env,
+    )
+    assert forged.returncode == 1 and "not valid" in forged.stderr
+
+    exported = run(workdir, "subscribers", "export", "--list", "readers", env=env).stdout
+    assert exported.splitlines()[0] == "email,name,status,source,consent_at,consent_origin,team"
+    assert "ana@example.org,Ana,unsubscribed" in exported
+    removed = run(workdir, "subscribers", "remove", "cy@example.org", env=env)
+    assert "removed 1 subscription(s)" in removed.stdout

@@ -13,6 +13,7 @@ from digest.articles import Article
 from digest.edition import Edition, EditionStatus, Item, Section
 from digest.errors import DigestError, NotFoundError
 from digest.store import Store, open_store
+from digest.store.db import MIGRATIONS
 from digest.summarize import Summary
 
 
@@ -54,12 +55,16 @@ def test_migrations_create_the_schema_once(database_url: str) -> None:
         "editions",
         "edition_sections",
         "edition_items",
+        "lists",
+        "subscribers",
+        "send_batches",
+        "deliveries",
         "alembic_version",
     } <= tables
+    versions = sorted(p.name for p in (MIGRATIONS / "versions").glob("0*.py"))
     with first.engine.connect() as connection:
-        assert (
-            connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
-        )
+        current = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    assert current == versions[-1].split("_")[0]
     first.close()
     # Opening again is a no-op, not a second migration.
     second = open_store(database_url)
@@ -222,3 +227,26 @@ def test_unreachable_database_is_a_clear_error() -> None:
 def test_published_times_come_back_in_utc(store: Store) -> None:
     [o] = store.add_articles([article(1, published=datetime(2026, 1, 1, 12, 0))])
     assert store.get_article(o.article.id or 0).published == datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+
+def test_upgrade_from_the_first_revision_keeps_data(database_url: str) -> None:
+    from alembic import command
+
+    from digest.store.db import _alembic_config, make_engine
+
+    engine = make_engine(database_url)
+    with engine.begin() as connection:
+        config = _alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+        connection.execute(
+            text(
+                "INSERT INTO articles (title, content_hash, text, tags, added_at) "
+                "VALUES ('Kept', 'abc', 'Body.', '[]', CURRENT_TIMESTAMP)"
+            )
+        )
+    engine.dispose()
+    store = open_store(database_url)
+    assert [a.title for a in store.list_articles()] == ["Kept"]
+    assert "deliveries" in inspect(store.engine).get_table_names()
+    store.close()

@@ -4,6 +4,9 @@ The HTML part gets HTML-escaped values (`*_html`), the text part raw ones: SendG
 set of substitutions to both parts, so each part needs its own markers.
 """
 
+import re
+from html import escape
+
 UNSUBSCRIBE_URL = "%%unsubscribe_url%%"
 NAME = "%%name%%"
 NAME_HTML = "%%name_html%%"
@@ -11,6 +14,7 @@ EMAIL = "%%email%%"
 EMAIL_HTML = "%%email_html%%"
 
 ALL = (UNSUBSCRIBE_URL, NAME, NAME_HTML, EMAIL, EMAIL_HTML)
+_MARKER = re.compile(r"%%[a-z_]+%%")
 
 
 class ForTemplates:
@@ -25,8 +29,6 @@ class ForTemplates:
 
 def values_for(name: str, email: str, unsubscribe_url: str) -> dict[str, str]:
     """The substitutions for one reader; a missing name reads as "reader"."""
-    from html import escape
-
     shown = name or "reader"
     return {
         UNSUBSCRIBE_URL: unsubscribe_url,
@@ -39,6 +41,4 @@ def values_for(name: str, email: str, unsubscribe_url: str) -> dict[str, str]:
 
 def fill(body: str, values: dict[str, str]) -> str:
     """Replace every marker in one pass."""
-    import re
-
-    return re.sub(r"%%[a-z_]+%%", lambda m: values.get(m.group(), m.group()), body)
+    return _MARKER.sub(lambda m: values.get(m.group(), m.group()), body)

@@ -1,14 +1,16 @@
 """Sending: the Sender protocol, the values a sender takes and returns, and how a send stops.
 
-A Batch is one edition, rendered once, for up to `max_batch` recipients of one list. A sender
-delivers it and says, per recipient, what failed; or raises when the provider did not take the
-batch (BatchRejected) or when nobody can tell whether it did (OutcomeUnknown).
+A Batch is one edition, rendered once, for up to `max_batch` recipients of one list. Sending
+has two steps: `prepare` builds the request without side effects (so the campaign can prepare
+the next batch while the current request is in flight), `send` makes it and says, per
+recipient, what failed; or raises when the provider did not take the batch (BatchRejected) or
+when nobody can tell whether it did (OutcomeUnknown).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from digest.config import NewsletterConfig
 from digest.errors import DigestError
@@ -16,8 +18,9 @@ from digest.render import RenderedEmail
 from digest.store.deliveries import Failure
 
 
-@dataclass(frozen=True)
-class Recipient:
+class Recipient(NamedTuple):
+    """One reader of a batch (a tuple: a million of them are made per send)."""
+
     delivery_id: int
     subscriber_id: int
     email: str
@@ -27,12 +30,12 @@ class Recipient:
 
 @dataclass(frozen=True)
 class Batch:
-    id: int
     edition_id: int
     newsletter: NewsletterConfig
     email: RenderedEmail
     recipients: list[Recipient]
     test: bool = False
+    id: int = 0  # the store's batch id, once the batch is recorded
 
     @property
     def subject(self) -> str:
@@ -64,6 +67,10 @@ class Sender(Protocol):
     name: str
     max_batch: int
 
-    def send(self, batch: Batch) -> BatchResult: ...
+    def prepare(self, batch: Batch) -> object:
+        """Whatever `send` needs, built ahead; must have no side effects."""
+        ...
+
+    def send(self, batch: Batch, prepared: object) -> BatchResult: ...
 
     def close(self) -> None: ...

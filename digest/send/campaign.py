@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 
 from digest.config import NewsletterConfig
 from digest.edition import Edition, EditionStatus
@@ -18,7 +19,7 @@ from digest.errors import DigestError
 from digest.render import RenderedEmail
 from digest.send import Batch, BatchRejected, OutcomeUnknown, Recipient, Sender, SendStopped
 from digest.store import Store
-from digest.store.deliveries import DeliveryStatus, QueuedDelivery
+from digest.store.deliveries import BatchOutcome, DeliveryStatus, QueuedDelivery
 from digest.subscribers.tokens import UnsubscribeTokens
 
 log = logging.getLogger("digest.send")
@@ -31,6 +32,7 @@ class SendReport:
     sent: int = 0
     failed: int = 0
     skipped: int = 0
+    deferred: int = 0
     batches: int = 0
     queued: int = 0
     unknown_batches: list[int] = field(default_factory=list)
@@ -45,6 +47,8 @@ class SendReport:
             f"{self.failed} failed",
             f"{self.skipped} skipped",
         ]
+        if self.deferred:
+            parts.append(f"{self.deferred} deferred to the next run")
         if self.unknown_batches:
             parts.append(f"unknown outcome, not resent: batches {self.unknown_batches}")
         if self.resent_batches:
@@ -155,6 +159,7 @@ class _Campaign:
         list_ids = [store.subscribers.list_id(name) for name in lists]
         for list_id in list_ids:
             self._settle_cut_off(edition.id, list_id)
+            store.deliveries.requeue_deferred(edition.id, list_id)
             self.report.queued += store.deliveries.enqueue_audience(edition.id, list_id)
         budget = limit
         for list_id in list_ids:
@@ -162,7 +167,9 @@ class _Campaign:
             if budget == 0:
                 break
         counts = store.deliveries.counts(edition.id, list_ids)
-        self.report.remaining = counts[DeliveryStatus.PENDING] + counts[DeliveryStatus.SENDING]
+        self.report.remaining = sum(
+            counts[status] for status in (DeliveryStatus.PENDING, DeliveryStatus.DEFERRED)
+        )
         if self.report.remaining == 0:
             self.report.finished = True
             if set(lists) >= set(self.newsletter.lists):
@@ -186,52 +193,90 @@ class _Campaign:
         log.warning("batch %s (%s recipients) has an unknown outcome: %s", batch_id, count, action)
 
     def _send_list(self, edition_id: int, list_id: int, budget: int | None) -> int | None:
+        """Send the list's queue in batches. While one request is in flight, a helper thread
+        reads and prepares the next batch (reading and building have no side effects; the
+        batch is recorded only just before its own request). A batch's outcome is recorded in
+        the same transaction that opens the next one."""
         deliveries = self.store.deliveries
-        while budget is None or budget > 0:
-            size = self.sender.max_batch if budget is None else min(self.sender.max_batch, budget)
-            queued = deliveries.next_pending(edition_id, list_id, size)
-            if not queued:
-                break
-            gone = [q.delivery_id for q in queued if not q.subscribed]
-            if gone:
-                deliveries.skip(gone, "no longer subscribed")
-                self.report.skipped += len(gone)
-            current = [q for q in queued if q.subscribed]
-            if not current:
-                continue
-            self._send_batch(edition_id, list_id, current)
-            if budget is not None:
-                budget -= len(current)
+        unrecorded: BatchOutcome | None = None
+        try:
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-prepare") as ahead:
+                upcoming = ahead.submit(self._prepare, edition_id, list_id, budget, 0)
+                while True:
+                    prepared = upcoming.result()
+                    if prepared is None:
+                        break
+                    batch, payload, gone, last_id = prepared
+                    if gone:
+                        deliveries.skip(gone, "no longer subscribed")
+                        self.report.skipped += len(gone)
+                    size = len(batch.recipients)
+                    if budget is not None:
+                        budget -= size
+                    if not size:
+                        upcoming = ahead.submit(self._prepare, edition_id, list_id, budget, last_id)
+                        continue
+                    batch_id = deliveries.open_batch(
+                        edition_id,
+                        list_id,
+                        self.sender.name,
+                        [r.delivery_id for r in batch.recipients],
+                        closing=unrecorded,
+                    )
+                    unrecorded = None
+                    upcoming = ahead.submit(self._prepare, edition_id, list_id, budget, last_id)
+                    unrecorded = self._send_batch(replace(batch, id=batch_id), payload)
+        finally:
+            if unrecorded is not None:
+                deliveries.close_batch(unrecorded)
         return budget
 
-    def _send_batch(self, edition_id: int, list_id: int, current: list[QueuedDelivery]) -> None:
-        deliveries = self.store.deliveries
-        batch_id = deliveries.open_batch(
-            edition_id, list_id, self.sender.name, [q.delivery_id for q in current]
-        )
+    def _prepare(
+        self, edition_id: int, list_id: int, budget: int | None, after_id: int
+    ) -> tuple[Batch, object, list[int], int] | None:
+        """The batch after delivery `after_id`: the batch, its prepared request, the queued
+        deliveries to skip, and the last delivery id it covers."""
+        if budget is not None and budget <= 0:
+            return None
+        size = self.sender.max_batch if budget is None else min(self.sender.max_batch, budget)
+        queued = self.store.deliveries.next_pending(edition_id, list_id, size, after_id)
+        if not queued:
+            return None
+        gone = [q.delivery_id for q in queued if not q.subscribed]
         batch = Batch(
-            id=batch_id,
             edition_id=edition_id,
             newsletter=self.newsletter,
             email=self.email,
-            recipients=[_recipient(q, list_id, self.newsletter, self.tokens) for q in current],
+            recipients=[
+                _recipient(q, list_id, self.newsletter, self.tokens) for q in queued if q.subscribed
+            ],
         )
+        payload = self.sender.prepare(batch) if batch.recipients else None
+        return batch, payload, gone, queued[-1].delivery_id
+
+    def _send_batch(self, batch: Batch, payload: object) -> BatchOutcome:
+        """Send one recorded batch; returns its outcome for the caller to record."""
+        deliveries = self.store.deliveries
         try:
-            result = self.sender.send(batch)
+            result = self.sender.send(batch, payload)
         except BatchRejected as error:
-            deliveries.fail_batch(batch_id, str(error))
+            deliveries.fail_batch(batch.id, str(error))
             raise
         except OutcomeUnknown as error:
-            self._settle(batch_id, str(error))
+            self._settle(batch.id, str(error))
             raise
-        deliveries.close_batch(batch_id, result.provider_id, result.failures)
+        outcome = BatchOutcome(batch.id, result.provider_id, result.failures)
+        count = len(batch.recipients)
         self.report.batches += 1
         self.report.failed += sum(1 for f in result.failures.values() if f.permanent)
-        self.report.sent += len(current) - len(result.failures)
+        self.report.deferred += sum(1 for f in result.failures.values() if not f.permanent)
+        self.report.sent += count - len(result.failures)
         if self.on_progress:
-            self.on_progress(len(current))
+            self.on_progress(count)
         if result.stop_reason:
+            deliveries.close_batch(outcome)
             raise SendStopped(result.stop_reason)
+        return outcome
 
 
 def _recipient(

@@ -12,12 +12,17 @@ from email.utils import format_datetime, make_msgid
 from digest.render import placeholders
 from digest.send import Batch, Recipient
 
+# Long header lines rather than folding them: a folded List-Unsubscribe starts its value on a
+# continuation line, which some parsers (Python's among them) return with a leading space.
+# RFC 5322 allows 998 characters a line.
+_POLICY = SMTP.clone(max_line_length=998)
+
 
 def build_message(batch: Batch, recipient: Recipient) -> EmailMessage:
     newsletter = batch.newsletter
     values = placeholders.values_for(recipient.name, recipient.email, recipient.unsubscribe_url)
     domain = newsletter.from_address.rsplit("@", 1)[1]
-    message = EmailMessage(policy=SMTP)
+    message = EmailMessage(policy=_POLICY)
     message["Subject"] = batch.subject
     message["From"] = Address(display_name=newsletter.from_name, addr_spec=newsletter.from_address)
     message["To"] = Address(display_name=recipient.name, addr_spec=recipient.email)
@@ -38,14 +43,19 @@ def build_message(batch: Batch, recipient: Recipient) -> EmailMessage:
 
 def list_headers(batch: Batch, recipient: Recipient) -> dict[str, str]:
     """RFC 2369 / RFC 8058 headers: one-click unsubscribe, and which list this is."""
-    newsletter = batch.newsletter
-    host = newsletter.web_base.split("://", 1)[1].split("/", 1)[0]
     headers = {
         "List-Unsubscribe": f"<{recipient.unsubscribe_url}>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        "List-Id": f"{newsletter.title} <{newsletter.name}.{host}>",
+        "List-Id": list_id(batch),
         "X-Digest-Edition": str(batch.edition_id),
     }
     if batch.test:
         headers["X-Digest-Test"] = "yes"
     return headers
+
+
+def list_id(batch: Batch) -> str:
+    """RFC 2919 List-Id: the newsletter's title and a name under its web host."""
+    newsletter = batch.newsletter
+    host = newsletter.web_base.split("://", 1)[1].split("/", 1)[0]
+    return f"{newsletter.title} <{newsletter.name}.{host}>"

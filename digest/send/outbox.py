@@ -21,7 +21,10 @@ class OutboxSender:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    def send(self, batch: Batch) -> BatchResult:
+    def prepare(self, batch: Batch) -> object:
+        return None  # messages are built one by one as they are sent
+
+    def send(self, batch: Batch, prepared: object = None) -> BatchResult:
         edition_folder = self.edition_folder(batch)
         edition_folder.mkdir(parents=True, exist_ok=True)
         for recipient in batch.recipients:

@@ -47,8 +47,11 @@ class SendGridSender:
         self.max_delay = max_delay
         self.sleep = sleep
 
-    def send(self, batch: Batch) -> BatchResult:
-        payload = build_payload(batch)
+    def prepare(self, batch: Batch) -> object:
+        return build_payload(batch)
+
+    def send(self, batch: Batch, prepared: object = None) -> BatchResult:
+        payload = prepared if prepared is not None else build_payload(batch)
         last = ""
         for attempt in range(1, self.max_attempts + 1):
             try:

@@ -35,7 +35,10 @@ class SmtpSender:
         self.username, self.password, self.timeout = username, password, timeout
         self.context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
 
-    def send(self, batch: Batch) -> BatchResult:
+    def prepare(self, batch: Batch) -> object:
+        return None  # messages are built one by one as they are sent
+
+    def send(self, batch: Batch, prepared: object = None) -> BatchResult:
         result = BatchResult()
         connection: smtplib.SMTP | None = None
         try:

@@ -1,8 +1,10 @@
 """The delivery ledger: who must get an edition, which request carried it, what came of it.
 
-A batch is recorded (status "sending") before its request is made and closed when the answer
-is in. A batch still "sending" when a run starts was cut off between the two: its outcome is
-unknown, and the caller's policy decides between skipping and resending it.
+A batch is a range of queued deliveries (in id order). It is recorded (status "sending") before
+its request is made, and closed when the answer is in: then its deliveries become "sent" (or
+failed, or deferred). A batch still "sending" when a run starts was cut off between the two:
+its outcome is unknown, and the caller's policy decides between skipping and resending it.
+Deliveries stay "pending" while their batch is in flight, so recording a batch costs one row.
 """
 
 from __future__ import annotations
@@ -10,8 +12,22 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
-from sqlalchemy import Engine, Integer, String, and_, exists, func, insert, literal, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Integer,
+    String,
+    and_,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.orm import aliased
 
 from digest.store.tables import BatchRow, DeliveryRow, SubscriberRow, utcnow
@@ -20,11 +36,13 @@ from digest.subscribers.model import Status
 
 class DeliveryStatus(StrEnum):
     PENDING = "pending"
-    SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
     SKIPPED = "skipped"
     UNKNOWN = "unknown"
+    # Refused for now (a 4xx from the server, or not reached when the send stopped): tried
+    # again on the next run, not in this one.
+    DEFERRED = "deferred"
 
 
 class BatchStatus(StrEnum):
@@ -35,14 +53,24 @@ class BatchStatus(StrEnum):
     ABANDONED = "abandoned"  # cut off, its readers put back in the queue by policy
 
 
-@dataclass(frozen=True)
-class QueuedDelivery:
+class QueuedDelivery(NamedTuple):
+    """A queued delivery with its subscriber (a tuple: a million of them are made per send)."""
+
     delivery_id: int
     subscriber_id: int
     email: str
     name: str
     email_key: str
     subscribed: bool
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """What the provider said of a batch, to be recorded."""
+
+    batch_id: int
+    provider_id: str | None
+    failures: dict[int, Failure]
 
 
 @dataclass(frozen=True)
@@ -57,6 +85,30 @@ class DeliveryRepository:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
+    @staticmethod
+    def _pending_in(connection: Connection, batch_id: int) -> ColumnElement[bool]:
+        """The still-pending deliveries of a batch's range (through the queue index)."""
+        return DeliveryRepository._batch_range(connection, batch_id)[1]
+
+    @staticmethod
+    def _batch_range(connection: Connection, batch_id: int) -> tuple[str, ColumnElement[bool]]:
+        """(provider, condition for the batch's still-pending deliveries)."""
+        provider, edition_id, list_id, first, last = connection.execute(
+            select(
+                BatchRow.provider,
+                BatchRow.edition_id,
+                BatchRow.list_id,
+                BatchRow.first_delivery_id,
+                BatchRow.last_delivery_id,
+            ).where(BatchRow.id == batch_id)
+        ).one()
+        return provider, and_(
+            DeliveryRow.edition_id == edition_id,
+            DeliveryRow.list_id == list_id,
+            DeliveryRow.status == DeliveryStatus.PENDING.value,
+            DeliveryRow.id.between(first, last),
+        )
+
     def enqueue_audience(self, edition_id: int, list_id: int) -> int:
         """Queue every subscribed address of the list that has no delivery of this edition yet
         (from this list or, for the same address, from another)."""
@@ -65,11 +117,21 @@ class DeliveryRepository:
         conditions = [
             subscriber.list_id == list_id,
             subscriber.status == Status.SUBSCRIBED.value,
-            ~exists().where(
-                delivery.edition_id == edition_id, delivery.subscriber_id == subscriber.id
-            ),
         ]
         with self.engine.begin() as connection:
+            queued_before = connection.execute(
+                select(DeliveryRow.id)
+                .where(DeliveryRow.edition_id == edition_id, DeliveryRow.list_id == list_id)
+                .limit(1)
+            ).first()
+            if queued_before is not None:
+                # A rerun: only addresses that joined since (the first run skips this check,
+                # a cost per subscriber).
+                conditions.append(
+                    ~exists().where(
+                        delivery.edition_id == edition_id, delivery.subscriber_id == subscriber.id
+                    )
+                )
             other_lists = connection.execute(
                 select(func.count())
                 .select_from(DeliveryRow)
@@ -109,8 +171,8 @@ class DeliveryRepository:
             )
 
     def settle_unknown(self, batch_id: int, resend: bool, reason: str) -> int:
-        """Decide a batch of unknown outcome: put its readers back in the queue, or mark them
-        unknown so they are not sent to again. Returns how many deliveries it held."""
+        """Decide a batch of unknown outcome: leave its readers in the queue (resend), or mark
+        them unknown so they are not sent to again (skip). Returns how many it held."""
         with self.engine.begin() as connection:
             connection.execute(
                 update(BatchRow)
@@ -121,21 +183,39 @@ class DeliveryRepository:
                     finished_at=utcnow(),
                 )
             )
+            in_batch = self._pending_in(connection, batch_id)
             if resend:
-                values = {"status": DeliveryStatus.PENDING.value, "batch_id": None}
-            else:
-                values = {"status": DeliveryStatus.UNKNOWN.value, "error": reason}
+                return int(
+                    connection.execute(
+                        select(func.count()).select_from(DeliveryRow).where(in_batch)
+                    ).scalar_one()
+                )
             result = connection.execute(
                 update(DeliveryRow)
-                .where(
-                    DeliveryRow.batch_id == batch_id,
-                    DeliveryRow.status == DeliveryStatus.SENDING.value,
-                )
-                .values(**values)
+                .where(in_batch)
+                .values(status=DeliveryStatus.UNKNOWN.value, batch_id=batch_id, error=reason)
             )
             return int(result.rowcount or 0)
 
-    def next_pending(self, edition_id: int, list_id: int, limit: int) -> list[QueuedDelivery]:
+    def requeue_deferred(self, edition_id: int, list_id: int) -> int:
+        """At the start of a run: give temporarily refused recipients another try."""
+        with self.engine.begin() as connection:
+            result = connection.execute(
+                update(DeliveryRow)
+                .where(
+                    DeliveryRow.edition_id == edition_id,
+                    DeliveryRow.list_id == list_id,
+                    DeliveryRow.status == DeliveryStatus.DEFERRED.value,
+                )
+                .values(status=DeliveryStatus.PENDING.value, batch_id=None)
+            )
+            return int(result.rowcount or 0)
+
+    def next_pending(
+        self, edition_id: int, list_id: int, limit: int, after_id: int = 0
+    ) -> list[QueuedDelivery]:
+        """The next queued deliveries in id order, after `after_id` (the end of the batch in
+        flight, whose deliveries are still pending)."""
         query = (
             select(
                 DeliveryRow.id,
@@ -150,23 +230,21 @@ class DeliveryRepository:
                 DeliveryRow.edition_id == edition_id,
                 DeliveryRow.list_id == list_id,
                 DeliveryRow.status == DeliveryStatus.PENDING.value,
+                DeliveryRow.id > after_id,
             )
             .order_by(DeliveryRow.id)
             .limit(limit)
         )
+        subscribed = Status.SUBSCRIBED.value
         with self.engine.begin() as connection:
-            return [
-                QueuedDelivery(
-                    delivery_id=row[0],
-                    subscriber_id=row[1] or 0,
-                    email=row[2] or "",
-                    name=row[3] or "",
-                    email_key=row[4] or "",
-                    # Erased or no longer subscribed since the send began: honoured at once.
-                    subscribed=row[5] == Status.SUBSCRIBED.value,
-                )
-                for row in connection.execute(query)
-            ]
+            rows = connection.execute(query).all()
+        # Erased or no longer subscribed since the send began: honoured at once.
+        return [
+            QueuedDelivery(
+                delivery, subscriber or 0, email or "", name or "", key or "", status == subscribed
+            )
+            for delivery, subscriber, email, name, key, status in rows
+        ]
 
     def skip(self, delivery_ids: Sequence[int], reason: str) -> None:
         if not delivery_ids:
@@ -179,10 +257,22 @@ class DeliveryRepository:
             )
 
     def open_batch(
-        self, edition_id: int, list_id: int, provider: str, delivery_ids: Sequence[int]
+        self,
+        edition_id: int,
+        list_id: int,
+        provider: str,
+        delivery_ids: Sequence[int],
+        closing: BatchOutcome | None = None,
     ) -> int:
-        """Record the batch before its request is made (the point of no return)."""
+        """Record the batch before its request is made (the point of no return).
+
+        `delivery_ids` are consecutive pending deliveries of the queue (as next_pending returns
+        them, less any skipped since), so the batch is stored as their id range. `closing`, the
+        outcome of the batch before, is recorded in the same transaction.
+        """
         with self.engine.begin() as connection:
+            if closing is not None:
+                self._close(connection, closing)
             batch_id = connection.execute(
                 insert(BatchRow)
                 .values(
@@ -191,67 +281,58 @@ class DeliveryRepository:
                     provider=provider,
                     status=BatchStatus.SENDING.value,
                     size=len(delivery_ids),
+                    first_delivery_id=min(delivery_ids),
+                    last_delivery_id=max(delivery_ids),
                     created_at=utcnow(),
                 )
                 .returning(BatchRow.id)
             ).scalar_one()
-            connection.execute(
-                update(DeliveryRow)
-                .where(
-                    DeliveryRow.id.in_(delivery_ids),
-                    DeliveryRow.status == DeliveryStatus.PENDING.value,
-                )
-                .values(status=DeliveryStatus.SENDING.value, batch_id=batch_id, provider=provider)
-            )
             return int(batch_id)
 
-    def close_batch(
-        self, batch_id: int, provider_id: str | None, failures: dict[int, Failure]
-    ) -> None:
+    def close_batch(self, outcome: BatchOutcome) -> None:
         """The provider took the batch: its deliveries are sent, except refused recipients."""
-        now = utcnow()
         with self.engine.begin() as connection:
-            for delivery_id, failure in failures.items():
-                connection.execute(
-                    update(DeliveryRow)
-                    .where(DeliveryRow.id == delivery_id)
-                    .values(
-                        status=(
-                            DeliveryStatus.FAILED if failure.permanent else DeliveryStatus.PENDING
-                        ).value,
-                        batch_id=None if not failure.permanent else batch_id,
-                        error=failure.reason,
-                    )
-                )
+            self._close(connection, outcome)
+
+    def _close(self, connection: Connection, outcome: BatchOutcome) -> None:
+        now = utcnow()
+        for delivery_id, failure in outcome.failures.items():
             connection.execute(
                 update(DeliveryRow)
-                .where(
-                    DeliveryRow.batch_id == batch_id,
-                    DeliveryRow.status == DeliveryStatus.SENDING.value,
+                .where(DeliveryRow.id == delivery_id)
+                .values(
+                    status=(
+                        DeliveryStatus.FAILED if failure.permanent else DeliveryStatus.DEFERRED
+                    ).value,
+                    batch_id=outcome.batch_id,
+                    error=failure.reason,
                 )
-                .values(status=DeliveryStatus.SENT.value, provider_id=provider_id, sent_at=now)
             )
-            connection.execute(
-                update(BatchRow)
-                .where(BatchRow.id == batch_id)
-                .values(status=BatchStatus.SENT.value, provider_id=provider_id, finished_at=now)
+        provider, in_batch = self._batch_range(connection, outcome.batch_id)
+        connection.execute(
+            update(DeliveryRow)
+            .where(in_batch)
+            .values(
+                status=DeliveryStatus.SENT.value,
+                batch_id=outcome.batch_id,
+                provider=provider,
+                provider_id=outcome.provider_id,
+                sent_at=now,
             )
+        )
+        connection.execute(
+            update(BatchRow)
+            .where(BatchRow.id == outcome.batch_id)
+            .values(status=BatchStatus.SENT.value, provider_id=outcome.provider_id, finished_at=now)
+        )
 
     def fail_batch(self, batch_id: int, error: str) -> None:
-        """The provider certainly did not take the batch: its readers go back in the queue."""
+        """The provider certainly did not take the batch: its readers stay in the queue."""
         with self.engine.begin() as connection:
             connection.execute(
                 update(BatchRow)
                 .where(BatchRow.id == batch_id)
                 .values(status=BatchStatus.FAILED.value, error=error, finished_at=utcnow())
-            )
-            connection.execute(
-                update(DeliveryRow)
-                .where(
-                    DeliveryRow.batch_id == batch_id,
-                    DeliveryRow.status == DeliveryStatus.SENDING.value,
-                )
-                .values(status=DeliveryStatus.PENDING.value, batch_id=None)
             )
 
     def counts(self, edition_id: int, list_ids: Iterable[int] | None = None) -> dict[str, int]:

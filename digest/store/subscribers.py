@@ -3,11 +3,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import json
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
+from typing import Any
 
-from sqlalchemy import Engine, case, delete, func, select, update
+from sqlalchemy import (
+    Engine,
+    bindparam,
+    case,
+    delete,
+    func,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -15,6 +27,7 @@ from digest.errors import NotFoundError
 from digest.store.tables import ListRow, SubscriberRow, utcnow
 from digest.store.upsert import insert_for, json_merge
 from digest.subscribers.model import SUPPRESSED, Status, Subscriber, address_key
+from digest.subscribers.rows import PreparedSubscriber
 
 
 @dataclass
@@ -28,6 +41,21 @@ class NewSubscriber:
     source: str = ""
     consent_at: datetime | None = None
     consent_origin: str = ""
+
+
+_UPSERT_COLUMNS = (
+    "list_id",
+    "email",
+    "email_key",
+    "name",
+    "fields",
+    "status",
+    "source",
+    "consent_at",
+    "consent_origin",
+    "created_at",
+    "updated_at",
+)
 
 
 class SubscriberRepository:
@@ -71,48 +99,97 @@ class SubscriberRepository:
         """Insert new addresses and merge known ones: name and fields are updated, a pending
         address takes the new status, and any other status (above all unsubscribed, bounced,
         complained) is kept."""
+        self.upsert_prepared(
+            list_id,
+            [
+                PreparedSubscriber(
+                    person.email,
+                    address_key(person.email),
+                    person.name,
+                    json.dumps(person.fields, ensure_ascii=False),
+                    person.status.value,
+                    person.source,
+                    person.consent_at,
+                    person.consent_origin,
+                )
+                for person in people
+            ],
+        )
+
+    def upsert_prepared(self, list_id: int, people: Sequence[PreparedSubscriber]) -> None:
+        """`upsert` for rows already in stored form (as import workers make them). The
+        statement is compiled once and run with the driver's executemany on plain tuples, so a
+        million-row import spends its time in the database, not in per-row processing."""
         if not people:
             return
-        now = utcnow()
+        sql, positional = self._upsert_statement()
+        as_stored = self._datetime_processor()
+        now = as_stored(utcnow())
+        rows = [
+            (
+                list_id,
+                email,
+                key,
+                name,
+                fields,
+                status,
+                source,
+                as_stored(consent) if consent else now,
+                origin,
+                now,
+                now,
+            )
+            for email, key, name, fields, status, source, consent, origin in people
+        ]
+        parameters: list[Any] = (
+            rows if positional else [dict(zip(_UPSERT_COLUMNS, row, strict=True)) for row in rows]
+        )
+        with self.engine.begin() as connection:
+            connection.exec_driver_sql(sql, parameters)
+
+    @cache  # noqa: B019 - one repository per engine, for the life of the process
+    def _upsert_statement(self) -> tuple[str, bool]:
+        """(SQL, whether its parameters are positional, in _UPSERT_COLUMNS order)."""
         table = SubscriberRow.__table__
-        statement = insert_for(self._dialect, table)  # type: ignore[arg-type]
+        statement = insert_for(self._dialect, table).values(  # type: ignore[arg-type]
+            {name: bindparam(name) for name in _UPSERT_COLUMNS}
+        )
         excluded = statement.excluded
         statement = statement.on_conflict_do_update(
             index_elements=["list_id", "email_key"],
             set_={
-                "email": excluded.email,
-                "name": case((excluded.name != "", excluded.name), else_=table.c.name),
+                "name": case(
+                    (excluded.name != literal_column("''"), excluded.name), else_=table.c.name
+                ),
                 "fields": json_merge(self._dialect, table.c.fields, excluded.fields),
                 "status": case(
-                    (table.c.status == Status.PENDING.value, excluded.status),
+                    (
+                        table.c.status == literal_column(f"'{Status.PENDING.value}'"),
+                        excluded.status,
+                    ),
                     else_=table.c.status,
                 ),
                 "consent_at": func.coalesce(table.c.consent_at, excluded.consent_at),
                 "consent_origin": case(
-                    (table.c.consent_origin == "", excluded.consent_origin),
+                    (table.c.consent_origin == literal_column("''"), excluded.consent_origin),
                     else_=table.c.consent_origin,
                 ),
                 "updated_at": excluded.updated_at,
             },
         )
-        rows = [
-            {
-                "list_id": list_id,
-                "email": person.email,
-                "email_key": address_key(person.email),
-                "name": person.name,
-                "fields": person.fields,
-                "status": person.status.value,
-                "source": person.source,
-                "consent_at": person.consent_at,
-                "consent_origin": person.consent_origin,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for person in people
-        ]
-        with self.engine.begin() as connection:
-            connection.execute(statement, rows)
+        compiled = statement.compile(dialect=self.engine.dialect)
+        order = getattr(compiled, "positiontup", None)
+        if order is not None and tuple(order) != _UPSERT_COLUMNS:
+            raise RuntimeError(f"unexpected parameter order {order}")
+        return str(compiled), order is not None
+
+    @cache  # noqa: B019
+    def _datetime_processor(self) -> Callable[[datetime], Any]:
+        """How the driver wants a datetime: an aware datetime for psycopg, text for SQLite."""
+        dialect = self.engine.dialect
+        column_type = SubscriberRow.__table__.c.created_at.type
+        processor = column_type.dialect_impl(dialect).bind_processor(dialect)
+        return processor or (lambda value: value)
 
     def count(self, list_id: int, status: Status | None = None) -> int:
         query = (

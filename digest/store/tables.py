@@ -167,6 +167,9 @@ class BatchRow(Base):
     provider: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16))
     size: Mapped[int] = mapped_column(Integer)
+    # The batch's deliveries: the pending ones in this id range of its edition and list.
+    first_delivery_id: Mapped[int] = mapped_column(Integer)
+    last_delivery_id: Mapped[int] = mapped_column(Integer)
     provider_id: Mapped[str | None] = mapped_column(String(200))
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -180,7 +183,6 @@ class DeliveryRow(Base):
     __table_args__ = (
         UniqueConstraint("edition_id", "subscriber_id", name="uq_deliveries_edition_subscriber"),
         Index("ix_deliveries_queue", "edition_id", "list_id", "status", "id"),
-        Index("ix_deliveries_batch", "batch_id"),
         Index("ix_deliveries_subscriber", "subscriber_id"),
     )
 

@@ -19,10 +19,9 @@ from pathlib import Path
 from typing import IO
 
 from digest.errors import DigestError
-from digest.store.subscribers import NewSubscriber, SubscriberRepository
-from digest.store.tables import utcnow
-from digest.subscribers.model import Status, address_key
-from digest.subscribers.rows import CheckedChunk, RejectedRow, ValidRow, check_rows
+from digest.store.subscribers import SubscriberRepository
+from digest.subscribers.model import Status
+from digest.subscribers.rows import CheckedChunk, RejectedRow, check_rows
 
 CHUNK_ROWS = 5000
 MAX_REPORTED = 20
@@ -65,8 +64,9 @@ def import_csv(
         with path.open(encoding="utf-8-sig", newline="") as source:
             reader = csv.reader(source)
             header = _header(reader, path)
-            for checked in _checked_chunks(header, _numbered_rows(reader), path, workers):
-                report.rows += len(checked.valid) + len(checked.rejected)
+            chunks = _checked_chunks(header, _numbered_rows(reader), workers, status.value, origin)
+            for checked in chunks:
+                report.rows += checked.valid + len(checked.rejected)
                 if checked.rejected:
                     if rejects is None:
                         rejects = _RejectsWriter(rejects_path, header)
@@ -75,9 +75,8 @@ def import_csv(
                         report.rejected += 1
                         if len(report.problems) < MAX_REPORTED:
                             report.problems.append(f"{path}:{rejected.line}: {rejected.reason}")
-                people = _merge_duplicates(checked.valid, status, origin)
-                repository.upsert(list_id, people)
-                report.valid += len(checked.valid)
+                repository.upsert_prepared(list_id, checked.prepared)
+                report.valid += checked.valid
                 if on_progress:
                     on_progress(report.rows)
     except UnicodeDecodeError as error:
@@ -130,7 +129,11 @@ def _chunks(rows: Iterator[tuple[int, list[str]]]) -> Iterator[list[tuple[int, l
 
 
 def _checked_chunks(
-    header: list[str], rows: Iterator[tuple[int, list[str]]], path: Path, workers: int | None
+    header: list[str],
+    rows: Iterator[tuple[int, list[str]]],
+    workers: int | None,
+    status: str,
+    origin: str,
 ) -> Iterator[CheckedChunk]:
     """Validated chunks in file order; in worker processes when the file is large."""
     chunks = _chunks(rows)
@@ -140,42 +143,17 @@ def _checked_chunks(
     count = workers or os.cpu_count() or 1
     if len(first) < PARALLEL_FROM_ROWS // CHUNK_ROWS or count < 2:
         for chunk in [*first, *chunks]:
-            yield check_rows(header, chunk)
+            yield check_rows(header, chunk, status, origin)
         return
     context = multiprocessing.get_context("spawn")  # no fork: the parent may hold threads
     with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
         pending: deque[Future[CheckedChunk]] = deque()
         for chunk in itertools.chain(first, chunks):
-            pending.append(pool.submit(check_rows, header, chunk))
+            pending.append(pool.submit(check_rows, header, chunk, status, origin))
             if len(pending) >= 2 * count:  # bounded: at most 2 chunks per worker in flight
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
-
-
-def _merge_duplicates(rows: list[ValidRow], default: Status, origin: str) -> list[NewSubscriber]:
-    """One entry per address: later rows update earlier ones (fields merged)."""
-    now = utcnow()
-    merged: dict[str, NewSubscriber] = {}
-    for row in rows:
-        key = address_key(row.email)
-        person = merged.get(key)
-        if person is None:
-            merged[key] = NewSubscriber(
-                email=row.email,
-                name=row.name,
-                fields=dict(row.fields),
-                status=row.status or default,
-                source=row.source or origin,
-                consent_at=row.consent_at or now,
-                consent_origin=row.consent_origin or origin,
-            )
-            continue
-        person.name = row.name or person.name
-        person.fields.update(row.fields)
-        if row.status:
-            person.status = row.status
-    return list(merged.values())
 
 
 class _RejectsWriter:

@@ -34,6 +34,8 @@ def upgrade() -> None:
         sa.Column("provider", sa.String(length=16), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("size", sa.Integer(), nullable=False),
+        sa.Column("first_delivery_id", sa.Integer(), nullable=False),
+        sa.Column("last_delivery_id", sa.Integer(), nullable=False),
         sa.Column("provider_id", sa.String(length=200), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -91,7 +93,6 @@ def upgrade() -> None:
         sa.UniqueConstraint("edition_id", "subscriber_id", name="uq_deliveries_edition_subscriber"),
     )
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
-        batch_op.create_index("ix_deliveries_batch", ["batch_id"], unique=False)
         batch_op.create_index(
             "ix_deliveries_queue", ["edition_id", "list_id", "status", "id"], unique=False
         )
@@ -103,7 +104,6 @@ def downgrade() -> None:
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
         batch_op.drop_index("ix_deliveries_subscriber")
         batch_op.drop_index("ix_deliveries_queue")
-        batch_op.drop_index("ix_deliveries_batch")
 
     op.drop_table("deliveries")
     with op.batch_alter_table("subscribers", schema=None) as batch_op:

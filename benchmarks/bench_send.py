@@ -1,0 +1,241 @@
+"""Subscribers at scale: import and send 1,000,000 subscribers through the local SendGrid server.
+
+Run: .venv/bin/python benchmarks/bench_send.py [COUNT]   (default 1,000,000; needs ../shared)
+
+Prints the import time, the send time through the local SendGrid server (tests/servers), the
+recipients per second, each step's peak memory (RSS of the digest process), and beside them the
+floor measured in the same run: the same server receiving 1000 bodies of 1000 personalizations,
+built beforehand by digest's own payload builder, from the `sendgrid` client (and a second floor
+with minimal personalizations). Targets on the 2-core machine: send within 2.5x of the floor,
+import under 30 s, peak RSS under 300 MB.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from sendgrid import SendGridAPIClient
+
+ROOT = Path(__file__).resolve().parent.parent
+DIGEST = str(Path(sys.executable).parent / "digest")
+KEY = "SG.benchmark-key"
+CONFIG = """
+[newsletters.bench]
+title = "Benchmark Brief"
+theme = "Russia's war in Ukraine and its allies"
+from_name = "Benchmark Brief"
+from_address = "brief@example.org"
+postal_address = "1 Test Street, Testville"
+base_url = "https://brief.example.org"
+lists = ["everyone"]
+sender = "sendgrid"
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def write_csv(path: Path, count: int) -> None:
+    with path.open("w", encoding="utf-8") as file:
+        file.write("email,name,city\n")
+        for n in range(count):
+            # One row in a thousand is broken, as real lists are.
+            address = f"reader{n}@example.org" if n % 1000 != 999 else f"broken{n}@"
+            file.write(f"{address},Reader {n},City {n % 97}\n")
+
+
+def timed(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, str]:
+    """(seconds, peak RSS in MB of the command's largest process, stdout)."""
+    script = (
+        "import resource, subprocess, sys, time\n"
+        "start = time.perf_counter()\n"
+        "done = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+        "took = time.perf_counter() - start\n"
+        "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024\n"
+        "print(took, peak); print(done.stdout); print(done.stderr, file=sys.stderr)\n"
+        "sys.exit(done.returncode)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, *command],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}")
+    first, _, rest = result.stdout.partition("\n")
+    seconds, peak = (float(x) for x in first.split())
+    return seconds, peak, rest
+
+
+def stats(host: str) -> dict[str, int]:
+    with urllib.request.urlopen(f"{host}/_stats") as response:
+        data: dict[str, int] = json.load(response)
+    return data
+
+
+def minimal_floor(host: str) -> float:
+    """The same server and client, 1000 requests of 1000 minimal personalizations (an address,
+    two substitutions, one header, one custom argument): the floor of the wire alone."""
+    client = SendGridAPIClient(api_key=KEY, host=host)
+    bodies = [
+        {
+            "from": {"email": "brief@example.org", "name": "Benchmark Brief"},
+            "subject": "Floor",
+            "content": [
+                {"type": "text/plain", "value": "x" * 5000},
+                {"type": "text/html", "value": "<p>Body of the edition.</p>" * 1500},
+            ],
+            "personalizations": [
+                {
+                    "to": [{"email": f"min{request}-{n}@example.org"}],
+                    "substitutions": {
+                        "%%name%%": f"Reader {n}",
+                        "%%unsubscribe_url%%": f"https://brief.example.org/u/{n}",
+                    },
+                    "headers": {"List-Unsubscribe": f"<https://brief.example.org/u/{n}>"},
+                    "custom_args": {"subscriber_id": str(n)},
+                }
+                for n in range(1000)
+            ],
+        }
+        for request in range(10)
+    ]
+    start = time.perf_counter()
+    for request in range(1000):
+        client.client.mail.send.post(request_body=bodies[request % 10])
+    return time.perf_counter() - start
+
+
+def floor(host: str) -> float:
+    """The same server, 1000 requests of 1000 personalizations each, the bodies built
+    beforehand by digest's own payload builder (so they have exactly the shape of a real
+    send's), posted by the `sendgrid` client."""
+    from digest.render import RenderedEmail
+    from digest.send import Batch, Recipient
+    from digest.send.sendgrid_payload import build_payload
+    from tests.conftest import make_newsletter
+
+    newsletter = make_newsletter(name="bench")
+    html = "<p>Body of the edition.</p>" * 1500  # about the size of a rendered edition
+    email = RenderedEmail(subject="Floor", preheader="", html=html, text="x" * 5000, mjml="")
+    bodies = [
+        build_payload(
+            Batch(
+                edition_id=1,
+                newsletter=newsletter,
+                email=email,
+                recipients=[
+                    Recipient(
+                        request * 1000 + n,
+                        request * 1000 + n,
+                        f"floor{request}-{n}@example.org",
+                        f"Reader {n}",
+                        f"https://brief.example.org/unsubscribe/1.{n}.1.{'x' * 22}",
+                    )
+                    for n in range(1000)
+                ],
+            )
+        )
+        for request in range(10)
+    ]
+    client = SendGridAPIClient(api_key=KEY, host=host)
+    start = time.perf_counter()
+    for request in range(1000):
+        client.client.mail.send.post(request_body=bodies[request % 10])
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    port = free_port()
+    host = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tests.servers.sendgrid", str(port), KEY], cwd=ROOT
+    )
+    try:
+        for _ in range(100):
+            try:
+                stats(host)
+                break
+            except OSError:
+                time.sleep(0.1)
+        with tempfile.TemporaryDirectory(prefix="digest-bench-") as folder:
+            work = Path(folder)
+            (work / "digest.toml").write_text(CONFIG, encoding="utf-8")
+            env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+            env.update(
+                {
+                    "DIGEST_CONFIG": str(work / "digest.toml"),
+                    "DIGEST_SECRET_KEY": "benchmark-secret-0123456789",
+                    "DIGEST_SENDGRID_HOST": host,
+                    "SENDGRID_API_KEY": KEY,
+                }
+            )
+            csv_path = work / "everyone.csv"
+            write_csv(csv_path, count)
+            import_seconds, import_peak, import_out = timed(
+                [DIGEST, "subscribers", "import", str(csv_path), "--list", "everyone"], env, work
+            )
+            subprocess.run(
+                [DIGEST, "add", str(ROOT / "examples" / "articles")],
+                env=env,
+                cwd=work,
+                check=True,
+                capture_output=True,
+            )
+            subprocess.run([DIGEST, "build"], env=env, cwd=work, check=True, capture_output=True)
+            subprocess.run(
+                [DIGEST, "approve", "latest"], env=env, cwd=work, check=True, capture_output=True
+            )
+            send_seconds, send_peak, send_out = timed(
+                [DIGEST, "send", "latest", "--yes"], env, work
+            )
+            after_send = stats(host)
+            floor_seconds = floor(host)
+            minimal_seconds = minimal_floor(host)
+        print(f"subscribers: {count:,} ({import_out.strip()})")
+        print(
+            f"import: {import_seconds:.1f} s, {count / import_seconds:,.0f} rows/s, "
+            f"peak RSS {import_peak:.0f} MB"
+        )
+        print(
+            f"send: {send_seconds:.1f} s, {after_send['recipients'] / send_seconds:,.0f} "
+            f"recipients/s, peak RSS {send_peak:.0f} MB ({send_out.strip()})"
+        )
+        print(
+            f"server: {after_send['accepted_requests']} requests accepted, "
+            f"{after_send['recipients']:,} recipients, {after_send['duplicates']} duplicates"
+        )
+        scale = 1_000_000 / count
+        print(
+            f"floor (1000 prebuilt bodies x 1000 personalizations, digest's shape): "
+            f"{floor_seconds:.1f} s; send / floor: {send_seconds * scale / floor_seconds:.2f}x"
+        )
+        print(
+            f"minimal floor (1000 x 1000 minimal personalizations): {minimal_seconds:.1f} s; "
+            f"send / minimal floor: {send_seconds * scale / minimal_seconds:.2f}x"
+        )
+        own_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"this process: peak RSS {own_peak:.0f} MB")
+    finally:
+        server.terminate()
+        server.wait()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""A real SMTP server (aiosmtpd) on 127.0.0.1 for tests: records what it receives, can require
+STARTTLS or implicit TLS (certificates from trustme) and a login, can refuse recipients, and
+can drop the connection part-way."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import trustme
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    message: EmailMessage
+
+
+@dataclass
+class SmtpState:
+    received: list[Received] = field(default_factory=list)
+    refuse: set[str] = field(default_factory=set)  # addresses answered with 550
+    drop_after: int | None = None  # answer 421 and hang up once this many were accepted
+    dropped: int = 0
+
+
+class _Handler:
+    def __init__(self, state: SmtpState) -> None:
+        self.state = state
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        if address in self.state.refuse:
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        state = self.state
+        if state.drop_after is not None and len(state.received) == state.drop_after:
+            state.drop_after = None
+            state.dropped += 1
+            server.transport.close()
+            return "421 4.3.0 Closing connection"
+        message = message_from_bytes(envelope.original_content, policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        state.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message))
+        return "250 Message accepted"
+
+
+@dataclass
+class SmtpServer:
+    host: str
+    port: int
+    state: SmtpState
+    ca_file: Path | None
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _authenticator(user: str, password: str) -> Any:
+    def check(
+        server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        ok = isinstance(auth_data, LoginPassword) and (
+            auth_data.login.decode() == user and auth_data.password.decode() == password
+        )
+        return AuthResult(success=ok, handled=False)
+
+    return check
+
+
+@contextmanager
+def running_smtp(
+    tmp_path: Path, security: str = "none", user: str | None = None, password: str | None = None
+) -> Iterator[SmtpServer]:
+    state = SmtpState()
+    ca_file = None
+    kwargs: dict[str, Any] = {}
+    if security in ("starttls", "tls"):
+        authority = trustme.CA()
+        certificate = authority.issue_cert("127.0.0.1", "localhost")
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        certificate.configure_cert(context)
+        ca_file = tmp_path / "ca.pem"
+        authority.cert_pem.write_to_path(str(ca_file))
+        if security == "starttls":
+            kwargs.update(tls_context=context, require_starttls=True)
+        else:
+            kwargs.update(ssl_context=context)
+    if user is not None:
+        kwargs.update(authenticator=_authenticator(user, password or ""), auth_required=True)
+    controller = Controller(_Handler(state), hostname="127.0.0.1", port=free_port(), **kwargs)
+    controller.start()
+    try:
+        yield SmtpServer("127.0.0.1", controller.port, state, ca_file)
+    finally:
+        controller.stop()
