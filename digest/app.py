@@ -67,8 +67,18 @@ class App:
             articles = [Article.model_validate(a.model_dump()) for a in articles]
         return AddReport(self.store.add_articles(articles), intake.errors)
 
-    def build(self, newsletter: NewsletterConfig, issue_date: date) -> Edition:
-        articles = self.store.unused_articles(newsletter.name, newsletter.max_articles)
+    def build(
+        self,
+        newsletter: NewsletterConfig,
+        issue_date: date,
+        articles: list[Article] | None = None,
+        send_at: datetime | None = None,
+    ) -> Edition:
+        """A draft from the given articles, or from those not yet in an edition."""
+        if articles is None:
+            articles = self.store.unused_articles(
+                newsletter.name, newsletter.max_articles, feeds=newsletter.feed_urls
+            )
         if not articles:
             raise DigestError(
                 f"no new articles for {newsletter.name}: every stored article is already in an "
@@ -84,7 +94,7 @@ class App:
             max_sections=newsletter.max_sections,
             summary_words=newsletter.summary_words,
         )
-        return self.store.create_edition(draft)
+        return self.store.create_edition(draft.model_copy(update={"send_at": send_at}))
 
     def edition(self, reference: str, newsletter: str | None = None) -> Edition:
         """An edition by id, or "latest" (of the named newsletter, if given)."""
@@ -142,15 +152,44 @@ class App:
         return UnsubscribeTokens(self.settings.secret_key.get_secret_value())
 
     def approve(self, edition: Edition, send_at: datetime | None = None) -> Edition:
+        """Approve a draft (or move an approved edition to another time). Without a time, it
+        keeps the time it was built for, or takes its newsletter's next scheduled time."""
+        from datetime import UTC
+
         from digest.edition import EditionStatus
+        from digest.schedule import next_times
 
         assert edition.id is not None
+        newsletter = self.settings.newsletter(edition.newsletter)
+        if send_at is not None and send_at.tzinfo is None:
+            send_at = send_at.replace(tzinfo=newsletter.zone)
+        if send_at is None and edition.send_at is None and newsletter.schedule:
+            now = datetime.now(UTC)
+            send_at = next_times(newsletter.schedule, newsletter.zone, now, 1)[0]
         moved = self.store.change_status(
-            edition.id, EditionStatus.APPROVED, [EditionStatus.DRAFT], send_at=send_at
+            edition.id,
+            EditionStatus.APPROVED,
+            [EditionStatus.DRAFT, EditionStatus.APPROVED],
+            send_at=send_at,
         )
         if not moved:
             raise DigestError(
                 f"edition {edition.id} is {edition.status.value}: only a draft can be approved"
+            )
+        return self.store.get_edition(edition.id)
+
+    def cancel(self, edition: Edition) -> Edition:
+        """Withdraw a draft or an approved edition: it will not be sent."""
+        from digest.edition import EditionStatus
+
+        assert edition.id is not None
+        moved = self.store.change_status(
+            edition.id, EditionStatus.CANCELLED, [EditionStatus.DRAFT, EditionStatus.APPROVED]
+        )
+        if not moved:
+            raise DigestError(
+                f"edition {edition.id} is {edition.status.value}: only a draft or an approved "
+                "edition can be cancelled"
             )
         return self.store.get_edition(edition.id)
 
@@ -213,7 +252,7 @@ class App:
                     unsubscribe_url=f"{newsletter.web_base}/unsubscribe/test",
                 )
             ],
-            test=True,
+            purpose="test",
         )
         try:
             result = sender.send(batch, sender.prepare(batch))

@@ -31,6 +31,7 @@ class Article(BaseModel):
     published: datetime | None = None
     tags: list[str] = Field(default_factory=list)
     text: str = Field(min_length=1)
+    feed: str | None = None  # the feed it was collected from; None when added by hand
 
     @field_validator("title", "text", "source", "author", mode="before")
     @classmethod

@@ -328,24 +328,143 @@ def lint(ctx: typer.Context, edition: EditionArgument, as_json: JsonOption = Fal
 def approve(
     ctx: typer.Context,
     edition: EditionArgument,
-    at: Annotated[
-        str | None, typer.Option("--at", help="Send time, ISO 8601 (default: when next due).")
+    send_at: Annotated[
+        str | None,
+        typer.Option(
+            "--send-at",
+            help="When to send, ISO 8601, in the newsletter's time zone unless it has an offset "
+            "(default: the time it was built for, or the next scheduled time).",
+        ),
     ] = None,
 ) -> None:
-    """Approve a draft for sending."""
+    """Approve a draft for sending (or move an approved edition to another time)."""
     from datetime import datetime
 
     instance = _app(ctx)
-    send_at = None
-    if at:
+    when = None
+    if send_at:
         try:
-            send_at = datetime.fromisoformat(at)
+            when = datetime.fromisoformat(send_at)
         except ValueError:
             raise typer.BadParameter(
-                f"{at!r} is not an ISO date and time", param_hint="--at"
+                f"{send_at!r} is not an ISO date and time", param_hint="--send-at"
             ) from None
-    approved = instance.approve(instance.edition(edition), send_at)
-    typer.echo(f"edition {approved.id} approved" + (f" for {send_at}" if send_at else ""))
+    approved = instance.approve(instance.edition(edition), when)
+    at = f" to be sent at {approved.send_at.isoformat()}" if approved.send_at else ""
+    typer.echo(f"edition {approved.id} approved{at}")
+
+
+@app.command()
+def cancel(ctx: typer.Context, edition: EditionArgument) -> None:
+    """Withdraw a draft or approved edition: it will not be sent."""
+    instance = _app(ctx)
+    cancelled = instance.cancel(instance.edition(edition))
+    typer.echo(f"edition {cancelled.id} cancelled")
+
+
+@app.command()
+def fetch(ctx: typer.Context) -> None:
+    """Collect new items from every configured RSS and Atom feed."""
+    from digest.feeds import fetch_feeds
+    from digest.fetch import UrlFetcher
+
+    instance = _app(ctx)
+    urls = [url for n in instance.settings.newsletters.values() for url in n.feed_urls]
+    if not urls:
+        typer.echo("no feeds configured")
+        return
+    fetcher = UrlFetcher(instance.settings.fetch_timeout, instance.settings.fetch_max_bytes)
+    try:
+        reports = fetch_feeds(urls, instance.store, fetcher)
+    finally:
+        fetcher.close()
+    for report in reports:
+        typer.echo(report.line())
+    if any(report.error for report in reports):
+        raise typer.Exit(1)
+
+
+@app.command()
+def run(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Do everything that is due (for cron, every 1-5 minutes): fetch feeds, build drafts,
+    notify editors, send approved and automatic editions. One line per action."""
+    from digest.runner import run_due
+    from digest.store.locks import LockBusy
+
+    instance = _app(ctx)
+    try:
+        actions = run_due(instance)
+    except LockBusy:
+        # Another run is at work: normal when a tick takes longer than the cron interval.
+        typer.echo(
+            json.dumps({"action": "run", "status": "busy"})
+            if as_json
+            else "run busy: another digest run is at work; nothing done"
+        )
+        return
+    for action in actions:
+        typer.echo(action.json() if as_json else action.line())
+    if any(action.failed for action in actions):
+        raise typer.Exit(1)
+
+
+@app.command("schedule")
+def schedule_command(
+    ctx: typer.Context,
+    count: Annotated[int, typer.Option(help="How many next times to show.")] = 3,
+    as_json: JsonOption = False,
+) -> None:
+    """Each newsletter's next scheduled times (in its own time zone) and its last outcome."""
+    from datetime import UTC, datetime
+
+    from digest.schedule import next_times
+
+    instance = _app(ctx)
+    now = datetime.now(UTC)
+    rows: list[dict[str, Any]] = []
+    for newsletter in instance.settings.newsletters.values():
+        times = (
+            next_times(newsletter.schedule, newsletter.zone, now, count)
+            if newsletter.schedule
+            else []
+        )
+        last = instance.store.schedule.latest(newsletter.name)
+        rows.append(
+            {
+                "newsletter": newsletter.name,
+                "schedule": newsletter.schedule,
+                "timezone": newsletter.timezone,
+                "mode": newsletter.mode,
+                "next": [t.astimezone(newsletter.zone).isoformat() for t in times],
+                "last": (
+                    {
+                        "slot": last[0].slot.astimezone(newsletter.zone).isoformat(),
+                        "action": last[0].action,
+                        "status": last[0].status,
+                        "edition": last[0].edition_id,
+                        "detail": last[0].detail,
+                    }
+                    if last
+                    else None
+                ),
+            }
+        )
+    if as_json:
+        _print_json(rows)
+        return
+    for row in rows:
+        if not row["schedule"]:
+            typer.echo(f"{row['newsletter']}: no schedule")
+            continue
+        typer.echo(f"{row['newsletter']} ({row['mode']}, {row['schedule']!r} {row['timezone']}):")
+        for moment in row["next"]:
+            typer.echo(f"  next: {moment}")
+        last_run = row["last"]
+        if last_run:
+            detail = f" - {last_run['detail']}" if last_run["detail"] else ""
+            typer.echo(
+                f"  last: {last_run['slot']} {last_run['action']} {last_run['status']}{detail}"
+            )
 
 
 ViaOption = Annotated[

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import (
     AliasChoices,
@@ -20,6 +22,7 @@ from pydantic import (
     HttpUrl,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 from pydantic_settings import (
@@ -55,12 +58,61 @@ class NewsletterConfig(BaseModel):
     template: str = "digest"
     language: str = Field(default="en", pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
     lists: list[str] = Field(default_factory=list)
+    min_articles: int = Field(default=1, ge=1, le=200)
     max_articles: int = Field(default=20, ge=1, le=200)
     max_sections: int = Field(default=4, ge=1, le=12)
     summary_words: int = Field(default=60, ge=15, le=300)
     sender: Literal["outbox", "smtp", "sendgrid"] = "outbox"
-    # An automatic newsletter sends its editions without an editor's approval.
-    automatic: bool = False
+    # Scheduling (`digest run`). "automatic": build and send at each scheduled time, without an
+    # editor. "editorial": build a draft `lead_time` ahead, tell the editors, send at the
+    # scheduled time only if an editor approved it.
+    schedule: str | None = None
+    timezone: str = "UTC"
+    mode: Literal["automatic", "editorial"] = "editorial"
+    feeds: list[HttpUrl] = Field(default_factory=list)
+    lookback: timedelta = timedelta(days=7)
+    lead_time: timedelta = timedelta(hours=2)
+    editors: list[EmailStr] = Field(default_factory=list)
+    # After downtime, a missed edition is still made if its time passed less than this ago.
+    catch_up_grace: timedelta = timedelta(hours=6)
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from croniter import croniter
+
+        if not croniter.is_valid(value):
+            raise ValueError(f"{value!r} is not a cron expression like '0 7 * * MON'")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone like Europe/Kyiv") from None
+        return value
+
+    @field_validator("max_articles")
+    @classmethod
+    def _at_least_min(cls, value: int, info: ValidationInfo) -> int:
+        minimum = info.data.get("min_articles", 1)
+        if value < minimum:
+            raise ValueError(f"must be at least min_articles ({minimum})")
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def feed_urls(self) -> list[str]:
+        return [str(url) for url in self.feeds]
 
     @field_validator("accent_color")
     @classmethod
@@ -90,6 +142,8 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr("")
     fetch_timeout: float = Field(default=20.0, gt=0, le=300)
     fetch_max_bytes: int = Field(default=5_000_000, ge=10_000)
+    # Where editors open the local preview (the link in draft notifications).
+    editor_url: str = "http://127.0.0.1:8080"
     newsletters: dict[str, NewsletterConfig] = Field(default_factory=dict)
 
     # Sending

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import httpx
 
 from digest import __version__
@@ -11,6 +13,16 @@ from digest.intake import article_from_html, article_from_pasted
 
 USER_AGENT = f"digest/{__version__} (newsletter digest generator)"
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+@dataclass(frozen=True)
+class Download:
+    status: int
+    body: bytes
+    content_type: str
+    url: str
+    encoding: str | None
+    headers: httpx.Headers
 
 
 class UrlFetcher:
@@ -23,11 +35,17 @@ class UrlFetcher:
             follow_redirects=True,
             max_redirects=5,
             timeout=httpx.Timeout(timeout),
-            headers={"User-Agent": USER_AGENT, "Accept": "text/html,text/plain;q=0.8"},
+            headers={"User-Agent": USER_AGENT},
         )
 
     def __call__(self, url: str) -> Article:
-        body, content_type, final_url, encoding = self._download(url)
+        page = self.download(url)
+        body, content_type, final_url, encoding = (
+            page.body,
+            page.content_type,
+            page.url,
+            page.encoding,
+        )
         try:
             if content_type in _HTML_TYPES:
                 return article_from_html(body, url, url=final_url)
@@ -39,9 +57,12 @@ class UrlFetcher:
             raise SourceError(url, str(error)) from None
         raise SourceError(url, f"unsupported content type {content_type or 'unknown'!r}")
 
-    def _download(self, url: str) -> tuple[bytes, str, str, str | None]:
+    def download(self, url: str, headers: dict[str, str] | None = None) -> Download:
+        """GET within the time and size limits; a 304 comes back as such, with no body."""
         try:
-            with self.client.stream("GET", url) as response:
+            with self.client.stream("GET", url, headers=headers) as response:
+                if response.status_code == 304:
+                    return Download(304, b"", "", str(response.url), None, response.headers)
                 if response.status_code >= 400:
                     raise SourceError(url, f"HTTP {response.status_code} {response.reason_phrase}")
                 declared = response.headers.get("Content-Length")
@@ -55,11 +76,13 @@ class UrlFetcher:
                         raise SourceError(url, self._too_large())
                     chunks.append(chunk)
                 content_type = response.headers.get("Content-Type", "").split(";")[0].strip()
-                return (
+                return Download(
+                    response.status_code,
                     b"".join(chunks),
                     content_type.lower(),
                     str(response.url),
                     response.charset_encoding,
+                    response.headers,
                 )
         except httpx.TimeoutException:
             raise SourceError(url, f"timed out after {self.timeout:g} s") from None

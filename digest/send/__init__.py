@@ -10,7 +10,7 @@ when nobody can tell whether it did (OutcomeUnknown).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple, Protocol
+from typing import Literal, NamedTuple, Protocol
 
 from digest.config import NewsletterConfig
 from digest.errors import DigestError
@@ -34,12 +34,13 @@ class Batch:
     newsletter: NewsletterConfig
     email: RenderedEmail
     recipients: list[Recipient]
-    test: bool = False
+    # "edition" to subscribers; "test" a copy for an editor; "notice" a message to editors.
+    purpose: Literal["edition", "test", "notice"] = "edition"
     id: int = 0  # the store's batch id, once the batch is recorded
 
     @property
     def subject(self) -> str:
-        return f"[TEST] {self.email.subject}" if self.test else self.email.subject
+        return f"[TEST] {self.email.subject}" if self.purpose == "test" else self.email.subject
 
 
 @dataclass

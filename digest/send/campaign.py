@@ -76,7 +76,7 @@ class AlreadySent(DigestError):
 
 def check_sendable(edition: Edition, newsletter: NewsletterConfig) -> None:
     allowed = {EditionStatus.APPROVED, EditionStatus.SENDING}
-    if newsletter.automatic:
+    if newsletter.mode == "automatic":
         allowed.add(EditionStatus.DRAFT)
     if edition.status == EditionStatus.SENT:
         raise AlreadySent(f"edition {edition.id} was sent already; nothing to do")

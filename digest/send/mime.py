@@ -43,13 +43,15 @@ def build_message(batch: Batch, recipient: Recipient) -> EmailMessage:
 
 def list_headers(batch: Batch, recipient: Recipient) -> dict[str, str]:
     """RFC 2369 / RFC 8058 headers: one-click unsubscribe, and which list this is."""
+    if batch.purpose == "notice":
+        return {"X-Digest-Notice": "yes", "X-Digest-Edition": str(batch.edition_id)}
     headers = {
         "List-Unsubscribe": f"<{recipient.unsubscribe_url}>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         "List-Id": list_id(batch),
         "X-Digest-Edition": str(batch.edition_id),
     }
-    if batch.test:
+    if batch.purpose == "test":
         headers["X-Digest-Test"] = "yes"
     return headers
 

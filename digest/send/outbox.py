@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import time
 from pathlib import Path
 
 from digest.send import Batch, BatchResult
@@ -29,7 +30,10 @@ class OutboxSender:
         edition_folder.mkdir(parents=True, exist_ok=True)
         for recipient in batch.recipients:
             message = build_message(batch, recipient)
-            prefix = "test" if batch.test else f"{recipient.delivery_id:08d}"
+            if batch.purpose == "edition":
+                prefix = f"{recipient.delivery_id:08d}"
+            else:  # test copies and notices: one file each time, never overwritten
+                prefix = f"{batch.purpose}-{time.time_ns()}"
             target = edition_folder / f"{prefix}-{_UNSAFE.sub('_', recipient.email)}.eml"
             _write_atomically(target, message.as_bytes())
         return BatchResult(provider_id=str(edition_folder))

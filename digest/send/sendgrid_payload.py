@@ -45,6 +45,7 @@ def _personalizations(batch: Batch) -> list[dict[str, Any]]:
     Written as one tight loop: at a million readers a send, every call per reader counts.
     """
     edition = str(batch.edition_id)
+    unsubscribe = batch.purpose != "notice"
     values_for = placeholders.values_for
     personalizations: list[dict[str, Any]] = []
     for recipient in batch.recipients:
@@ -58,7 +59,7 @@ def _personalizations(batch: Batch) -> list[dict[str, Any]]:
             {
                 "to": [to],
                 "substitutions": values_for(recipient.name, recipient.email, url),
-                "headers": {"List-Unsubscribe": f"<{url}>"},
+                "headers": {"List-Unsubscribe": f"<{url}>"} if unsubscribe else {},
                 # Per personalization, not per request: SendGrid's published schema types the
                 # top-level custom_args as a string. Values must be strings; they come back in
                 # event webhooks.
@@ -73,11 +74,13 @@ def _personalizations(batch: Batch) -> list[dict[str, Any]]:
 
 
 def _shared_headers(batch: Batch) -> dict[str, str]:
+    if batch.purpose == "notice":
+        return {"X-Digest-Notice": "yes"}
     headers = {
         # RFC 8058: with List-Unsubscribe, this makes the link a one-click unsubscribe.
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         "List-Id": list_id(batch),
     }
-    if batch.test:
+    if batch.purpose == "test":
         headers["X-Digest-Test"] = "yes"
     return headers

@@ -16,7 +16,9 @@ from digest.edition import Edition, EditionStatus, Item, Section
 from digest.errors import DigestError, NotFoundError
 from digest.store.db import make_engine, migrate
 from digest.store.deliveries import DeliveryRepository
+from digest.store.feeds import FeedRepository
 from digest.store.locks import exclusive
+from digest.store.schedule import ScheduleRepository
 from digest.store.subscribers import SubscriberRepository
 from digest.store.tables import ArticleRow, EditionRow, ItemRow, SectionRow, utcnow
 from digest.summarize import Summary
@@ -40,6 +42,8 @@ class Store:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self.subscribers = SubscriberRepository(engine)
         self.deliveries = DeliveryRepository(engine)
+        self.feeds = FeedRepository(engine)
+        self.schedule = ScheduleRepository(engine)
 
     def lock(self, name: str) -> AbstractContextManager[None]:
         """A lock held across processes for the block; raises LockBusy if taken."""
@@ -89,6 +93,7 @@ class Store:
                 published=article.published,
                 tags=list(article.tags),
                 text=article.text,
+                feed=article.feed,
             )
             session.add(row)
             session.flush()
@@ -106,8 +111,16 @@ class Store:
             query = select(ArticleRow).order_by(ArticleRow.id.desc()).limit(limit)
             return [_article(row) for row in session.scalars(query)]
 
-    def unused_articles(self, newsletter: str, limit: int) -> list[Article]:
-        """Articles not in any earlier edition of this newsletter, newest first."""
+    def unused_articles(
+        self,
+        newsletter: str,
+        limit: int,
+        feeds: Sequence[str] | None = None,
+        since: datetime | None = None,
+    ) -> list[Article]:
+        """Articles not in any earlier edition of this newsletter, newest first; with `feeds`,
+        only those added by hand or collected from these feeds; with `since`, only those
+        published (or, lacking a date, added) since then."""
         used = (
             select(ItemRow.id)
             .join(EditionRow, EditionRow.id == ItemRow.edition_id)
@@ -117,9 +130,14 @@ class Store:
                 EditionRow.status != EditionStatus.CANCELLED.value,
             )
         )
+        conditions = [~exists(used)]
+        if feeds is not None:
+            conditions.append(or_(ArticleRow.feed.is_(None), ArticleRow.feed.in_(list(feeds))))
+        if since is not None:
+            conditions.append(func.coalesce(ArticleRow.published, ArticleRow.added_at) >= since)
         query = (
             select(ArticleRow)
-            .where(~exists(used))
+            .where(*conditions)
             .order_by(
                 func.coalesce(ArticleRow.published, ArticleRow.added_at).desc(),
                 ArticleRow.id.desc(),
@@ -163,6 +181,21 @@ class Store:
     def get_edition(self, edition_id: int) -> Edition:
         with self.session() as session:
             return _edition(self._edition_row(session, edition_id))
+
+    def editions_with_status(
+        self, newsletter: str, statuses: Sequence[EditionStatus]
+    ) -> list[Edition]:
+        query = (
+            select(EditionRow)
+            .options(_EDITION_LOAD)
+            .where(
+                EditionRow.newsletter == newsletter,
+                EditionRow.status.in_([status.value for status in statuses]),
+            )
+            .order_by(EditionRow.id)
+        )
+        with self.session() as session:
+            return [_edition(row) for row in session.scalars(query)]
 
     def list_editions(self, newsletter: str | None = None) -> list[Edition]:
         query = select(EditionRow).options(_EDITION_LOAD).order_by(EditionRow.id.desc())
@@ -281,6 +314,7 @@ def _article(row: ArticleRow) -> Article:
         published=row.published,
         tags=list(row.tags or []),
         text=row.text,
+        feed=row.feed,
     )
 
 

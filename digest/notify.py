@@ -1,0 +1,54 @@
+"""Messages to a newsletter's editors (a draft to review, an edition not sent), through the
+newsletter's own sender."""
+
+from __future__ import annotations
+
+import html
+import logging
+
+from digest.config import NewsletterConfig
+from digest.edition import Edition
+from digest.render import RenderedEmail
+from digest.send import Batch, Recipient, Sender
+
+log = logging.getLogger("digest.notify")
+
+
+def outline(edition: Edition) -> str:
+    lines = [f"Subject: {edition.subject}", f"Preheader: {edition.preheader}", ""]
+    for section in edition.sections:
+        lines.append(section.title)
+        lines.extend(f"  - {item.article.title}" for item in section.items)
+    return "\n".join(lines)
+
+
+def notify_editors(
+    sender: Sender, newsletter: NewsletterConfig, edition_id: int, subject: str, body: str
+) -> int:
+    """Send `body` to every editor; returns how many got it. Failures are logged, not raised:
+    a notice must not stop the run that sends the newsletter."""
+    if not newsletter.editors:
+        return 0
+    email = RenderedEmail(
+        subject=f"[{newsletter.title}] {subject}",
+        preheader="",
+        text=body + "\n",
+        html=f'<pre style="font-family: inherit; white-space: pre-wrap">{html.escape(body)}</pre>',
+        mjml="",
+    )
+    batch = Batch(
+        edition_id=edition_id,
+        newsletter=newsletter,
+        email=email,
+        recipients=[
+            Recipient(number, 0, str(address), "", newsletter.web_base)
+            for number, address in enumerate(newsletter.editors, start=1)
+        ],
+        purpose="notice",
+    )
+    try:
+        result = sender.send(batch, sender.prepare(batch))
+    except Exception as error:
+        log.warning("could not notify the editors of %s: %s", newsletter.name, error)
+        return 0
+    return len(batch.recipients) - len(result.failures)

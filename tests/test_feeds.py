@@ -1,0 +1,128 @@
+"""Feeds against a real HTTP server: RSS 2.0 and Atom, 304s, broken, slow and huge feeds, full
+text for excerpts, and nothing collected twice."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from digest.feeds import fetch_feeds, html_to_text
+from digest.fetch import UrlFetcher
+from digest.store import Store
+from tests.servers.feeds import FeedSite, Item, running_feed_site
+
+LONG = " ".join(f"Sentence {n} about the grain corridor and the ports of Odesa." for n in range(30))
+
+
+@pytest.fixture
+def site() -> Iterator[FeedSite]:
+    with running_feed_site() as served:
+        served.rss = [
+            Item(
+                "r1",
+                "Full item in the feed",
+                f"<p>{LONG}</p>",
+                datetime(2026, 11, 2, 8, tzinfo=UTC),
+                tags=["Economy"],
+            ),
+            Item(
+                "r2",
+                "Excerpt only",
+                "<p>A short teaser.</p>",
+                datetime(2026, 11, 3, 8, tzinfo=UTC),
+                page="The whole story of the excerpt item.\n\n" + LONG.replace("grain", "rail"),
+            ),
+        ]
+        served.atom = [
+            Item(
+                "a1",
+                "Atom entry",
+                f"<p>{LONG.replace('grain', 'drone')}</p>",
+                datetime(2026, 11, 4, 8, tzinfo=UTC),
+            ),
+            # The same story as r1, under another feed and GUID: a duplicate by text.
+            Item(
+                "a2",
+                "Full item in the feed (copy)",
+                f"<p>{LONG}</p>",
+                datetime(2026, 11, 4, 9, tzinfo=UTC),
+            ),
+        ]
+        yield served
+
+
+@pytest.fixture
+def fetcher() -> Iterator[UrlFetcher]:
+    instance = UrlFetcher(timeout=1.0, max_bytes=1_000_000)
+    yield instance
+    instance.close()
+
+
+def test_rss_and_atom_collected_once(store: Store, site: FeedSite, fetcher: UrlFetcher) -> None:
+    urls = [f"{site.base}/rss.xml", f"{site.base}/atom.xml"]
+    first = fetch_feeds(urls, store, fetcher)
+    assert [(r.new, r.duplicates, r.error) for r in first] == [(2, 0, None), (1, 1, None)]
+    articles = {a.title: a for a in store.list_articles()}
+    assert set(articles) == {"Full item in the feed", "Excerpt only", "Atom entry"}
+    excerpt = articles["Excerpt only"]
+    assert excerpt.text.startswith("The whole story of the excerpt item.")  # fetched page
+    assert "Home News" not in excerpt.text and "Copyright" not in excerpt.text
+    assert articles["Full item in the feed"].tags == ["economy"]
+    assert articles["Full item in the feed"].source == "Example Wire"
+    assert articles["Atom entry"].author == "Atom Writer"
+    assert articles["Atom entry"].published == datetime(2026, 11, 4, 8, tzinfo=UTC)
+    assert all(a.feed in urls for a in articles.values())
+
+    # Unchanged feeds answer 304 to the stored ETag: nothing is read or added.
+    second = fetch_feeds(urls, store, fetcher)
+    assert all(r.not_modified for r in second)
+    assert site.requests[-2:] == [("/rss.xml", 304), ("/atom.xml", 304)]
+
+    # A new item appears: only it is collected; old GUIDs are not fetched again.
+    site.rss.append(
+        Item(
+            "r3",
+            "Third",
+            f"<p>{LONG.replace('grain', 'energy')}</p>",
+            datetime(2026, 11, 5, tzinfo=UTC),
+        )
+    )
+    pages_before = sum(1 for path, _ in site.requests if path.startswith("/articles/"))
+    third = fetch_feeds(urls, store, fetcher)
+    assert (third[0].new, third[0].already_seen) == (1, 2)
+    assert sum(1 for path, _ in site.requests if path.startswith("/articles/")) == pages_before
+    assert len(store.list_articles()) == 4
+
+
+def test_failing_feeds_are_reported_and_others_go_on(
+    store: Store, site: FeedSite, fetcher: UrlFetcher
+) -> None:
+    urls = [
+        f"{site.base}/broken.xml",
+        f"{site.base}/slow.xml",
+        f"{site.base}/huge.xml",
+        f"{site.base}/missing.xml",
+        f"{site.base}/rss.xml",
+    ]
+    site.slow_seconds = 3
+    reports = fetch_feeds(urls, store, fetcher)
+    errors = [r.error for r in reports]
+    assert errors[0] is not None and "not a valid RSS or Atom feed" in errors[0]
+    assert errors[1] == "timed out after 1 s"
+    assert errors[2] is not None and "larger than the 1,000,000 byte limit" in errors[2]
+    assert errors[3] == "HTTP 404 Not Found"
+    assert errors[4] is None and reports[4].new == 2
+    assert store.feeds.state(f"{site.base}/broken.xml").failures == 1
+    # A failed feed is tried again next time (and counted again if it still fails).
+    fetch_feeds(urls[:1], store, fetcher)
+    assert store.feeds.state(f"{site.base}/broken.xml").failures == 2
+
+
+def test_html_to_text_keeps_paragraphs() -> None:
+    assert (
+        html_to_text("<p>One <b>bold</b> line.</p><ul><li>Two</li></ul>") == "One bold line.\n\nTwo"
+    )
+    assert html_to_text("Just text &amp; more") == "Just text & more"
+    assert html_to_text("") == ""

@@ -1,0 +1,233 @@
+"""`digest run` as cron runs it: real processes, the real clock. Two overlapping runs; a run
+killed mid-send and run again; and end to end, a feed server, an automatic newsletter and the
+outbox over two scheduled times."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import time_machine
+
+from digest.app import App
+from digest.config import load_settings
+from digest.store.subscribers import NewSubscriber
+from tests.servers.feeds import Item, running_feed_site
+from tests.servers.sendgrid import Fault, running_sendgrid
+
+DIGEST = str(Path(sys.executable).parent / "digest")
+SECRET = "run-process-secret-0123456789"
+ARTICLE = " ".join(
+    f"Sentence {n} on the defence of Kharkiv and allied air support." for n in range(40)
+)
+
+
+def setup(
+    tmp_path: Path, database_url: str, extra_env: dict[str, str], newsletter: str, readers: int
+) -> dict[str, str]:
+    (tmp_path / "digest.toml").write_text(newsletter, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DIGEST_", "SENDGRID_"))}
+    env.update(
+        {
+            "DIGEST_CONFIG": str(tmp_path / "digest.toml"),
+            "DIGEST_DATABASE_URL": database_url,
+            "DIGEST_SECRET_KEY": SECRET,
+            "DIGEST_OUTBOX_DIR": str(tmp_path / "outbox"),
+            "DIGEST_SEND_RETRY_DELAY": "0.01",
+            **extra_env,
+        }
+    )
+    saved = dict(os.environ)
+    os.environ.update(env)
+    try:
+        app = App(load_settings())
+        list_id = app.store.subscribers.ensure_list("readers")
+        app.store.subscribers.upsert(
+            list_id, [NewSubscriber(email=f"r{n}@example.org") for n in range(readers)]
+        )
+        path = tmp_path / "articles.jsonl"
+        path.write_text(
+            "".join(
+                json.dumps({"title": f"Story {n} from Kharkiv", "text": f"Story {n}. {ARTICLE}"})
+                + "\n"
+                for n in range(3)
+            ),
+            encoding="utf-8",
+        )
+        app.add([str(path)])
+        app.close()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return env
+
+
+def newsletter_config(sender: str, schedule: str = "* * * * *", feeds: str = "") -> str:
+    return f"""
+[newsletters.brief]
+title = "The Test Brief"
+theme = "Russia's war in Ukraine and its allies"
+from_name = "Test Brief"
+from_address = "brief@example.org"
+postal_address = "1 Test Street, Testville"
+base_url = "https://brief.example.org"
+lists = ["readers"]
+sender = "{sender}"
+schedule = "{schedule}"
+timezone = "Europe/Kyiv"
+mode = "automatic"
+catch_up_grace = "00:30:00"
+{feeds}
+"""
+
+
+def digest_run(env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [DIGEST, "run", "--json"],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_two_overlapping_runs_send_exactly_once(database_url: str, tmp_path: Path) -> None:
+    with running_sendgrid(keep_bodies=False) as (host, state):
+        env = setup(
+            tmp_path,
+            database_url,
+            {"DIGEST_SENDGRID_HOST": host, "SENDGRID_API_KEY": state.api_key},
+            newsletter_config("sendgrid"),
+            readers=2500,
+        )
+        state.faults.extend(Fault("slow", seconds=0.5) for _ in range(3))
+        first, second = digest_run(env, tmp_path), digest_run(env, tmp_path)
+        outputs = [p.communicate(timeout=120) for p in (first, second)]
+        assert [p.returncode for p in (first, second)] == [0, 0], outputs
+        lines = [json.loads(line) for out, _ in outputs for line in out.splitlines()]
+        assert [line["status"] for line in lines if line["action"] == "run"] == ["busy"]
+        # (A run that starts in the next minute may also record that minute as having no
+        # new articles; what matters is one send, and no failure.)
+        sends = [line["status"] for line in lines if line["action"] == "send"]
+        assert sends.count("done") == 1 and "failed" not in sends
+        assert len(state.recipients) == 2500 and set(state.recipients.values()) == {1}
+
+
+def test_run_killed_mid_send_then_rerun(database_url: str, tmp_path: Path) -> None:
+    with running_sendgrid(keep_bodies=False) as (host, state):
+        env = setup(
+            tmp_path,
+            database_url,
+            {"DIGEST_SENDGRID_HOST": host, "SENDGRID_API_KEY": state.api_key},
+            newsletter_config("sendgrid"),
+            readers=3500,
+        )
+        state.faults.extend([Fault("slow", seconds=0), Fault("slow", seconds=30)])
+        process = digest_run(env, tmp_path)
+        deadline = time.monotonic() + 60
+        while len(state.statuses) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        state.faults.clear()
+        rerun = subprocess.run(
+            [DIGEST, "run", "--json"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert rerun.returncode == 0, rerun.stderr
+        sends = [json.loads(line) for line in rerun.stdout.splitlines()]
+        done = [s for s in sends if s["action"] == "send" and s["status"] == "done"]
+        assert len(done) == 1 and "unknown outcome, not resent" in str(done[0]["detail"])
+        assert len(state.recipients) == 3500 and set(state.recipients.values()) == {1}
+        again = subprocess.run(
+            [DIGEST, "run", "--json"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert again.returncode == 0 and '"status": "done"' not in again.stdout
+        assert state.accepted_requests == 4
+
+
+def test_end_to_end_feed_to_two_editions(
+    sqlite_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A feed server, an automatic weekly newsletter, the outbox: two scheduled times make
+    exactly two editions with the right articles, each delivered once to every subscriber."""
+    from digest.cli import app as cli_app
+
+    first_monday = datetime(2026, 11, 9, 5, 0, tzinfo=UTC)  # 07:00 in Kyiv
+    with running_feed_site() as site:
+        site.rss = [
+            Item(
+                f"w1-{n}",
+                f"Week one story {n}",
+                f"<p>{ARTICLE} One {n}.</p>",
+                first_monday - timedelta(days=1, hours=n),
+            )
+            for n in range(3)
+        ]
+        feeds = f'feeds = ["{site.base}/rss.xml"]\nmin_articles = 2\nlookback = "P7D"'
+        env = setup(
+            tmp_path, sqlite_url, {}, newsletter_config("outbox", "0 7 * * MON", feeds), readers=4
+        )
+        for name, value in env.items():
+            if name.startswith("DIGEST_"):
+                monkeypatch.setenv(name, value)
+
+        def tick(moment: datetime) -> list[dict[str, object]]:
+            capsys.readouterr()
+            with time_machine.travel(moment, tick=False):
+                cli_app(["run", "--json"], standalone_mode=False)
+            return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+        tick(first_monday - timedelta(hours=1))  # collects week one's items, nothing due
+        first = tick(first_monday)
+        site.rss += [
+            Item(
+                f"w2-{n}",
+                f"Week two story {n}",
+                f"<p>{ARTICLE} Two {n}.</p>",
+                first_monday + timedelta(days=5, hours=n),
+            )
+            for n in range(2)
+        ]
+        for hours in (1, 24, 72, 167):
+            tick(first_monday + timedelta(hours=hours))
+        second = tick(first_monday + timedelta(days=7))
+        tick(first_monday + timedelta(days=7, minutes=5))
+
+    for actions in (first, second):
+        assert [a["status"] for a in actions if a["action"] == "send"] == ["done"]
+    app = App(load_settings())
+    editions = sorted(app.store.list_editions("brief"), key=lambda e: e.number)
+    # The hand-added stories are in the first edition too: "feeds" adds to them.
+    assert len(editions) == 2
+    titles = [sorted(item.article.title for item in e.items) for e in editions]
+    assert [t for t in titles[0] if t.startswith("Week")] == [
+        f"Week one story {n}" for n in range(3)
+    ]
+    assert titles[1] == ["Week two story 0", "Week two story 1"]
+    delivered: dict[str, int] = {}
+    for path in (tmp_path / "outbox" / "brief").glob("edition-*/0*.eml"):
+        key = f"{path.parent.name}/{path.name.split('-', 1)[1]}"
+        delivered[key] = delivered.get(key, 0) + 1
+    assert len(delivered) == 8 and set(delivered.values()) == {1}
+    app.close()
