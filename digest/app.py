@@ -249,7 +249,7 @@ class App:
                     subscriber_id=0,
                     email=address,
                     name="",
-                    unsubscribe_url=f"{newsletter.web_base}/unsubscribe/test",
+                    unsubscribe_url=f"{newsletter.web_base}/u/test",
                 )
             ],
             purpose="test",
@@ -262,8 +262,9 @@ class App:
             raise DigestError(f"test copy to {address} failed: {result.failures[0].reason}")
         return result.provider_id or ""
 
-    def unsubscribe(self, token: str) -> Subscriber:
-        """Apply a one-click unsubscribe token; a forged or altered token is refused."""
+    def unsubscribe(self, token: str, apply: bool = True) -> Subscriber:
+        """Apply a one-click unsubscribe token (or, with apply=False, only check it and say
+        whose it is); a forged or altered token is refused."""
         from digest.subscribers.model import SUPPRESSED, Status
         from digest.subscribers.tokens import InvalidToken
 
@@ -278,6 +279,6 @@ class App:
 
         if list_id != subject.list_id or not tokens.verify(token, address_key(subscriber.email)):
             raise InvalidToken("this unsubscribe link is not valid")
-        if subscriber.status in SUPPRESSED:
+        if subscriber.status in SUPPRESSED or not apply:
             return subscriber
         return self.store.subscribers.set_status(subscriber.id, Status.UNSUBSCRIBED)

@@ -297,7 +297,7 @@ def render(
     if not raw:
         newsletter = instance.settings.newsletter(found.newsletter)
         sample = placeholders.values_for(
-            "Reader", "reader@example.org", f"{newsletter.web_base}/unsubscribe/preview"
+            "Reader", "reader@example.org", f"{newsletter.web_base}/u/preview"
         )
         body = placeholders.fill(body, sample)
     if out is None:
@@ -465,6 +465,45 @@ def schedule_command(
             typer.echo(
                 f"  last: {last_run['slot']} {last_run['action']} {last_run['status']}{detail}"
             )
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on (default web_host).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default web_port).")] = None,
+) -> None:
+    """The web app: editor pages (preview, edit, approve), unsubscribe, subscribe, archive."""
+    import uvicorn
+
+    from digest.errors import ConfigError
+    from digest.web import create_app
+    from digest.web.security import is_loopback
+
+    instance = _app(ctx)
+    settings = instance.settings
+    bound = host or settings.web_host
+    if not is_loopback(bound) and not (
+        settings.editor_password_hash.get_secret_value() or settings.editor_token.get_secret_value()
+    ):
+        raise ConfigError(
+            f"serving on {bound} needs an editor login: set editor_password_hash (digest "
+            "hash-password) or editor_token"
+        )
+    if not is_loopback(bound) and not settings.secret_key.get_secret_value():
+        raise ConfigError(f"serving on {bound} needs secret_key (DIGEST_SECRET_KEY)")
+    uvicorn.run(create_app(settings, bound), host=bound, port=port or settings.web_port)
+
+
+@app.command("hash-password")
+def hash_password_command() -> None:
+    """Print a hash of a password (asked for) to put in editor_password_hash."""
+    from digest.web.security import hash_password
+
+    password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    typer.echo(hash_password(password))
 
 
 ViaOption = Annotated[

@@ -144,6 +144,16 @@ class Settings(BaseSettings):
     fetch_max_bytes: int = Field(default=5_000_000, ge=10_000)
     # Where editors open the local preview (the link in draft notifications).
     editor_url: str = "http://127.0.0.1:8080"
+    # `digest serve`. Bound anywhere but loopback, editor pages need a login: a password
+    # (its hash, from `digest hash-password`) or a token.
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=8080, ge=1, le=65535)
+    editor_password_hash: SecretStr = SecretStr("")
+    editor_token: SecretStr = SecretStr("")
+    # SendGrid's Event Webhook verification key (base64 DER or PEM, from SendGrid's settings).
+    sendgrid_webhook_public_key: str = ""
+    confirm_link_lifetime: timedelta = timedelta(days=2)
+    subscribe_limit_per_hour: int = Field(default=5, ge=1)
     newsletters: dict[str, NewsletterConfig] = Field(default_factory=dict)
 
     # Sending
@@ -209,7 +219,13 @@ class Settings(BaseSettings):
     def masked(self) -> dict[str, Any]:
         """The effective settings as plain data, with secrets and passwords hidden."""
         data = self.model_dump(mode="json")
-        for key in ("secret_key", "smtp_password", "sendgrid_api_key"):
+        for key in (
+            "secret_key",
+            "smtp_password",
+            "sendgrid_api_key",
+            "editor_password_hash",
+            "editor_token",
+        ):
             secret: SecretStr = getattr(self, key)
             data[key] = "**********" if secret.get_secret_value() else ""
         data["database_url"] = mask_url_password(self.database_url)

@@ -158,3 +158,83 @@ def open_in_editor(text: str) -> str | None:
             raise DigestError(f"editor exited with status {error.returncode}") from None
         edited = path.read_text(encoding="utf-8")
     return None if edited == text else edited
+
+
+# Single changes, as the editor's web page makes them. Each returns a new Edition.
+
+
+def with_fields(edition: Edition, subject: str, preheader: str, intro: str) -> Edition:
+    subject = " ".join(subject.split())
+    if not subject:
+        raise DigestError("the subject must not be empty")
+    return edition.model_copy(
+        update={
+            "subject": subject,
+            "preheader": " ".join(preheader.split()),
+            "intro": intro.strip(),
+        }
+    )
+
+
+def _locate(edition: Edition, article_id: int) -> tuple[int, int]:
+    for s_index, section in enumerate(edition.sections):
+        for i_index, item in enumerate(section.items):
+            if item.article.id == article_id:
+                return s_index, i_index
+    raise DigestError(f"article {article_id} is not in edition {edition.id}")
+
+
+def _sections(edition: Edition) -> list[list[Item]]:
+    return [list(section.items) for section in edition.sections]
+
+
+def _rebuild(edition: Edition, groups: list[list[Item]]) -> Edition:
+    sections = [
+        Section(title=section.title, items=items)
+        for section, items in zip(edition.sections, groups, strict=True)
+        if items
+    ]
+    if not sections:
+        raise DigestError("an edition needs at least one article")
+    return edition.model_copy(update={"sections": sections})
+
+
+def with_summary(
+    edition: Edition, article_id: int, text: str, method: str = EDITED_METHOD
+) -> Edition:
+    text = " ".join(text.split())
+    if not text:
+        raise DigestError("a summary must not be empty")
+    s_index, i_index = _locate(edition, article_id)
+    groups = _sections(edition)
+    item = groups[s_index][i_index]
+    groups[s_index][i_index] = Item(article=item.article, summary=Summary(text=text, method=method))
+    return _rebuild(edition, groups)
+
+
+def moved(edition: Edition, article_id: int, step: int) -> Edition:
+    """The article one place up (-1) or down (+1) in its section."""
+    s_index, i_index = _locate(edition, article_id)
+    groups = _sections(edition)
+    items = groups[s_index]
+    target = i_index + step
+    if 0 <= target < len(items):
+        items[i_index], items[target] = items[target], items[i_index]
+    return _rebuild(edition, groups)
+
+
+def removed(edition: Edition, article_id: int) -> Edition:
+    s_index, i_index = _locate(edition, article_id)
+    groups = _sections(edition)
+    del groups[s_index][i_index]
+    return _rebuild(edition, groups)
+
+
+def moved_to_section(edition: Edition, article_id: int, section: int) -> Edition:
+    s_index, i_index = _locate(edition, article_id)
+    if not 0 <= section < len(edition.sections):
+        raise DigestError(f"edition {edition.id} has no section {section + 1}")
+    groups = _sections(edition)
+    item = groups[s_index].pop(i_index)
+    groups[section].append(item)
+    return _rebuild(edition, groups)

@@ -27,7 +27,21 @@ def notify_editors(
 ) -> int:
     """Send `body` to every editor; returns how many got it. Failures are logged, not raised:
     a notice must not stop the run that sends the newsletter."""
-    if not newsletter.editors:
+    return send_notice(
+        sender, newsletter, [str(a) for a in newsletter.editors], subject, body, edition_id
+    )
+
+
+def send_notice(
+    sender: Sender,
+    newsletter: NewsletterConfig,
+    addresses: list[str],
+    subject: str,
+    body: str,
+    edition_id: int = 0,
+) -> int:
+    """A plain message from the newsletter (no unsubscribe link: not a mailing)."""
+    if not addresses:
         return 0
     email = RenderedEmail(
         subject=f"[{newsletter.title}] {subject}",
@@ -41,14 +55,14 @@ def notify_editors(
         newsletter=newsletter,
         email=email,
         recipients=[
-            Recipient(number, 0, str(address), "", newsletter.web_base)
-            for number, address in enumerate(newsletter.editors, start=1)
+            Recipient(number, 0, address, "", newsletter.web_base)
+            for number, address in enumerate(addresses, start=1)
         ],
         purpose="notice",
     )
     try:
         result = sender.send(batch, sender.prepare(batch))
     except Exception as error:
-        log.warning("could not notify the editors of %s: %s", newsletter.name, error)
+        log.warning("could not send %r for %s: %s", subject, newsletter.name, error)
         return 0
     return len(batch.recipients) - len(result.failures)

@@ -97,7 +97,7 @@ def test_twelve_articles_in_three_sections(newsletter: NewsletterConfig) -> None
     # Footer: postal address, unsubscribe placeholder, web copy link.
     assert newsletter.postal_address in soup.get_text()
     assert soup.find("a", href=UNSUBSCRIBE_URL) is not None
-    assert soup.find("a", href="https://brief.example.org/brief/7") is not None
+    assert soup.find("a", href="https://brief.example.org/archive/brief/7") is not None
     assert email.size < GMAIL_CLIP_BYTES
     assert email.errors == []
 
@@ -199,7 +199,7 @@ def test_hostile_text_stays_escaped(title: str, summary: str, source: str, intro
     hrefs = {a.get("href") for a in soup.find_all("a")}
     assert hrefs <= {
         "https://example.org/a",
-        "https://brief.example.org/brief/1",
+        "https://brief.example.org/archive/brief/1",
         "https://brief.example.org",
         UNSUBSCRIBE_URL,
         "mailto:editors@example.org",

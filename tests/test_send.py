@@ -99,7 +99,7 @@ def test_sendgrid_2500_in_three_valid_requests_exactly_once(
     assert first["to"] == [{"email": "reader0@example.org", "name": "Reader 0"}]
     assert first["substitutions"]["%%name%%"] == "Reader 0"
     url = first["substitutions"]["%%unsubscribe_url%%"]
-    assert url.startswith("https://brief.example.org/unsubscribe/")
+    assert url.startswith("https://brief.example.org/u/")
     # Per reader: the unsubscribe link; for all readers of the request: one-click and List-Id.
     assert first["headers"] == {"List-Unsubscribe": f"<{url}>"}
     assert body["headers"] == {
@@ -239,7 +239,7 @@ def _check_message(message: EmailMessage, to: str, name: str) -> None:
     assert "%%" not in text.get_content() and "%%" not in html.get_content()
     assert f"sent to {to}" in html.get_content()
     unsubscribe = message["List-Unsubscribe"]
-    assert unsubscribe.startswith("<https://brief.example.org/unsubscribe/")
+    assert unsubscribe.startswith("<https://brief.example.org/u/")
     assert unsubscribe.strip("<>") in text.get_content()
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert message["To"].addresses[0].addr_spec == to

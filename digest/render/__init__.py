@@ -39,7 +39,7 @@ class RenderedEmail(BaseModel):
 
 def edition_web_url(newsletter: NewsletterConfig, edition: Edition) -> str:
     """Where the edition's web copy lives ("view in browser")."""
-    return f"{newsletter.web_base}/{newsletter.name}/{edition.number}"
+    return f"{newsletter.web_base}/archive/{newsletter.name}/{edition.number}"
 
 
 def render_edition(

@@ -279,6 +279,11 @@ class _Campaign:
         return outcome
 
 
+def unsubscribe_url(newsletter: NewsletterConfig, token: str) -> str:
+    """The one-click unsubscribe page of digest's web app (`digest serve`, /u/TOKEN)."""
+    return f"{newsletter.web_base}/u/{token}"
+
+
 def _recipient(
     queued: QueuedDelivery, list_id: int, newsletter: NewsletterConfig, tokens: UnsubscribeTokens
 ) -> Recipient:
@@ -288,5 +293,5 @@ def _recipient(
         subscriber_id=queued.subscriber_id,
         email=queued.email,
         name=queued.name,
-        unsubscribe_url=f"{newsletter.web_base}/unsubscribe/{token}",
+        unsubscribe_url=unsubscribe_url(newsletter, token),
     )

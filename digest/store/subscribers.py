@@ -275,6 +275,21 @@ class SubscriberRepository:
             )
         return self.get(subscriber_id)
 
+    def confirm(self, subscriber_id: int, consent_at: datetime, origin: str) -> Subscriber:
+        """A confirmed opt-in: subscribed, with when and how consent was given."""
+        with self._sessions.begin() as session:
+            session.execute(
+                update(SubscriberRow)
+                .where(SubscriberRow.id == subscriber_id)
+                .values(
+                    status=Status.SUBSCRIBED.value,
+                    consent_at=consent_at,
+                    consent_origin=origin,
+                    updated_at=utcnow(),
+                )
+            )
+        return self.get(subscriber_id)
+
     def remove(self, email: str, list_id: int | None = None) -> int:
         """Erase an address (GDPR): its rows go, and deliveries keep no trace of it."""
         statement = delete(SubscriberRow).where(SubscriberRow.email_key == address_key(email))

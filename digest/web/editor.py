@@ -1,0 +1,297 @@
+"""Editor pages: editions, the preview at desktop and phone widths, dark mode and plain text,
+the lint, and every edit; approve, schedule, cancel, send a test. Hidden from the OpenAPI
+schema (it documents the public endpoints)."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from digest import editing
+from digest.app import App
+from digest.edition import Edition, EditionStatus
+from digest.errors import DigestError, NotFoundError
+from digest.render import RenderedEmail, placeholders
+from digest.render.lint import GMAIL_CLIP_BYTES
+from digest.web import PAGES
+from digest.web.security import SESSION_COOKIE, check_csrf, check_password, new_csrf_token
+
+router = APIRouter(include_in_schema=False)
+_DARK_QUERY = "@media (prefers-color-scheme: dark)"
+
+
+class Editor:
+    """The request's editor session; raises a redirect to /login where a login is needed."""
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+        sessions = request.app.state.sessions
+        self.session = sessions.read(request)
+        self.fresh = "csrf" not in self.session
+        if self.fresh:
+            self.session["csrf"] = new_csrf_token()
+
+    @property
+    def app(self) -> App:
+        app: App = self.request.app.state.digest
+        return app
+
+    @property
+    def csrf(self) -> str:
+        return str(self.session["csrf"])
+
+    def require_login(self) -> None:
+        if self.request.app.state.login_required and not self.session.get("editor"):
+            raise HTTPException(status_code=303, headers={"Location": "/login"})
+
+    def finish(self, response: Response) -> Response:
+        if self.fresh or self.session.get("changed"):
+            self.session.pop("changed", None)
+            response.set_cookie(
+                SESSION_COOKIE,
+                self.request.app.state.sessions.dump(self.session),
+                **self.request.app.state.sessions.cookie_options(),
+            )
+        return response
+
+    def page(self, name: str, **context: object) -> Response:
+        context.update(csrf=self.csrf, login_required=self.request.app.state.login_required)
+        return self.finish(PAGES.TemplateResponse(self.request, name, context))
+
+
+def editor(request: Request) -> Editor:
+    current = Editor(request)
+    current.require_login()
+    return current
+
+
+def posted(request: Request, csrf: Annotated[str, Form()] = "") -> Editor:
+    """An editor form post: logged in (where needed) and carrying the session's CSRF token."""
+    current = editor(request)
+    check_csrf(current.session, csrf)
+    return current
+
+
+EditorSession = Annotated[Editor, Depends(editor)]
+EditorPost = Annotated[Editor, Depends(posted)]
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request) -> Response:
+    return Editor(request).page("login.html", error=None)
+
+
+@router.post("/login")
+def login(
+    request: Request, secret: Annotated[str, Form()] = "", csrf: Annotated[str, Form()] = ""
+) -> Response:
+    current = Editor(request)
+    check_csrf(current.session, csrf)
+    settings = current.app.settings
+    token = settings.editor_token.get_secret_value()
+    stored = settings.editor_password_hash.get_secret_value()
+    import hmac
+
+    if (token and hmac.compare_digest(secret.encode(), token.encode())) or (
+        stored and check_password(secret, stored)
+    ):
+        # A new session (and CSRF token) on login: nothing from before carries over.
+        current.session = {"editor": True, "csrf": new_csrf_token(), "changed": True}
+        return current.finish(RedirectResponse("/editions", status_code=303))
+    response = PAGES.TemplateResponse(
+        request,
+        "login.html",
+        {"csrf": current.csrf, "error": "Wrong password or token.", "login_required": True},
+        status_code=401,
+    )
+    return current.finish(response)
+
+
+@router.post("/logout")
+def logout(current: EditorPost) -> Response:
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@router.get("/")
+def home() -> Response:
+    return RedirectResponse("/editions", status_code=303)
+
+
+@router.get("/editions", response_class=HTMLResponse)
+def editions(current: EditorSession) -> Response:
+    app = current.app
+    sizes = {
+        name: counts.get("subscribed", 0) for name, counts in app.store.subscribers.stats().items()
+    }
+    rows = [
+        (
+            edition,
+            sum(sizes.get(name, 0) for name in app.settings.newsletter(edition.newsletter).lists)
+            if edition.newsletter in app.settings.newsletters
+            else 0,
+        )
+        for edition in app.store.list_editions()
+    ]
+    return current.page("editions.html", rows=rows)
+
+
+def _edition(current: Editor, edition_id: int) -> Edition:
+    try:
+        return current.app.store.get_edition(edition_id)
+    except NotFoundError:
+        raise HTTPException(status_code=404, detail="no such edition") from None
+
+
+def _sample(current: Editor, edition: Edition, email: RenderedEmail, html: bool) -> str:
+    newsletter = current.app.settings.newsletter(edition.newsletter)
+    values = placeholders.values_for(
+        "Reader", "reader@example.org", f"{newsletter.web_base}/u/preview"
+    )
+    return placeholders.fill(email.html if html else email.text, values)
+
+
+@router.get("/editions/{edition_id}", response_class=HTMLResponse)
+def edition_page(
+    current: EditorSession, edition_id: int, error: str | None = None, notice: str | None = None
+) -> Response:
+    edition = _edition(current, edition_id)
+    email = current.app.render(edition)
+    return current.page(
+        "edition.html",
+        edition=edition,
+        email=email,
+        text=_sample(current, edition, email, False),
+        limit_kb=GMAIL_CLIP_BYTES / 1024,
+        size_kb=email.size / 1024,
+        editable=edition.status == EditionStatus.DRAFT,
+        error=error,
+        notice=notice,
+        version=_version(email),
+    )
+
+
+@router.get("/editions/{edition_id}/preview", response_class=HTMLResponse)
+def preview(current: EditorSession, edition_id: int, dark: bool = False) -> Response:
+    edition = _edition(current, edition_id)
+    html = _sample(current, edition, current.app.render(edition), True)
+    if dark:
+        # The email's own dark-mode rules, switched on whatever the browser prefers.
+        html = html.replace(_DARK_QUERY, "@media all")
+    return HTMLResponse(html)
+
+
+def _version(email: RenderedEmail) -> str:
+    return hashlib.sha256((email.html + email.text).encode()).hexdigest()[:16]
+
+
+@router.get("/editions/{edition_id}/version")
+def version(current: EditorSession, edition_id: int) -> JSONResponse:
+    """What the page polls: changes when the edition or a template changes."""
+    edition = _edition(current, edition_id)
+    return JSONResponse({"version": _version(current.app.render(edition))})
+
+
+def _back(edition_id: int, error: str | None = None, notice: str | None = None) -> Response:
+    query = f"?error={quote(error)}" if error else (f"?notice={quote(notice)}" if notice else "")
+    return RedirectResponse(f"/editions/{edition_id}{query}", status_code=303)
+
+
+def _change(current: Editor, edition_id: int, change: object) -> Response:
+    edition = _edition(current, edition_id)
+    try:
+        updated = change(edition)  # type: ignore[operator]
+        current.app.store.update_edition(updated)
+    except DigestError as problem:
+        return _back(edition_id, error=str(problem))
+    return _back(edition_id)
+
+
+@router.post("/editions/{edition_id}/fields")
+def edit_fields(
+    current: EditorPost,
+    edition_id: int,
+    subject: Annotated[str, Form()],
+    preheader: Annotated[str, Form()] = "",
+    intro: Annotated[str, Form()] = "",
+) -> Response:
+    return _change(current, edition_id, lambda e: editing.with_fields(e, subject, preheader, intro))
+
+
+@router.post("/editions/{edition_id}/items/{article_id}/summary")
+def edit_summary(
+    current: EditorPost, edition_id: int, article_id: int, text: Annotated[str, Form()]
+) -> Response:
+    return _change(current, edition_id, lambda e: editing.with_summary(e, article_id, text))
+
+
+@router.post("/editions/{edition_id}/items/{article_id}/regenerate")
+def regenerate(current: EditorPost, edition_id: int, article_id: int) -> Response:
+    app = current.app
+
+    def change(edition: Edition) -> Edition:
+        newsletter = app.settings.newsletter(edition.newsletter)
+        article = app.store.get_article(article_id)
+        summary = app.summarizer.summarize(
+            article, theme=newsletter.theme, max_words=newsletter.summary_words
+        )
+        return editing.with_summary(edition, article_id, summary.text, summary.method)
+
+    return _change(current, edition_id, change)
+
+
+@router.post("/editions/{edition_id}/items/{article_id}/move")
+def move(
+    current: EditorPost, edition_id: int, article_id: int, step: Annotated[int, Form(ge=-1, le=1)]
+) -> Response:
+    return _change(current, edition_id, lambda e: editing.moved(e, article_id, step))
+
+
+@router.post("/editions/{edition_id}/items/{article_id}/remove")
+def remove(current: EditorPost, edition_id: int, article_id: int) -> Response:
+    return _change(current, edition_id, lambda e: editing.removed(e, article_id))
+
+
+@router.post("/editions/{edition_id}/items/{article_id}/section")
+def to_section(
+    current: EditorPost, edition_id: int, article_id: int, section: Annotated[int, Form(ge=0)]
+) -> Response:
+    return _change(current, edition_id, lambda e: editing.moved_to_section(e, article_id, section))
+
+
+@router.post("/editions/{edition_id}/approve")
+def approve(current: EditorPost, edition_id: int, send_at: Annotated[str, Form()] = "") -> Response:
+    edition = _edition(current, edition_id)
+    try:
+        when = datetime.fromisoformat(send_at) if send_at.strip() else None
+        approved = current.app.approve(edition, when)
+    except ValueError:
+        return _back(edition_id, error=f"{send_at!r} is not a date and time")
+    except DigestError as problem:
+        return _back(edition_id, error=str(problem))
+    at = approved.send_at.isoformat(timespec="minutes") if approved.send_at else "when sent"
+    return _back(edition_id, notice=f"Approved, to be sent at {at}.")
+
+
+@router.post("/editions/{edition_id}/cancel")
+def cancel(current: EditorPost, edition_id: int) -> Response:
+    try:
+        current.app.cancel(_edition(current, edition_id))
+    except DigestError as problem:
+        return _back(edition_id, error=str(problem))
+    return _back(edition_id, notice="Cancelled: it will not be sent.")
+
+
+@router.post("/editions/{edition_id}/test")
+def send_test(current: EditorPost, edition_id: int, address: Annotated[str, Form()]) -> Response:
+    try:
+        current.app.test_send(_edition(current, edition_id), address)
+    except (DigestError, ValueError) as problem:
+        return _back(edition_id, error=f"Test not sent: {problem}")
+    return _back(edition_id, notice=f"Test copy sent to {address}.")

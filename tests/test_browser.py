@@ -1,0 +1,138 @@
+"""The editor's page and the unsubscribe link in a real browser: Debian's chromium, driven by
+Playwright (no browser download). Screenshots of the preview go to test-artifacts/."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, expect, sync_playwright
+
+from digest.app import App
+from tests.conftest import IN_CI
+from tests.web_support import ROOT, draft_edition, serving, settings_for
+
+CHROMIUM = os.environ.get("DIGEST_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(os.environ.get("DIGEST_TEST_ARTIFACTS", ROOT / "test-artifacts"))
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
+        if IN_CI:
+            pytest.fail(f"{CHROMIUM} is missing: CI must install Debian's chromium")
+        pytest.skip(f"{CHROMIUM} is not installed")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield launched
+        launched.close()
+
+
+def test_preview_edit_and_approve_in_the_browser(
+    browser: Browser, sqlite_url: str, tmp_path: Path
+) -> None:
+    settings = settings_for(sqlite_url, tmp_path)
+    app = App(settings)
+    edition = draft_edition(app)
+    article = edition.sections[0].items[0].article
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with serving(settings) as base:
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.goto(f"{base}/editions/{edition.id}")
+        frame = page.locator("#preview")
+        expect(frame).to_have_class(re.compile("desktop"))
+        preview = page.frame_locator("#preview")
+        expect(preview.get_by_text(article.title).first).to_be_visible()
+        assert 650 <= (frame.bounding_box() or {"width": 0})["width"] <= 670
+        page.screenshot(path=str(ARTIFACTS / "preview-desktop.png"), full_page=True)
+
+        page.get_by_role("button", name="Phone").click()
+        expect(frame).to_have_class(re.compile("phone"))
+        assert (frame.bounding_box() or {"width": 0})["width"] == 375
+        # Below 480 px the email is one column: the card fits the phone's width.
+        inner = preview.locator("h3").first.bounding_box()
+        assert inner is not None and inner["width"] < 375
+        page.screenshot(path=str(ARTIFACTS / "preview-phone.png"), full_page=True)
+
+        page.get_by_role("button", name="Plain text").click()
+        expect(page.locator("#text")).to_be_visible()
+        expect(page.locator("#text")).to_contain_text(article.title)
+        page.get_by_role("button", name="Desktop").click()
+
+        new_summary = "An editor rewrote this summary in the browser."
+        page.get_by_label(f"Summary of {article.title}").fill(new_summary)
+        page.locator(f'.item[data-article="{article.id}"] button', has_text="Save summary").click()
+        expect(page.frame_locator("#preview").get_by_text(new_summary)).to_be_visible()
+        assert app.store.get_edition(edition.id or 0).items[0].summary.text == new_summary
+
+        page.get_by_role("button", name="Approve").click()
+        expect(page.locator("#status")).to_have_text("approved")
+        expect(page.get_by_role("status")).to_contain_text("Approved")
+        page.close()
+    assert (ARTIFACTS / "preview-phone.png").stat().st_size > 10_000
+    app.close()
+
+
+def test_page_reloads_itself_when_the_edition_changes(
+    browser: Browser, sqlite_url: str, tmp_path: Path
+) -> None:
+    settings = settings_for(sqlite_url, tmp_path)
+    app = App(settings)
+    edition = draft_edition(app)
+    with serving(settings) as base:
+        page = browser.new_page()
+        page.goto(f"{base}/editions/{edition.id}")
+        expect(page.locator("#inbox-subject")).to_have_text(edition.subject)
+        # A change made elsewhere (here through the store, as `digest edit` would).
+        app.store.update_edition(edition.model_copy(update={"subject": "Changed elsewhere"}))
+        expect(page.locator("#inbox-subject")).to_have_text("Changed elsewhere", timeout=5000)
+        page.close()
+    app.close()
+
+
+def test_unsubscribe_link_from_a_sent_email(
+    browser: Browser, sqlite_url: str, tmp_path: Path
+) -> None:
+    """Send through the outbox, follow the List-Unsubscribe link of one .eml in the browser,
+    confirm, and the next send leaves that reader out."""
+    settings = settings_for(sqlite_url, tmp_path)
+    app = App(settings)
+    first = app.approve(draft_edition(app, readers=3))
+    app.send(first)
+    sent = sorted((tmp_path / "outbox").rglob("0*.eml"))
+    reader = sent[1].name.split("-", 1)[1].removesuffix(".eml")
+    link = re.search(r"List-Unsubscribe: <([^>]+)>", sent[1].read_text())
+    assert link is not None
+    path = link.group(1).removeprefix("https://brief.example.org")
+    with serving(settings) as base:
+        page = browser.new_page()
+        page.goto(f"{base}{path}")
+        expect(page.get_by_role("heading")).to_have_text("Unsubscribe?")
+        page.get_by_role("button", name="Unsubscribe").click()
+        expect(page.get_by_role("heading")).to_have_text("You are unsubscribed")
+        page.close()
+    app.add([str(ROOT / "examples/articles/kursk-deployment-pasted.txt")], tags=["new"])
+    extra = tmp_path / "more.jsonl"
+    extra.write_text('{"title": "A second week story here", "text": "More news today."}\n')
+    app.add([str(extra)])
+    second = app.approve(app.build(app.settings.newsletter("brief"), first.date))
+    report = app.send(second)
+    assert report.sent == 2
+    later = tmp_path / "outbox" / "brief" / f"edition-{second.id}"
+    assert reader not in [p.name.split("-", 1)[1].removesuffix(".eml") for p in later.glob("*.eml")]
+    app.close()

@@ -1,0 +1,274 @@
+"""The web app over real HTTP: editor login and CSRF, edits, one-click unsubscribe (RFC 8058),
+double opt-in, the archive, and SendGrid's signed event webhook."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+import time_machine
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from digest.app import App
+from digest.subscribers.model import Status
+from tests.web_support import csrf_of, draft_edition, serving, settings_for
+
+
+def test_editor_pages_edit_and_approve(database_url: str, tmp_path: Path) -> None:
+    settings = settings_for(database_url, tmp_path)
+    app = App(settings)
+    edition = draft_edition(app)
+    first = edition.sections[0].items[0].article
+    with serving(settings) as base, httpx.Client(base_url=base) as client:
+        listing = client.get("/editions")
+        assert listing.status_code == 200 and edition.subject in listing.text
+        page = client.get(f"/editions/{edition.id}")
+        assert page.status_code == 200 and "Email preview" in page.text
+        assert "HTML size:" in page.text
+        csrf = csrf_of(page.text)
+        # Without the CSRF token, nothing changes.
+        refused = client.post(f"/editions/{edition.id}/fields", data={"subject": "Hacked"})
+        assert refused.status_code == 403
+        assert app.store.get_edition(edition.id or 0).subject == edition.subject
+        saved = client.post(
+            f"/editions/{edition.id}/items/{first.id}/summary",
+            data={"csrf": csrf, "text": "A summary written by the editor."},
+        )
+        assert saved.status_code == 303
+        preview = client.get(f"/editions/{edition.id}/preview")
+        assert "A summary written by the editor." in preview.text
+        assert "%%" not in preview.text
+        dark = client.get(f"/editions/{edition.id}/preview", params={"dark": "true"})
+        assert "@media all" in dark.text
+        client.post(f"/editions/{edition.id}/items/{first.id}/remove", data={"csrf": csrf})
+        stored = app.store.get_edition(edition.id or 0)
+        assert first.id not in [i.article.id for i in stored.items]
+        client.post(
+            f"/editions/{edition.id}/fields",
+            data={"csrf": csrf, "subject": "Edited subject", "preheader": "Pre", "intro": "Intro"},
+        )
+        assert app.store.get_edition(edition.id or 0).subject == "Edited subject"
+        approved = client.post(
+            f"/editions/{edition.id}/approve", data={"csrf": csrf, "send_at": "2026-12-01T07:00"}
+        )
+        assert (
+            approved.status_code == 303
+            and "Approved" in client.get(approved.headers["location"]).text
+        )
+        assert app.store.get_edition(edition.id or 0).status == "approved"
+        locked = client.post(
+            f"/editions/{edition.id}/fields", data={"csrf": csrf, "subject": "Too late"}
+        )
+        assert "only a draft can be edited" in client.get(locked.headers["location"]).text
+    app.close()
+
+
+def test_login_required_off_loopback(sqlite_url: str, tmp_path: Path) -> None:
+    from digest.web.security import hash_password
+
+    settings = settings_for(
+        sqlite_url, tmp_path, editor_password_hash=hash_password("correct horse", iterations=1000)
+    )
+    with serving(settings, host="0.0.0.0") as base, httpx.Client(base_url=base) as client:
+        assert client.get("/editions", follow_redirects=False).headers["location"] == "/login"
+        login = client.get("/login")
+        set_cookie = login.headers["set-cookie"].lower()
+        assert (
+            "httponly" in set_cookie and "secure" in set_cookie and "samesite=strict" in set_cookie
+        )
+        csrf = csrf_of(login.text)
+        # httpx will not send a Secure cookie over http: carry it by hand, as a browser on
+        # https would.
+        cookie = login.cookies.get("digest_session") or ""
+        headers = {"Cookie": f"digest_session={cookie}"}
+        no_csrf = client.post("/login", data={"secret": "correct horse"}, headers=headers)
+        assert no_csrf.status_code == 403
+        wrong = client.post("/login", data={"secret": "wrong", "csrf": csrf}, headers=headers)
+        assert wrong.status_code == 401
+        right = client.post(
+            "/login",
+            data={"secret": "correct horse", "csrf": csrf},
+            headers=headers,
+            follow_redirects=False,
+        )
+        assert right.status_code == 303
+        session = right.cookies.get("digest_session") or ""
+        page = client.get("/editions", headers={"Cookie": f"digest_session={session}"})
+        assert page.status_code == 200 and "editions" in page.text
+        forged = session[:-3] + ("AAA" if not session.endswith("AAA") else "BBB")
+        assert (
+            client.get(
+                "/editions", headers={"Cookie": f"digest_session={forged}"}, follow_redirects=False
+            ).status_code
+            == 303
+        )
+
+
+def test_one_click_unsubscribe_and_forgery(database_url: str, tmp_path: Path) -> None:
+    settings = settings_for(database_url, tmp_path)
+    app = App(settings)
+    edition = app.approve(draft_edition(app))
+    app.send(edition)
+    eml = sorted((tmp_path / "outbox").rglob("0*.eml"))[0].read_text()
+    url = re.search(r"List-Unsubscribe: <([^>]+)>", eml)
+    assert url is not None
+    path = url.group(1).removeprefix("https://brief.example.org")
+    with serving(settings) as base, httpx.Client(base_url=base) as client:
+        page = client.get(path)
+        assert page.status_code == 200 and "Unsubscribe?" in page.text
+        assert app.store.subscribers.stats()["readers"]["unsubscribed"] == 0  # GET changes nothing
+        for _ in range(2):  # idempotent
+            done = client.post(path, data={"List-Unsubscribe": "One-Click"})
+            assert done.status_code == 200 and "You are unsubscribed" in done.text
+            assert "set-cookie" not in done.headers
+        assert app.store.subscribers.stats()["readers"]["unsubscribed"] == 1
+        token = path.rsplit("/", 1)[1]
+        subscriber, list_id = token.split(".")[1], token.split(".")[2]
+        other = token.replace(f"1.{subscriber}.{list_id}.", f"1.{int(subscriber) + 1}.{list_id}.")
+        for forged in (token[:-1] + ("A" if token[-1] != "A" else "B"), other, "garbage"):
+            assert (
+                client.post(f"/u/{forged}", data={"List-Unsubscribe": "One-Click"}).status_code
+                == 404
+            )
+            assert client.get(f"/u/{forged}").status_code == 404
+        assert app.store.subscribers.stats()["readers"]["unsubscribed"] == 1
+    app.close()
+
+
+def test_double_opt_in_and_expiry(sqlite_url: str, tmp_path: Path) -> None:
+    settings = settings_for(sqlite_url, tmp_path, subscribe_limit_per_hour=3)
+    app = App(settings)
+    with serving(settings) as base, httpx.Client(base_url=base) as client:
+        assert client.get("/subscribe/nope").status_code == 404
+        form = client.get("/subscribe/readers")
+        assert form.status_code == 200 and "Subscribe" in form.text
+        bad = client.post("/subscribe/readers", data={"email": "not-an-address"})
+        assert bad.status_code == 422
+        asked = client.post("/subscribe/readers", data={"email": "New@Example.org", "name": "Nu"})
+        assert asked.status_code == 200 and "check your inbox" in asked.text
+        list_id = app.store.subscribers.list_id("readers")
+        pending = app.store.subscribers.find(list_id, "new@example.org")
+        assert pending is not None and pending.status == Status.PENDING
+        [mail] = (tmp_path / "outbox").rglob("notice-*.eml")
+        link = re.search(r"https://brief\.example\.org(/confirm/\S+)", mail.read_text())
+        assert link is not None
+        confirm_path = link.group(1)
+        assert client.get(confirm_path).status_code == 200  # a page, not yet a subscription
+        assert app.store.subscribers.find(list_id, "new@example.org").status == Status.PENDING  # type: ignore[union-attr]
+        with time_machine.travel(datetime.now(UTC) + timedelta(days=3)):
+            assert client.post(confirm_path).status_code == 410  # expired after 2 days
+        assert app.store.subscribers.find(list_id, "new@example.org").status == Status.PENDING  # type: ignore[union-attr]
+        done = client.post(confirm_path)
+        assert done.status_code == 200 and "now receives" in done.text
+        confirmed = app.store.subscribers.find(list_id, "new@example.org")
+        assert confirmed is not None and confirmed.status == Status.SUBSCRIBED
+        assert confirmed.consent_at is not None and "double opt-in" in confirmed.consent_origin
+        assert client.post(confirm_path[:-2] + "xx").status_code == 404
+        # Rate limits: the same client may ask 3 times an hour.
+        answers = [
+            client.post("/subscribe/readers", data={"email": f"x{n}@example.org"}).status_code
+            for n in range(3)
+        ]
+        assert answers == [200, 200, 429]
+    app.close()
+
+
+def test_archive_and_its_feed(sqlite_url: str, tmp_path: Path) -> None:
+    settings = settings_for(sqlite_url, tmp_path)
+    app = App(settings)
+    edition = app.approve(draft_edition(app))
+    with serving(settings) as base, httpx.Client(base_url=base) as client:
+        assert edition.subject not in client.get("/archive/brief").text  # not sent yet
+        app.send(edition)
+        listing = client.get("/archive/brief")
+        assert edition.subject in listing.text
+        page = client.get("/archive/brief/1")
+        assert page.status_code == 200 and edition.subject in page.text and "%%" not in page.text
+        feed = client.get("/archive/brief/feed.xml")
+        assert feed.headers["content-type"].startswith("application/rss+xml")
+        assert "https://brief.example.org/archive/brief/1" in feed.text
+        assert client.get("/archive/brief/2").status_code == 404
+    app.close()
+
+
+def _signed(key: ec.EllipticCurvePrivateKey, body: bytes, timestamp: str) -> dict[str, str]:
+    signature = key.sign(timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
+    return {
+        "X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(signature).decode(),
+        "X-Twilio-Email-Event-Webhook-Timestamp": timestamp,
+        "Content-Type": "application/json",
+    }
+
+
+def test_sendgrid_webhook_signature_and_events(database_url: str, tmp_path: Path) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    public = base64.b64encode(
+        key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    ).decode()
+    settings = settings_for(database_url, tmp_path, sendgrid_webhook_public_key=public)
+    app = App(settings)
+    draft_edition(app, readers=4)
+    list_id = app.store.subscribers.list_id("readers")
+    r0 = app.store.subscribers.find(list_id, "r0@example.org")
+    assert r0 is not None
+    events = [
+        {
+            "email": "r0@example.org",
+            "event": "bounce",
+            "subscriber_id": str(r0.id),
+            "timestamp": 1764000000,
+            "sg_event_id": "e1",
+        },
+        {"email": "r1@example.org", "event": "spamreport", "timestamp": 1764000001},
+        {"email": "r2@example.org", "event": "unsubscribe", "timestamp": 1764000002},
+        {"email": "r3@example.org", "event": "delivered", "timestamp": 1764000003},
+    ]
+    body = json.dumps(events).encode()
+    headers = _signed(key, body, "1764000100")
+    with serving(settings) as base, httpx.Client(base_url=base) as client:
+        changed = body.replace(b"bounce", b"bounc3")
+        assert (
+            client.post("/webhooks/sendgrid", content=changed, headers=headers).status_code == 403
+        )
+        assert (
+            client.post(
+                "/webhooks/sendgrid",
+                content=body,
+                headers={**headers, "X-Twilio-Email-Event-Webhook-Timestamp": "1764000101"},
+            ).status_code
+            == 403
+        )
+        assert client.post("/webhooks/sendgrid", content=body).status_code == 403
+        assert {s.email: s.status for s in app.store.subscribers.iterate(list_id)} == {
+            f"r{n}@example.org": Status.SUBSCRIBED for n in range(4)
+        }
+        first = client.post("/webhooks/sendgrid", content=body, headers=headers)
+        assert first.status_code == 200 and first.json() == {"received": 4, "changed": 3}
+        replay = client.post("/webhooks/sendgrid", content=body, headers=headers)
+        assert replay.json() == {"received": 4, "changed": 0}
+    statuses = {s.email: s.status for s in app.store.subscribers.iterate(list_id)}
+    assert statuses == {
+        "r0@example.org": Status.BOUNCED,
+        "r1@example.org": Status.COMPLAINED,
+        "r2@example.org": Status.UNSUBSCRIBED,
+        "r3@example.org": Status.SUBSCRIBED,
+    }
+    app.close()
+
+
+@pytest.mark.parametrize("path", ["/editions", "/editions/1", "/editions/1/preview"])
+def test_editor_pages_are_not_in_the_public_schema(
+    sqlite_url: str, tmp_path: Path, path: str
+) -> None:
+    settings = settings_for(sqlite_url, tmp_path)
+    with serving(settings) as base, httpx.Client(base_url=base) as client:
+        schema = client.get("/openapi.json").json()
+        assert path not in schema["paths"] and "/u/{token}" in schema["paths"]

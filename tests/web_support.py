@@ -1,0 +1,74 @@
+"""Running the web app for tests: a real uvicorn server on 127.0.0.1, in a thread."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+
+import uvicorn
+
+from digest.app import App
+from digest.config import Settings
+from digest.edition import Edition
+from digest.store.subscribers import NewSubscriber
+from digest.web import create_app
+from tests.conftest import make_newsletter
+from tests.servers.smtp import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "web-test-secret-0123456789"
+
+
+def settings_for(database_url: str, tmp_path: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "newsletters": {
+            "brief": make_newsletter(lists=["readers"], base_url="https://brief.example.org")
+        },
+        "secret_key": SECRET,
+        "outbox_dir": tmp_path / "outbox",
+    }
+    values.update(overrides)
+    return Settings.model_validate(values)
+
+
+def draft_edition(app: App, readers: int = 3) -> Edition:
+    app.add([str(ROOT / "examples/articles")])
+    list_id = app.store.subscribers.ensure_list("readers")
+    app.store.subscribers.upsert(
+        list_id,
+        [NewSubscriber(email=f"r{n}@example.org", name=f"Reader {n}") for n in range(readers)],
+    )
+    return app.build(app.settings.newsletter("brief"), date(2026, 11, 24))
+
+
+@contextmanager
+def serving(settings: Settings, host: str = "127.0.0.1") -> Iterator[str]:
+    """Base URL of the app served by uvicorn; `host` is what the app believes it is bound to
+    (the socket is always on loopback)."""
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(settings, host), host="127.0.0.1", port=port, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def csrf_of(page: str) -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert match, "no CSRF token in the page"
+    return match.group(1)
