@@ -92,6 +92,16 @@ class Article(BaseModel):
         return len(_WORD.findall(self.text))
 
 
+# "(CNN)", "New Delhi, India (CNN) --", "(The Hollywood Reporter)": a wire's dateline, not news.
+_DATELINE = re.compile(
+    r"^(?:[A-Z][\w .,'-]{0,50}\s)?\((?:CNN|AP|Reuters|AFP|[A-Z][\w .&']{1,40})\)\s*(?:--|—|-)?\s*"
+)
+
+
+def without_dateline(text: str) -> str:
+    return _DATELINE.sub("", text, count=1)
+
+
 def normalised_text(text: str) -> str:
     """Text reduced to its words, so that re-pasted or re-wrapped copies compare equal."""
     text = unicodedata.normalize("NFKC", text).casefold()

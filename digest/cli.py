@@ -26,6 +26,8 @@ app = typer.Typer(
 articles_app = typer.Typer(help="Stored articles.", no_args_is_help=True)
 editions_app = typer.Typer(help="Editions.", no_args_is_help=True)
 subscribers_app = typer.Typer(help="Subscriber lists.", no_args_is_help=True)
+eval_app = typer.Typer(help="Measure summaries and themes.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
 app.add_typer(articles_app, name="articles")
 app.add_typer(editions_app, name="editions")
 app.add_typer(subscribers_app, name="subscribers")
@@ -504,6 +506,41 @@ def hash_password_command() -> None:
 
     password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     typer.echo(hash_password(password))
+
+
+@eval_app.command("summaries")
+def eval_summaries(
+    ctx: typer.Context,
+    dataset: Annotated[Path, typer.Argument(help="JSONL of {id, article, reference}.")],
+    summarizer: Annotated[
+        str, typer.Option("--summarizer", "-s", help="extractive, extractive-one or llm.")
+    ] = "extractive",
+    part: Annotated[
+        str | None, typer.Option("--dataset", help="Only records of this dataset (cnndm, xsum).")
+    ] = None,
+    max_words: Annotated[int, typer.Option(help="Word budget of each summary.")] = 84,
+    out: Annotated[Path | None, typer.Option(help="Write {id, summary} lines here.")] = None,
+) -> None:
+    """ROUGE-1/2/L F1 (stemmed) of a summariser beside Lead-3 and any published systems."""
+    from digest.evaluate import TABLE_HEADER, evaluate, load_examples
+
+    examples = load_examples(dataset, part)
+    if summarizer == "llm":
+        chosen = _app(ctx).summarizer
+    else:
+        from digest.summarize.registry import offline_summarizer
+
+        chosen = offline_summarizer(summarizer)
+    scores, outputs = evaluate(examples, {summarizer: chosen}, theme="news", max_words=max_words)
+    typer.echo(f"{len(examples)} articles from {dataset}" + (f" ({part})" if part else ""))
+    typer.echo(TABLE_HEADER)
+    for row in scores:
+        typer.echo(row.row())
+    if out:
+        with out.open("w", encoding="utf-8") as file:
+            for example, summary in zip(examples, outputs[summarizer], strict=True):
+                file.write(json.dumps({"id": example.id, "summary": summary}) + "\n")
+        typer.echo(f"wrote {out}", err=True)
 
 
 ViaOption = Annotated[

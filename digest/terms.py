@@ -24,7 +24,9 @@ STOP_WORDS = frozenset(
     however year years week weeks day days time including since last first second news per cent
     percent many much well even still back like make made get got going go went come came take
     took think ago around across several another every often already within without among amid
-    via yet
+    via yet scroll click video videos picture pictures photo photos image images read share
+    daily mail cnn updated published january february march april june july august
+    september october november december monday tuesday wednesday thursday friday saturday sunday
     """.split()  # noqa: SIM905 - a word list reads better as text
 )
 

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from digest.articles import Article
+from digest.articles import Article, without_dateline
 from digest.terms import STOP_WORDS, content_stems
 
 BRIEF_TITLE = "In brief"
@@ -139,11 +139,14 @@ def _name_groups(groups: list[Group], theme: str) -> None:
             others=sum(len(g.articles) for i, g in enumerate(groups) if i != position) or 1,
             theme_stems=theme_stems,
         )
-        candidates = [
+        shared = [
             p
             for p in counts.inside
             if p.lower() not in used and (counts.size == 1 or counts.inside[p] > 1)
         ]
+        # Nothing shared: the most telling phrase of any of its articles still names it better
+        # than a cut-off headline.
+        candidates = shared or [p for p in counts.inside if p.lower() not in used]
         if candidates:
             best = max(candidates, key=counts.score)
             group.title = best[0].upper() + best[1:]
@@ -214,7 +217,7 @@ def _phrases(article: Article, lead: bool = True) -> set[str]:
 
 
 def _lead(article: Article) -> str:
-    return " ".join(article.text.split()[:_LEAD_WORDS])
+    return " ".join(without_dateline(article.text).split()[:_LEAD_WORDS])
 
 
 def _profile(article: Article) -> list[str]:

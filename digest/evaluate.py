@@ -1,0 +1,167 @@
+"""Measuring summaries: ROUGE against reference summaries, beside Lead-3 and, where the data
+set carries them, published systems' outputs for the same articles.
+
+ROUGE-1, ROUGE-2 and ROUGE-L (summary level, sentences on separate lines) F1 with stemming,
+computed by the `rouge-score` package, as the published figures are.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from digest.articles import Article
+from digest.errors import DigestError
+from digest.summarize import Summarizer
+from digest.summarize.sentences import paragraphs, split_sentences
+
+
+@dataclass(frozen=True)
+class Example:
+    id: str
+    article: str
+    reference: str
+    dataset: str = ""
+    systems: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Score:
+    name: str
+    rouge1: float
+    rouge2: float
+    rougeL: float
+    rougeLsum: float
+    words: float
+    per_second: float | None
+    count: int
+
+    def row(self) -> str:
+        speed = f"{self.per_second:,.0f}" if self.per_second else "-"
+        return (
+            f"| {self.name} | {self.rouge1:.2f} | {self.rouge2:.2f} | {self.rougeL:.2f} | "
+            f"{self.rougeLsum:.2f} | {self.words:.1f} | {speed} |"
+        )
+
+
+TABLE_HEADER = (
+    "| system | R-1 | R-2 | R-L | R-Lsum | words | articles/s |\n"
+    "| --- | --- | --- | --- | --- | --- | --- |"
+)
+
+
+def load_examples(path: Path, dataset: str | None = None) -> list[Example]:
+    examples = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as error:
+        raise DigestError(f"{path}: {error.strerror or error}") from None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            example = Example(
+                id=str(record["id"]),
+                article=str(record["article"]),
+                reference=str(record["reference"]),
+                dataset=str(record.get("dataset", "")),
+                systems={k: str(v) for k, v in (record.get("systems") or {}).items()},
+            )
+        except (ValueError, KeyError, TypeError) as error:
+            raise DigestError(
+                f"{path}:{number}: not an {{id, article, reference}} record ({error})"
+            ) from None
+        if dataset is None or example.dataset == dataset:
+            examples.append(example)
+    if not examples:
+        raise DigestError(f"{path}: no examples" + (f" of dataset {dataset!r}" if dataset else ""))
+    return examples
+
+
+def sentences_of(text: str) -> list[str]:
+    return [s for p in paragraphs(text) for s in split_sentences(p)]
+
+
+def lead(text: str, count: int = 3) -> str:
+    return " ".join(sentences_of(text)[:count])
+
+
+def score(
+    name: str, examples: list[Example], summaries: list[str], seconds: float | None = None
+) -> Score:
+    from rouge_score import rouge_scorer
+
+    scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL", "rougeLsum"], use_stemmer=True)
+    totals = {"rouge1": 0.0, "rouge2": 0.0, "rougeL": 0.0, "rougeLsum": 0.0}
+    words = 0
+    for example, summary in zip(examples, summaries, strict=True):
+        result = scorer.score(_lines(example.reference), _lines(summary))
+        for key in totals:
+            totals[key] += result[key].fmeasure
+        words += len(summary.split())
+    count = len(examples)
+    return Score(
+        name=name,
+        rouge1=100 * totals["rouge1"] / count,
+        rouge2=100 * totals["rouge2"] / count,
+        rougeL=100 * totals["rougeL"] / count,
+        rougeLsum=100 * totals["rougeLsum"] / count,
+        words=words / count,
+        per_second=count / seconds if seconds else None,
+        count=count,
+    )
+
+
+def _lines(text: str) -> str:
+    """One sentence a line, as ROUGE-Lsum wants."""
+    return "\n".join(sentences_of(text)) or text
+
+
+def run_summarizer(
+    summarize: Callable[[Article], str], examples: Iterable[Example]
+) -> tuple[list[str], float]:
+    """Summaries of every example and the seconds it took."""
+    articles = [Article(title=_title(e.article), text=e.article) for e in examples]
+    start = time.perf_counter()
+    summaries = [summarize(article) for article in articles]
+    return summaries, time.perf_counter() - start
+
+
+def _title(text: str) -> str:
+    # The data sets have no headlines; none is better than a made-up one, so the first words
+    # stand in, and the summariser's "do not repeat the headline" rule rarely fires.
+    return " ".join(text.split()[:6]) or "untitled"
+
+
+def evaluate(
+    examples: list[Example],
+    summarizers: dict[str, Summarizer],
+    theme: str,
+    max_words: int,
+    sentences: int | None = None,
+) -> tuple[list[Score], dict[str, list[str]]]:
+    """Scores of Lead-3, each summariser and the published systems, and each summariser's
+    outputs (for --out)."""
+    lead_summaries, lead_seconds = run_summarizer(lambda a: lead(a.text), examples)
+    scores = [score("Lead-3", examples, lead_summaries, lead_seconds)]
+    outputs: dict[str, list[str]] = {}
+    for name, summarizer in summarizers.items():
+
+        def summarize(article: Article, s: Summarizer = summarizer) -> str:
+            return s.summarize(article, theme=theme, max_words=max_words).text
+
+        produced, seconds = run_summarizer(summarize, examples)
+        outputs[name] = produced
+        scores.append(score(name, examples, produced, seconds))
+    published = sorted({name for e in examples for name in e.systems})
+    for name in published:
+        with_output = [e for e in examples if e.systems.get(name)]
+        if len(with_output) == len(examples):
+            scores.append(
+                score(f"{name} (published)", examples, [e.systems[name] for e in examples])
+            )
+    return scores, outputs
