@@ -24,10 +24,14 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "summaries" / "
 TOPICS = {
     "sport": "sport",
     "femail": "lifestyle",
-    "entertainment": "entertainment", "tvshowbiz": "entertainment",
-    "sciencetech": "science and health", "health": "science and health",
+    "entertainment": "entertainment",
+    "tvshowbiz": "entertainment",
+    "sciencetech": "science and health",
+    "health": "science and health",
     "travel": "travel",
-    "asia": "world and politics", "us": "world and politics", "world": "world and politics",
+    "asia": "world and politics",
+    "us": "world and politics",
+    "world": "world and politics",
     "politics": "world and politics",
 }
 
@@ -71,15 +75,19 @@ def main() -> None:
     path = Path(sys.argv[1]) if len(sys.argv) > 1 else DATA
     articles, labels = labelled(path)
     topics = sorted(set(labels))
-    print(f"{len(articles)} articles, {len(topics)} topics: "
-          + ", ".join(f"{t} ({labels.count(t)})" for t in topics))
+    print(
+        f"{len(articles)} articles, {len(topics)} topics: "
+        + ", ".join(f"{t} ({labels.count(t)})" for t in topics)
+    )
     start = time.perf_counter()
     groups = plan_sections(articles, theme="news", max_sections=len(topics))
     seconds = time.perf_counter() - start
     found = {id(a): n for n, g in enumerate(groups) for a in g.articles}
     ours = [found[id(a)] for a in articles]
-    print(f"digest themes: ARI {adjusted_rand_score(labels, ours):.3f} "
-          f"({len(groups)} sections, {seconds * 1000:.0f} ms)")
+    print(
+        f"digest themes: ARI {adjusted_rand_score(labels, ours):.3f} "
+        f"({len(groups)} sections, {seconds * 1000:.0f} ms)"
+    )
     for group in groups:
         members = [labels[articles.index(a)] for a in group.articles]
         top = max(set(members), key=members.count)
@@ -87,12 +95,15 @@ def main() -> None:
     texts = [f"{a.title} {a.text}" for a in articles]
     matrix = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit_transform(texts)
     runs = [
-        adjusted_rand_score(labels, KMeans(n_clusters=len(topics), n_init=10, random_state=seed)
-                            .fit_predict(matrix))
+        adjusted_rand_score(
+            labels, KMeans(n_clusters=len(topics), n_init=10, random_state=seed).fit_predict(matrix)
+        )
         for seed in range(5)
     ]
-    print(f"TF-IDF + k-means (k={len(topics)}): ARI {sum(runs) / len(runs):.3f} "
-          f"(mean of 5 seeds, min {min(runs):.3f}, max {max(runs):.3f})")
+    print(
+        f"TF-IDF + k-means (k={len(topics)}): ARI {sum(runs) / len(runs):.3f} "
+        f"(mean of 5 seeds, min {min(runs):.3f}, max {max(runs):.3f})"
+    )
 
 
 if __name__ == "__main__":
