@@ -44,9 +44,31 @@ class App:
 
     @cached_property
     def summarizer(self) -> Summarizer:
-        from digest.summarize.extractive import ExtractiveSummarizer
+        """The configured summariser (for a newsletter's own title and language, see
+        summarizer_for)."""
+        return self.summarizer_for(None)
 
-        return ExtractiveSummarizer()
+    def summarizer_for(self, newsletter: NewsletterConfig | None) -> Summarizer:
+        from digest.summarize.registry import offline_summarizer
+
+        settings = self.settings
+        if settings.summarizer != "llm":
+            return offline_summarizer(settings.summarizer)
+        from digest.summarize.llm import LlmSummarizer
+
+        return LlmSummarizer(
+            base_url=settings.llm_base_url,
+            model=settings.llm_model,
+            api_key=settings.llm_api_key.get_secret_value(),
+            fallback=offline_summarizer("extractive"),
+            title=newsletter.title if newsletter else "",
+            language=newsletter.language if newsletter else "en",
+            timeout=settings.llm_timeout,
+            concurrency=settings.llm_concurrency,
+            max_attempts=settings.llm_max_attempts,
+            cache_get=self.store.summary_cache.get,
+            cache_put=self.store.summary_cache.put,
+        )
 
     def close(self) -> None:
         if "store" in self.__dict__:
@@ -90,7 +112,7 @@ class App:
             theme=newsletter.theme,
             number=self.store.next_edition_number(newsletter.name),
             issue_date=issue_date,
-            summarizer=self.summarizer,
+            summarizer=self.summarizer_for(newsletter),
             max_sections=newsletter.max_sections,
             summary_words=newsletter.summary_words,
         )

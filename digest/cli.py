@@ -22,6 +22,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # Plain help: rich-formatted help costs half a second of imports and layout per call.
+    rich_markup_mode=None,
 )
 articles_app = typer.Typer(help="Stored articles.", no_args_is_help=True)
 editions_app = typer.Typer(help="Editions.", no_args_is_help=True)
@@ -791,9 +793,7 @@ def _report_findings(email: RenderedEmail, stream_err: bool = True) -> None:
 def main() -> None:
     import logging
 
-    from digest.errors import DigestError
-    from digest.send.campaign import AlreadySent
-    from digest.store.locks import LockBusy
+    from digest.errors import AlreadySent, DigestError, LockBusy
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:

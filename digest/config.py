@@ -142,6 +142,15 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr("")
     fetch_timeout: float = Field(default=20.0, gt=0, le=300)
     fetch_max_bytes: int = Field(default=5_000_000, ge=10_000)
+    # Summaries: "extractive" (offline, the default), "extractive-one" (one sentence), or "llm"
+    # (any OpenAI-compatible chat-completions API: OpenAI, Ollama, vLLM, llama.cpp's server…).
+    summarizer: Literal["extractive", "extractive-one", "llm"] = "extractive"
+    llm_base_url: str = "http://127.0.0.1:11434/v1"
+    llm_model: str = "llama3.1"
+    llm_api_key: SecretStr = SecretStr("")
+    llm_timeout: float = Field(default=60.0, gt=0)
+    llm_concurrency: int = Field(default=4, ge=1, le=64)
+    llm_max_attempts: int = Field(default=3, ge=1, le=10)
     # Where editors open the local preview (the link in draft notifications).
     editor_url: str = "http://127.0.0.1:8080"
     # `digest serve`. Bound anywhere but loopback, editor pages need a login: a password

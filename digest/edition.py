@@ -79,16 +79,17 @@ def build_draft(
     if not articles:
         raise ValueError("no articles to build an edition from")
     groups = plan_sections(articles, theme=theme, max_sections=max_sections)
+    ordered = [article for group in groups for article in group.articles]
+    many = getattr(summarizer, "summarize_many", None)
+    if many is not None:  # summarisers that work in parallel (the LLM one) do all at once
+        summaries = list(many(ordered, theme=theme, max_words=summary_words))
+    else:
+        summaries = [summarizer.summarize(a, theme=theme, max_words=summary_words) for a in ordered]
+    by_article = {id(article): summary for article, summary in zip(ordered, summaries, strict=True)}
     sections = [
         Section(
             title=group.title,
-            items=[
-                Item(
-                    article=article,
-                    summary=summarizer.summarize(article, theme=theme, max_words=summary_words),
-                )
-                for article in group.articles
-            ],
+            items=[Item(article=a, summary=by_article[id(a)]) for a in group.articles],
         )
         for group in groups
     ]

@@ -20,3 +20,11 @@ class SourceError(DigestError):
 
 class NotFoundError(DigestError):
     """A stored record that the user asked for does not exist."""
+
+
+class LockBusy(DigestError):
+    """Another process holds the lock: the work is already being done."""
+
+
+class AlreadySent(DigestError):
+    """The edition went out completely before: a rerun has nothing to do."""

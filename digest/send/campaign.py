@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 
 from digest.config import NewsletterConfig
 from digest.edition import Edition, EditionStatus
-from digest.errors import DigestError
+from digest.errors import AlreadySent, DigestError
 from digest.render import RenderedEmail
 from digest.send import Batch, BatchRejected, OutcomeUnknown, Recipient, Sender, SendStopped
 from digest.store import Store
@@ -23,6 +23,7 @@ from digest.store.deliveries import BatchOutcome, DeliveryStatus, QueuedDelivery
 from digest.subscribers.tokens import UnsubscribeTokens
 
 log = logging.getLogger("digest.send")
+__all__ = ["AlreadySent", "SendReport", "check_sendable", "plan_send", "send_edition"]
 
 
 @dataclass
@@ -68,10 +69,6 @@ class SendPlan:
 
 
 ProgressCallback = Callable[[int], None]
-
-
-class AlreadySent(DigestError):
-    """The edition went out completely before: a rerun has nothing to do."""
 
 
 def check_sendable(edition: Edition, newsletter: NewsletterConfig) -> None:

@@ -13,13 +13,11 @@ from pathlib import Path
 
 from sqlalchemy import Engine, text
 
-from digest.errors import DigestError
+from digest.errors import LockBusy
+
+__all__ = ["LockBusy", "exclusive"]
 
 _MEMORY_LOCKS: dict[str, threading.Lock] = {}
-
-
-class LockBusy(DigestError):
-    """Another process holds the lock: the work is already being done."""
 
 
 @contextmanager

@@ -20,6 +20,7 @@ from digest.store.feeds import FeedRepository
 from digest.store.locks import exclusive
 from digest.store.schedule import ScheduleRepository
 from digest.store.subscribers import SubscriberRepository
+from digest.store.summary_cache import SummaryCache
 from digest.store.tables import ArticleRow, EditionRow, ItemRow, SectionRow, utcnow
 from digest.summarize import Summary
 
@@ -43,6 +44,7 @@ class Store:
         self.subscribers = SubscriberRepository(engine)
         self.deliveries = DeliveryRepository(engine)
         self.feeds = FeedRepository(engine)
+        self.summary_cache = SummaryCache(engine)
         self.schedule = ScheduleRepository(engine)
 
     def lock(self, name: str) -> AbstractContextManager[None]:
@@ -300,6 +302,7 @@ def _fill_edition(row: EditionRow, edition: Edition) -> None:
                     article_id=item.article.id,
                     summary=item.summary.text,
                     summary_method=item.summary.method,
+                    summary_note=item.summary.note,
                 )
             )
 
@@ -335,7 +338,9 @@ def _edition(row: EditionRow) -> Edition:
                 items=[
                     Item(
                         article=_article(item.article),
-                        summary=Summary(text=item.summary, method=item.summary_method),
+                        summary=Summary(
+                            text=item.summary, method=item.summary_method, note=item.summary_note
+                        ),
                     )
                     for item in section.items
                 ],

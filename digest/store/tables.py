@@ -120,6 +120,7 @@ class ItemRow(Base):
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="RESTRICT"))
     summary: Mapped[str] = mapped_column(Text)
     summary_method: Mapped[str] = mapped_column(String(32))
+    summary_note: Mapped[str] = mapped_column(Text, default="")
 
     section: Mapped[SectionRow] = relationship(back_populates="items")
     edition: Mapped[EditionRow] = relationship()
@@ -246,3 +247,13 @@ class ScheduleRunRow(Base):
     edition_id: Mapped[int | None] = mapped_column(ForeignKey("editions.id", ondelete="SET NULL"))
     detail: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SummaryCacheRow(Base):
+    """LLM summaries by article text, model and prompt version: asked for once."""
+
+    __tablename__ = "summary_cache"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    summary: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -10,10 +10,12 @@ from digest.articles import Article
 
 
 class Summary(BaseModel):
-    """One to three sentences about one article, and the method that wrote them."""
+    """One to three sentences about one article, the method that wrote them, and a note for the
+    editor when something needs a look (an LLM summary replaced as unfaithful, say)."""
 
     text: str = Field(min_length=1)
     method: str
+    note: str = ""
 
 
 class Summarizer(Protocol):

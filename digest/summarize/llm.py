@@ -1,0 +1,187 @@
+"""Summaries from a large language model, through any OpenAI-compatible chat-completions API
+(OpenAI, Ollama, vLLM, llama.cpp's server and most hosted models: a base URL, a model, a key).
+
+Bounded concurrency, timeouts, retries on 429 and 5xx, a cache (article text + model + prompt
+version) so an article is asked about once, and per article a fall-back to the extractive
+summariser, with a warning, when the model fails. A faithfulness guard: every number and every
+name in the summary must be in the article, or the summary is replaced and the editor told.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+
+from digest.articles import Article
+from digest.summarize import Summarizer, Summary
+
+log = logging.getLogger("digest.llm")
+
+PROMPT_VERSION = "1"
+_ARTICLE_WORDS = 2500  # enough for any news story; keeps requests small
+_NUMBER = re.compile(r"\d[\d,.]*\d|\d")
+_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)*")
+_SYSTEM = (
+    "You write summaries for the newsletter {title!r}, whose theme is: {theme}. Summarise the "
+    "article the user gives you faithfully, in 1 to 3 sentences and at most {words} words, in "
+    "the language with code {language!r}. Use only facts stated in the article; do not add "
+    "names, numbers or opinions. Answer with the summary alone."
+)
+
+CacheGet = Callable[[str], str | None]
+CachePut = Callable[[str, str], None]
+
+
+class LlmError(Exception):
+    """The model did not give a usable answer."""
+
+
+class LlmSummarizer:
+    method = "llm"
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        model: str,
+        api_key: str,
+        fallback: Summarizer,
+        title: str = "",
+        language: str = "en",
+        timeout: float = 60.0,
+        concurrency: int = 4,
+        max_attempts: int = 3,
+        cache_get: CacheGet | None = None,
+        cache_put: CachePut | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.url = base_url.rstrip("/") + "/chat/completions"
+        self.model, self.title, self.language = model, title, language
+        self.fallback = fallback
+        self.concurrency, self.max_attempts, self.sleep = concurrency, max_attempts, sleep
+        self.cache_get, self.cache_put = cache_get, cache_put
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.client = httpx.Client(timeout=httpx.Timeout(timeout), headers=headers)
+
+    def summarize(self, article: Article, *, theme: str, max_words: int) -> Summary:
+        key = self._cache_key(article, theme, max_words)
+        cached = self.cache_get(key) if self.cache_get else None
+        if cached is not None:
+            return Summary(text=cached, method=self.method)
+        try:
+            text = self._ask(article, theme, max_words)
+        except LlmError as error:
+            log.warning(
+                "LLM summary of %r failed (%s): extractive summary used", article.title, error
+            )
+            summary = self.fallback.summarize(article, theme=theme, max_words=max_words)
+            return summary.model_copy(update={"note": f"LLM failed ({error}); extractive used"})
+        missing = unsupported(text, article.text)
+        if missing:
+            log.warning(
+                "LLM summary of %r names %s, not in the article: extractive used",
+                article.title,
+                missing[0],
+            )
+            summary = self.fallback.summarize(article, theme=theme, max_words=max_words)
+            note = f"LLM summary not used: {', '.join(missing[:3])} not in the article"
+            return summary.model_copy(update={"note": note})
+        if self.cache_put:
+            self.cache_put(key, text)
+        return Summary(text=text, method=self.method)
+
+    def summarize_many(
+        self, articles: Sequence[Article], *, theme: str, max_words: int
+    ) -> list[Summary]:
+        """In parallel, at most `concurrency` requests at a time, in the articles' order."""
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            return list(
+                pool.map(lambda a: self.summarize(a, theme=theme, max_words=max_words), articles)
+            )
+
+    def _cache_key(self, article: Article, theme: str, max_words: int) -> str:
+        text = "\n".join(
+            [PROMPT_VERSION, self.model, theme, str(max_words), self.language, article.content_hash]
+        )
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def _ask(self, article: Article, theme: str, max_words: int) -> str:
+        body = {
+            "model": self.model,
+            "stream": False,
+            "temperature": 0,
+            "messages": [
+                {
+                    "role": "system",
+                    "content": _SYSTEM.format(
+                        title=self.title, theme=theme, words=max_words, language=self.language
+                    ),
+                },
+                {
+                    "role": "user",
+                    "content": f"Title: {article.title}\n\n"
+                    + " ".join(article.text.split()[:_ARTICLE_WORDS]),
+                },
+            ],
+        }
+        last = "no answer"
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                response = self.client.post(self.url, json=body)
+            except httpx.TimeoutException:
+                last = "timed out"
+            except httpx.HTTPError as error:
+                last = f"{type(error).__name__}: {error}"
+            else:
+                if response.status_code == 200:
+                    return _answer(response)
+                last = f"HTTP {response.status_code}"
+                if response.status_code not in (408, 409, 429) and response.status_code < 500:
+                    raise LlmError(f"{last}: {response.text[:200]}")
+                retry_after = response.headers.get("Retry-After", "")
+                if attempt < self.max_attempts:
+                    self.sleep(float(retry_after) if retry_after.isdigit() else 0.5 * 2**attempt)
+                continue
+            if attempt < self.max_attempts:
+                self.sleep(0.5 * 2**attempt)
+        raise LlmError(f"{last} after {self.max_attempts} attempts")
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _answer(response: httpx.Response) -> str:
+    try:
+        text = response.json()["choices"][0]["message"]["content"]
+    except (ValueError, KeyError, IndexError, TypeError):
+        raise LlmError("the answer is not a chat completion") from None
+    if not isinstance(text, str) or not text.strip():
+        raise LlmError("the answer is empty")
+    text = " ".join(text.split())
+    if len(text.split()) > 150:
+        raise LlmError("the answer is far longer than a summary")
+    return text
+
+
+def unsupported(summary: str, article: str) -> list[str]:
+    """Numbers and names in the summary that the article does not contain."""
+    flat = " ".join(article.split())
+    digits = {number.replace(",", "") for number in _NUMBER.findall(flat)}
+    lowered = flat.lower()
+    missing = [
+        n
+        for n in _NUMBER.findall(summary)
+        if n.replace(",", "").rstrip(".") not in digits and n.replace(",", "") not in digits
+    ]
+    for sentence in re.split(r"(?<=[.!?])\s+", summary):
+        # Capitalised words after the first word of a sentence are names (or the start of one).
+        for name in _NAME.findall(sentence[1:] if sentence else sentence):
+            if name.lower() not in lowered:
+                missing.append(name)
+    return list(dict.fromkeys(missing))
