@@ -106,17 +106,53 @@ class App:
                 f"no new articles for {newsletter.name}: every stored article is already in an "
                 "edition (add some with `digest add`)"
             )
-        draft = build_draft(
-            articles,
-            newsletter=newsletter.name,
-            theme=newsletter.theme,
-            number=self.store.next_edition_number(newsletter.name),
-            issue_date=issue_date,
-            summarizer=self.summarizer_for(newsletter),
-            max_sections=newsletter.max_sections,
-            summary_words=newsletter.summary_words,
-        )
+        summarizer = self.summarizer_for(newsletter)
+        try:
+            draft = build_draft(
+                articles,
+                newsletter=newsletter.name,
+                theme=newsletter.theme,
+                number=self.store.next_edition_number(newsletter.name),
+                issue_date=issue_date,
+                summarizer=summarizer,
+                max_sections=newsletter.max_sections,
+                summary_words=newsletter.summary_words,
+            )
+            if self.settings.summarizer == "llm":
+                draft = self._llm_copy(draft, summarizer, newsletter)
+        finally:
+            close = getattr(summarizer, "close", None)
+            if close is not None:
+                close()
         return self.store.create_edition(draft.model_copy(update={"send_at": send_at}))
+
+    def _llm_copy(
+        self, draft: Edition, summarizer: object, newsletter: NewsletterConfig
+    ) -> Edition:
+        """Subject, intro and headings from the LLM where they pass the guard; the offline
+        ones otherwise (with a warning)."""
+        import logging
+
+        from digest.edition import Section
+        from digest.summarize.llm import LlmSummarizer, edition_copy
+
+        assert isinstance(summarizer, LlmSummarizer)
+        listing = [
+            (s.title, [(i.article.title, i.summary.text) for i in s.items]) for s in draft.sections
+        ]
+        fields, notes = edition_copy(summarizer, newsletter.theme, listing)
+        for note in notes:
+            logging.getLogger("digest.llm").warning("%s: %s", newsletter.name, note)
+        update: dict[str, object] = {
+            key: value for key, value in fields.items() if key in ("subject", "intro")
+        }
+        headings = fields.get("headings")
+        if isinstance(headings, list):
+            update["sections"] = [
+                Section(title=str(heading)[:120], items=section.items)
+                for heading, section in zip(headings, draft.sections, strict=True)
+            ]
+        return draft.model_copy(update=update)
 
     def edition(self, reference: str, newsletter: str | None = None) -> Edition:
         """An edition by id, or "latest" (of the named newsletter, if given)."""

@@ -20,6 +20,7 @@ import httpx
 
 from digest.articles import Article
 from digest.summarize import Summarizer, Summary
+from digest.terms import STOP_WORDS
 
 log = logging.getLogger("digest.llm")
 
@@ -180,8 +181,88 @@ def unsupported(summary: str, article: str) -> list[str]:
         if n.replace(",", "").rstrip(".") not in digits and n.replace(",", "") not in digits
     ]
     for sentence in re.split(r"(?<=[.!?])\s+", summary):
-        # Capitalised words after the first word of a sentence are names (or the start of one).
+        # Capitalised words after the first word of a sentence are names (or the start of one);
+        # the first word is one too unless it is a common word ("The", "However").
+        first = re.match(r"[A-Z][a-z]+", sentence)
+        word = first.group().lower() if first else ""
+        if word and word not in STOP_WORDS | _STARTERS and word not in lowered:
+            missing.append(first.group())  # type: ignore[union-attr]
         for name in _NAME.findall(sentence[1:] if sentence else sentence):
             if name.lower() not in lowered:
                 missing.append(name)
     return list(dict.fromkeys(missing))
+
+
+_STARTERS = frozenset(
+    ["meanwhile", "still", "instead", "elsewhere", "overall", "separately", "later", "earlier"]
+)
+
+
+_EDITION_PROMPT = (
+    "You edit the newsletter {title!r}, whose theme is: {theme}. From the sections and stories "
+    "the user lists, write in the language with code {language!r}: a subject line of at most "
+    "70 characters naming the top story, an intro of 1 to 3 sentences, and a heading of at most "
+    "4 words for each section, naming its topic. Use only names and numbers that appear in the "
+    'list. Answer with JSON only: {{"subject": "...", "intro": "...", "headings": ["...", ...]}}'
+)
+
+
+def edition_copy(
+    summarizer: LlmSummarizer, theme: str, sections: list[tuple[str, list[tuple[str, str]]]]
+) -> tuple[dict[str, object], list[str]]:
+    """Subject, intro and section headings written by the model: (the fields that passed the
+    faithfulness guard, notes on those that did not). `sections` is (heading, [(title,
+    summary)]) in reading order."""
+    import json
+
+    listing = "\n\n".join(
+        f"Section {n}: {heading}\n" + "\n".join(f"- {title}: {summary}" for title, summary in items)
+        for n, (heading, items) in enumerate(sections, start=1)
+    )
+    body = {
+        "model": summarizer.model,
+        "stream": False,
+        "temperature": 0,
+        "messages": [
+            {
+                "role": "system",
+                "content": _EDITION_PROMPT.format(
+                    title=summarizer.title, theme=theme, language=summarizer.language
+                ),
+            },
+            {"role": "user", "content": listing},
+        ],
+    }
+    notes: list[str] = []
+    try:
+        response = summarizer.client.post(summarizer.url, json=body)
+        if response.status_code != 200:
+            raise LlmError(f"HTTP {response.status_code}")
+        raw = response.json()["choices"][0]["message"]["content"]
+        start, end = raw.find("{"), raw.rfind("}")
+        answer = json.loads(raw[start : end + 1])
+    except (LlmError, httpx.HTTPError, ValueError, KeyError, IndexError, TypeError) as error:
+        return {}, [f"LLM subject, intro and headings not used ({error})"]
+    fields: dict[str, object] = {}
+    source = listing + " " + theme
+    for key, limit in (("subject", 90), ("intro", 600)):
+        value = answer.get(key) if isinstance(answer, dict) else None
+        if not isinstance(value, str) or not value.strip() or len(value) > limit:
+            notes.append(f"LLM {key} not used (missing or too long)")
+            continue
+        missing = unsupported(value, source)
+        if missing:
+            notes.append(f"LLM {key} not used: {', '.join(missing[:3])} not in the articles")
+            continue
+        fields[key] = " ".join(value.split())
+    headings = answer.get("headings") if isinstance(answer, dict) else None
+    if (
+        isinstance(headings, list)
+        and len(headings) == len(sections)
+        and all(isinstance(h, str) and 0 < len(h.split()) <= 6 for h in headings)
+        and not any(unsupported(h, source) for h in headings)
+    ):
+        fields["headings"] = [h.strip() for h in headings]
+    else:
+        notes.append("LLM section headings not used (wrong count, too long, or unsupported)")
+    return fields, notes
