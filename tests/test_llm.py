@@ -169,19 +169,29 @@ def test_subject_intro_and_headings_from_the_llm_under_the_guard(
     llm: tuple[str, LlmState], sqlite_url: str
 ) -> None:
     base, state = llm
-    settings = Settings.model_validate({
-        "database_url": sqlite_url, "newsletters": {"brief": make_newsletter(max_sections=2)},
-        "summarizer": "llm", "llm_base_url": base, "llm_concurrency": 1, "llm_max_attempts": 1,
-    })
+    settings = Settings.model_validate(
+        {
+            "database_url": sqlite_url,
+            "newsletters": {"brief": make_newsletter(max_sections=2)},
+            "summarizer": "llm",
+            "llm_base_url": base,
+            "llm_concurrency": 1,
+            "llm_max_attempts": 1,
+        }
+    )
     app = App(settings)
     app.add([str(Path(__file__).resolve().parent.parent / "examples/articles/sanctions.jsonl")])
-    state.replies.extend([
-        Reply(text="The EU listed more shadow fleet tankers."),
-        Reply(text="Insurers check tanker papers under the price cap."),
-        Reply(text='{"subject": "EU goes after the shadow fleet", '
-                   '"intro": "Sanctions on tankers, and a tighter price cap.", '
-                   '"headings": ["Shadow fleet"]}'),
-    ])
+    state.replies.extend(
+        [
+            Reply(text="The EU listed more shadow fleet tankers."),
+            Reply(text="Insurers check tanker papers under the price cap."),
+            Reply(
+                text='{"subject": "EU goes after the shadow fleet", '
+                '"intro": "Sanctions on tankers, and a tighter price cap.", '
+                '"headings": ["Shadow fleet"]}'
+            ),
+        ]
+    )
     edition = app.build(settings.newsletter("brief"), date(2026, 11, 24))
     assert edition.subject == "EU goes after the shadow fleet"
     assert edition.intro == "Sanctions on tankers, and a tighter price cap."
@@ -190,14 +200,24 @@ def test_subject_intro_and_headings_from_the_llm_under_the_guard(
     assert "subject line" in system and THEME in system
 
     # An invented name in the subject: the offline subject stays; the intro is still taken.
-    app.add([str(Path(__file__).resolve().parent.parent / "examples/articles/"
-                 "drones-and-air-defence.json")])
-    state.replies.extend([
-        Reply(text="European firms build interceptor drones for Ukraine."),
-        Reply(text="Allies pledged more Patriot batteries."),
-        Reply(text='{"subject": "Macron backs drone makers", "intro": "Drones and air defence.", '
-                   '"headings": ["Air defence"]}'),
-    ])
+    app.add(
+        [
+            str(
+                Path(__file__).resolve().parent.parent / "examples/articles/"
+                "drones-and-air-defence.json"
+            )
+        ]
+    )
+    state.replies.extend(
+        [
+            Reply(text="European firms build interceptor drones for Ukraine."),
+            Reply(text="Allies pledged more Patriot batteries."),
+            Reply(
+                text='{"subject": "Macron backs drone makers", "intro": "Drones and air defence.", '
+                '"headings": ["Air defence"]}'
+            ),
+        ]
+    )
     second = app.build(settings.newsletter("brief"), date(2026, 12, 1))
     assert "Macron" not in second.subject and second.intro == "Drones and air defence."
     app.close()
