@@ -47,7 +47,7 @@ class Action:
     def failed(self) -> bool:
         return self.status == "failed"
 
-    def line(self, zone_name: str | None = None) -> str:
+    def line(self) -> str:
         parts = [self.at.isoformat(timespec="seconds"), self.action, self.status]
         if self.newsletter:
             parts.append(f"newsletter={self.newsletter}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -101,3 +102,37 @@ def newsletter() -> NewsletterConfig:
 @pytest.fixture
 def settings(sqlite_url: str, newsletter: NewsletterConfig) -> Settings:
     return Settings(database_url=sqlite_url, newsletters={"brief": newsletter})
+
+
+def cli_environment(
+    tmp_path: Path, config: str, database_url: str, secret: str, **extra: str
+) -> dict[str, str]:
+    """The environment of a `digest` process run the way cron runs it: a config file in
+    tmp_path, this database, an outbox in tmp_path, and no DIGEST_ or SENDGRID_ variables from
+    the test's own environment."""
+    (tmp_path / "digest.toml").write_text(config, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DIGEST_", "SENDGRID_"))}
+    env.update(
+        {
+            "DIGEST_CONFIG": str(tmp_path / "digest.toml"),
+            "DIGEST_DATABASE_URL": database_url,
+            "DIGEST_SECRET_KEY": secret,
+            "DIGEST_OUTBOX_DIR": str(tmp_path / "outbox"),
+            "DIGEST_SEND_RETRY_DELAY": "0.01",
+            **extra,
+        }
+    )
+    return env
+
+
+@contextmanager
+def environment(env: dict[str, str]) -> Iterator[None]:
+    """os.environ replaced by `env` for the block (to set up a store as that process sees it)."""
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)

@@ -19,6 +19,7 @@ import time_machine
 from digest.app import App
 from digest.config import load_settings
 from digest.store.subscribers import NewSubscriber
+from tests.conftest import cli_environment, environment
 from tests.servers.feeds import Item, running_feed_site
 from tests.servers.sendgrid import Fault, running_sendgrid
 
@@ -32,21 +33,8 @@ ARTICLE = " ".join(
 def setup(
     tmp_path: Path, database_url: str, extra_env: dict[str, str], newsletter: str, readers: int
 ) -> dict[str, str]:
-    (tmp_path / "digest.toml").write_text(newsletter, encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DIGEST_", "SENDGRID_"))}
-    env.update(
-        {
-            "DIGEST_CONFIG": str(tmp_path / "digest.toml"),
-            "DIGEST_DATABASE_URL": database_url,
-            "DIGEST_SECRET_KEY": SECRET,
-            "DIGEST_OUTBOX_DIR": str(tmp_path / "outbox"),
-            "DIGEST_SEND_RETRY_DELAY": "0.01",
-            **extra_env,
-        }
-    )
-    saved = dict(os.environ)
-    os.environ.update(env)
-    try:
+    env = cli_environment(tmp_path, newsletter, database_url, SECRET, **extra_env)
+    with environment(env):
         app = App(load_settings())
         list_id = app.store.subscribers.ensure_list("readers")
         app.store.subscribers.upsert(
@@ -63,9 +51,6 @@ def setup(
         )
         app.add([str(path)])
         app.close()
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
     return env
 
 

@@ -15,6 +15,7 @@ import pytest
 
 from digest.app import App
 from digest.config import load_settings
+from tests.conftest import cli_environment, environment
 from tests.servers.sendgrid import Fault, running_sendgrid
 from tests.test_send import ROOT, SECRET, subscribe
 
@@ -34,30 +35,16 @@ READERS = 3500
 
 
 def prepare(tmp_path: Path, database_url: str, host: str, key: str) -> tuple[dict[str, str], int]:
-    (tmp_path / "digest.toml").write_text(CONFIG, encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DIGEST_", "SENDGRID_"))}
-    env.update(
-        {
-            "DIGEST_CONFIG": str(tmp_path / "digest.toml"),
-            "DIGEST_DATABASE_URL": database_url,
-            "DIGEST_SECRET_KEY": SECRET,
-            "DIGEST_SENDGRID_HOST": host,
-            "SENDGRID_API_KEY": key,
-            "DIGEST_SEND_RETRY_DELAY": "0.01",
-        }
+    env = cli_environment(
+        tmp_path, CONFIG, database_url, SECRET, DIGEST_SENDGRID_HOST=host, SENDGRID_API_KEY=key
     )
-    saved = dict(os.environ)
-    os.environ.update(env)
-    try:
+    with environment(env):
         app = App(load_settings())
         app.add([str(ROOT / "examples/articles/sanctions.jsonl")])
         edition = app.build(app.settings.newsletter("brief"), date(2026, 11, 24))
         app.approve(edition)
         subscribe(app, READERS)
         app.close()
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
     assert edition.id is not None
     return env, edition.id
 

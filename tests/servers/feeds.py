@@ -4,7 +4,6 @@ conditional GET with ETag and Last-Modified (304), a broken feed, a slow feed, a
 from __future__ import annotations
 
 import hashlib
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,7 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import format_datetime
 from html import escape
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.servers import serving_in_thread
 
 
 @dataclass
@@ -133,13 +134,6 @@ class _Handler(BaseHTTPRequestHandler):
 @contextmanager
 def running_feed_site() -> Iterator[FeedSite]:
     site = FeedSite()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), type("H", (_Handler,), {"site": site}))
-    server.daemon_threads = True
-    site.base = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving_in_thread(type("H", (_Handler,), {"site": site})) as base:
+        site.base = base
         yield site
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -10,8 +10,10 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.servers import serving_in_thread
 
 
 @dataclass
@@ -92,12 +94,5 @@ class _Handler(BaseHTTPRequestHandler):
 @contextmanager
 def running_llm() -> Iterator[tuple[str, LlmState]]:
     state = LlmState()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), type("H", (_Handler,), {"state": state}))
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1", state
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving_in_thread(type("H", (_Handler,), {"state": state})) as base:
+        yield f"{base}/v1", state

@@ -25,6 +25,8 @@ from typing import Any
 
 import fastjsonschema
 
+from tests.servers import serving_in_thread
+
 SCHEMA = (
     Path(__file__).resolve().parents[3]
     / "shared"
@@ -208,15 +210,8 @@ def running_sendgrid(
     handler = type(
         "Handler", (_Handler,), {"state": state, "validate": staticmethod(_load_validator())}
     )
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", state
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving_in_thread(handler) as base:
+        yield base, state
 
 
 def serve(port: int, api_key: str) -> None:
