@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from digest.errors import NotFoundError
 from digest.store.tables import ListRow, SubscriberRow, utcnow
 from digest.store.upsert import insert_for, json_merge
-from digest.subscribers.model import SUPPRESSED, Status, Subscriber, address_key
+from digest.subscribers.model import Status, Subscriber, address_key
 from digest.subscribers.rows import PreparedSubscriber
 
 
@@ -306,10 +306,6 @@ class SubscriberRepository:
         if name is None:
             raise NotFoundError(f"no subscriber list with id {list_id}")
         return name
-
-
-def is_suppressed(subscriber: Subscriber) -> bool:
-    return subscriber.status in SUPPRESSED
 
 
 def _subscriber(row: SubscriberRow, list_name: str) -> Subscriber:
