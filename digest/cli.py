@@ -594,15 +594,23 @@ def send(
     typer.echo(report.summary())
 
 
-def _with_progress(total: int, work: Any) -> Any:
-    """Run work(advance) with a progress bar on a terminal, quietly otherwise (cron)."""
+def _with_progress(total: int | None, work: Any, label: str = "sending") -> Any:
+    """Run work(advance) with a progress bar on a terminal, quietly otherwise (cron).
+    advance(n) adds n; advance(n, absolute=True) sets the count to n."""
     if not sys.stderr.isatty():
         return work(None)
     from rich.progress import Progress
 
     with Progress(transient=True) as progress:
-        task = progress.add_task("sending", total=total)
-        return work(lambda count: progress.advance(task, count))
+        task = progress.add_task(label, total=total)
+
+        def advance(count: int, absolute: bool = False) -> None:
+            if absolute:
+                progress.update(task, completed=count)
+            else:
+                progress.advance(task, count)
+
+        return work(advance)
 
 
 @app.command("test-send")
@@ -650,8 +658,17 @@ def subscribers_import(
     if not file.is_file():
         raise typer.BadParameter(f"{file}: file not found", param_hint="FILE")
     instance = _app(ctx)
-    report = import_csv(
-        file, instance.store.subscribers, list_name, status=Status(status), rejects_path=rejects
+    report = _with_progress(
+        None,
+        lambda advance: import_csv(
+            file,
+            instance.store.subscribers,
+            list_name,
+            status=Status(status),
+            rejects_path=rejects,
+            on_progress=(lambda rows: advance(rows, absolute=True)) if advance else None,
+        ),
+        "importing",
     )
     for problem in report.problems:
         typer.echo(f"rejected: {problem}", err=True)
