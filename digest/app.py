@@ -323,7 +323,7 @@ class App:
     def unsubscribe(self, token: str, apply: bool = True) -> Subscriber:
         """Apply a one-click unsubscribe token (or, with apply=False, only check it and say
         whose it is); a forged or altered token is refused."""
-        from digest.subscribers.model import SUPPRESSED, Status
+        from digest.subscribers.model import SUPPRESSED, Status, address_key
         from digest.subscribers.tokens import InvalidToken
 
         tokens = self.tokens()
@@ -333,8 +333,6 @@ class App:
         except DigestError:
             raise InvalidToken("this unsubscribe link is not valid") from None
         list_id = self.store.subscribers.list_id(subscriber.list)
-        from digest.subscribers.model import address_key
-
         if list_id != subject.list_id or not tokens.verify(token, address_key(subscriber.email)):
             raise InvalidToken("this unsubscribe link is not valid")
         if subscriber.status in SUPPRESSED or not apply:

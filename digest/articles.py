@@ -102,6 +102,21 @@ def without_dateline(text: str) -> str:
     return _DATELINE.sub("", text, count=1)
 
 
+# "Headline – Bloomberg", "Headline | Reuters": an outlet credited after the headline.
+_ATTRIBUTION = re.compile(r"\s+[–—|-]\s+((?:[A-Z][\w.&']*)(?:\s+[A-Z][\w.&']*){0,3})$")
+
+
+def headline_attribution(title: str) -> str | None:
+    """The outlet credited at the end of a headline, if any."""
+    match = _ATTRIBUTION.search(title)
+    return match[1] if match else None
+
+
+def strip_attribution(title: str) -> str:
+    """The headline without a trailing outlet credit (" – Bloomberg")."""
+    return _ATTRIBUTION.sub("", title).strip()
+
+
 def normalised_text(text: str) -> str:
     """Text reduced to its words, so that re-pasted or re-wrapped copies compare equal."""
     text = unicodedata.normalize("NFKC", text).casefold()

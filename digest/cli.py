@@ -300,10 +300,7 @@ def render(
     body = {"html": email.html, "text": email.text, "mjml": email.mjml}[format]
     if not raw:
         newsletter = instance.settings.newsletter(found.newsletter)
-        sample = placeholders.values_for(
-            "Reader", "reader@example.org", f"{newsletter.web_base}/u/preview"
-        )
-        body = placeholders.fill(body, sample)
+        body = placeholders.fill(body, placeholders.sample_values(newsletter.web_base))
     if out is None:
         sys.stdout.write(body)
         return

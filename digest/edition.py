@@ -7,9 +7,9 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field, field_validator
 
-from digest.articles import Article, without_controls
+from digest.articles import Article, strip_attribution, without_controls
 from digest.summarize import Summarizer, Summary
-from digest.themes import plan_sections, strip_attribution
+from digest.themes import plan_sections
 
 SUBJECT_LIMIT = 78
 PREHEADER_LIMIT = 140

@@ -40,22 +40,15 @@ class UrlFetcher:
 
     def __call__(self, url: str) -> Article:
         page = self.download(url)
-        body, content_type, final_url, encoding = (
-            page.body,
-            page.content_type,
-            page.url,
-            page.encoding,
-        )
         try:
-            if content_type in _HTML_TYPES:
-                return article_from_html(body, url, url=final_url)
-            if content_type == "text/plain":
-                return article_from_pasted(
-                    body.decode(encoding or "utf-8", "replace"), url, url=final_url
-                )
+            if page.content_type in _HTML_TYPES:
+                return article_from_html(page.body, url, url=page.url)
+            if page.content_type == "text/plain":
+                text = page.body.decode(page.encoding or "utf-8", "replace")
+                return article_from_pasted(text, url, url=page.url)
         except ValueError as error:
             raise SourceError(url, str(error)) from None
-        raise SourceError(url, f"unsupported content type {content_type or 'unknown'!r}")
+        raise SourceError(url, f"unsupported content type {page.content_type or 'unknown'!r}")
 
     def download(self, url: str, headers: dict[str, str] | None = None) -> Download:
         """GET within the time and size limits; a 304 comes back as such, with no body."""

@@ -14,13 +14,12 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from digest.articles import Article, without_dateline
+from digest.articles import Article, strip_attribution, without_dateline
 from digest.terms import STOP_WORDS, content_stems
 
 BRIEF_TITLE = "In brief"
 _LEAD_WORDS = 150
 _MERGE_THRESHOLD = 0.10
-_ATTRIBUTION = re.compile(r"\s+[–—|-]\s+(?:[A-Z][\w.&']*)(?:\s+[A-Z][\w.&']*){0,3}$")
 _PHRASE = re.compile(r"[A-Z][\w’'.-]*[\w](?:\s+(?:of\s+|the\s+)?[A-Z][\w’'.-]*[\w])*")
 _POSSESSIVE = re.compile(r"[’']s$")
 
@@ -31,10 +30,6 @@ Vector = dict[str, float]
 class Group:
     title: str
     articles: list[Article]
-
-
-def strip_attribution(title: str) -> str:
-    return _ATTRIBUTION.sub("", title).strip()
 
 
 def plan_sections(articles: Sequence[Article], *, theme: str, max_sections: int) -> list[Group]:

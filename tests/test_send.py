@@ -23,7 +23,7 @@ from digest.subscribers.model import Status
 from digest.subscribers.tokens import InvalidToken
 from tests.conftest import make_newsletter
 from tests.servers.sendgrid import Fault, SendGridState, running_sendgrid
-from tests.servers.smtp import running_smtp
+from tests.servers.smtp import SmtpServer, running_smtp
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "test-secret-0123456789"
@@ -46,6 +46,18 @@ def make_app(database_url: str, tmp_path: Path, **overrides: object) -> App:
     }
     values.update(overrides)
     return App(Settings.model_validate(values))
+
+
+def smtp_app(server: SmtpServer, database_url: str, tmp_path: Path, **overrides: object) -> App:
+    """An app whose SMTP sender points at the test server (and trusts its certificate)."""
+    return make_app(
+        database_url,
+        tmp_path,
+        smtp_host=server.host,
+        smtp_port=server.port,
+        smtp_ca_file=server.ca_file,
+        **overrides,
+    )
 
 
 def approved_edition(app: App) -> Edition:
@@ -261,18 +273,16 @@ def test_outbox_writes_one_parsable_file_per_recipient(sqlite_url: str, tmp_path
 
 def test_smtp_starttls_login_refusal_and_reconnect(sqlite_url: str, tmp_path: Path) -> None:
     with running_smtp(tmp_path, security="starttls", user="digest", password="pw") as server:
-        app = make_app(
+        app = smtp_app(
+            server,
             sqlite_url,
             tmp_path,
-            smtp_host=server.host,
-            smtp_port=server.port,
             smtp_security="starttls",
             smtp_username="digest",
             smtp_password="pw",
-            smtp_ca_file=server.ca_file,
         )
         edition = approved_edition(app)
-        list_id = subscribe(app, 5)
+        subscribe(app, 5)
         server.state.refuse.add("reader2@example.org")
         server.state.drop_after = 3  # the fourth message gets 421 and a closed connection
         report = app.send(edition, via="smtp")
@@ -291,19 +301,11 @@ def test_smtp_starttls_login_refusal_and_reconnect(sqlite_url: str, tmp_path: Pa
             _check_message(item.message, address, f"Reader {number}")
         counts = app.store.deliveries.counts(edition.id or 0)
         assert counts["failed"] == 1 and counts["sent"] == 4
-        del list_id
 
 
 def test_smtp_implicit_tls(sqlite_url: str, tmp_path: Path) -> None:
     with running_smtp(tmp_path, security="tls") as server:
-        app = make_app(
-            sqlite_url,
-            tmp_path,
-            smtp_host=server.host,
-            smtp_port=server.port,
-            smtp_security="tls",
-            smtp_ca_file=server.ca_file,
-        )
+        app = smtp_app(server, sqlite_url, tmp_path, smtp_security="tls")
         edition = approved_edition(app)
         subscribe(app, 2)
         assert app.send(edition, via="smtp").sent == 2
@@ -312,15 +314,7 @@ def test_smtp_implicit_tls(sqlite_url: str, tmp_path: Path) -> None:
 
 def test_smtp_bad_login_is_a_clear_error(sqlite_url: str, tmp_path: Path) -> None:
     with running_smtp(tmp_path, security="starttls", user="digest", password="pw") as server:
-        app = make_app(
-            sqlite_url,
-            tmp_path,
-            smtp_host=server.host,
-            smtp_port=server.port,
-            smtp_username="digest",
-            smtp_password="wrong",
-            smtp_ca_file=server.ca_file,
-        )
+        app = smtp_app(server, sqlite_url, tmp_path, smtp_username="digest", smtp_password="wrong")
         edition = approved_edition(app)
         subscribe(app, 2)
         with pytest.raises(BatchRejected, match="login refused"):
@@ -331,9 +325,7 @@ def test_smtp_bad_login_is_a_clear_error(sqlite_url: str, tmp_path: Path) -> Non
 
 def test_test_send_records_nothing(sqlite_url: str, tmp_path: Path) -> None:
     with running_smtp(tmp_path) as server:
-        app = make_app(
-            sqlite_url, tmp_path, smtp_host=server.host, smtp_port=server.port, smtp_security="none"
-        )
+        app = smtp_app(server, sqlite_url, tmp_path, smtp_security="none")
         edition = approved_edition(app)
         app.test_send(edition, "editor@example.org", via="smtp")
         [received] = server.state.received

@@ -13,6 +13,8 @@ from datetime import datetime
 
 from dateutil import parser as date_parser
 
+from digest.articles import headline_attribution
+
 _TERMINAL = (".", "!", "?", '"', "'", "”", "’", ":", ")", "…")
 _TIME_UNITS = (
     r"s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?|d|days?|w|wks?|weeks?|mos?|months?|y|yrs?"
@@ -33,7 +35,6 @@ _DATE_LINE = re.compile(
 )
 _READING_TIME = re.compile(r"^\d+\s*(?:min|minute)s?\s+read$", re.I)
 _SOURCE_LINE = re.compile(r"^(?:source|sources|via|credit|courtesy of)\s*:\s*(.+)$", re.I)
-_HEADLINE_ATTRIBUTION = re.compile(r"\s+[–—|-]\s+((?:[A-Z][\w.&']*)(?:\s+[A-Z][\w.&']*){0,3})$")
 _BREADCRUMB = re.compile(r"\s[›»>/|]\s")
 _CHROME = re.compile(
     r"^(?:\d+|\d+\s+(?:comments?|shares?|likes?|replies|views)|comments?|no comments"
@@ -202,5 +203,4 @@ def _find_source(title: str, body: list[str]) -> str | None:
             credited = credited.strip(" .")
             if credited:
                 return credited
-    match = _HEADLINE_ATTRIBUTION.search(title)
-    return match[1] if match else None
+    return headline_attribution(title)

@@ -39,6 +39,11 @@ def values_for(name: str, email: str, unsubscribe_url: str) -> dict[str, str]:
     }
 
 
+def sample_values(web_base: str) -> dict[str, str]:
+    """A made-up reader, for previews of an email before it is sent."""
+    return values_for("Reader", "reader@example.org", f"{web_base}/u/preview")
+
+
 def fill(body: str, values: dict[str, str]) -> str:
     """Replace every marker in one pass."""
     return _MARKER.sub(lambda m: values.get(m.group(), m.group()), body)

@@ -20,6 +20,7 @@ from digest.render import RenderedEmail
 from digest.send import Batch, BatchRejected, OutcomeUnknown, Recipient, Sender, SendStopped
 from digest.store import Store
 from digest.store.deliveries import BatchOutcome, DeliveryStatus, QueuedDelivery
+from digest.subscribers.model import Status
 from digest.subscribers.tokens import UnsubscribeTokens
 
 log = logging.getLogger("digest.send")
@@ -118,8 +119,6 @@ def plan_send(store: Store, edition: Edition, lists: list[str], provider: str) -
     """Counts for a dry run: who would be sent to, per list."""
     assert edition.id is not None
     counts = {}
-    from digest.subscribers.model import Status
-
     for name in lists:
         counts[name] = store.subscribers.count(store.subscribers.list_id(name), Status.SUBSCRIBED)
     delivered = store.deliveries.counts(edition.id)[DeliveryStatus.SENT]

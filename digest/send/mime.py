@@ -43,13 +43,21 @@ def build_message(batch: Batch, recipient: Recipient) -> EmailMessage:
 
 def list_headers(batch: Batch, recipient: Recipient) -> dict[str, str]:
     """RFC 2369 / RFC 8058 headers: one-click unsubscribe, and which list this is."""
+    headers = shared_headers(batch)
+    if batch.purpose != "notice":
+        headers["List-Unsubscribe"] = f"<{recipient.unsubscribe_url}>"
+    headers["X-Digest-Edition"] = str(batch.edition_id)
+    return headers
+
+
+def shared_headers(batch: Batch) -> dict[str, str]:
+    """The headers that are the same for every reader of a batch."""
     if batch.purpose == "notice":
-        return {"X-Digest-Notice": "yes", "X-Digest-Edition": str(batch.edition_id)}
+        return {"X-Digest-Notice": "yes"}
     headers = {
-        "List-Unsubscribe": f"<{recipient.unsubscribe_url}>",
+        # RFC 8058: with List-Unsubscribe, this makes the link a one-click unsubscribe.
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         "List-Id": list_id(batch),
-        "X-Digest-Edition": str(batch.edition_id),
     }
     if batch.purpose == "test":
         headers["X-Digest-Test"] = "yes"

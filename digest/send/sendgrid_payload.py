@@ -10,7 +10,7 @@ from typing import Any
 
 from digest.render import placeholders
 from digest.send import Batch
-from digest.send.mime import list_id
+from digest.send.mime import shared_headers
 
 # SendGrid's documented limit: 1000 personalizations (and 1000 recipients) per request.
 MAX_PERSONALIZATIONS = 1000
@@ -32,7 +32,7 @@ def build_payload(batch: Batch) -> dict[str, Any]:
         "categories": [newsletter.name],
         # Headers that are the same for every reader go once per request; only the
         # unsubscribe link differs per personalization.
-        "headers": _shared_headers(batch),
+        "headers": shared_headers(batch),
     }
     if newsletter.reply_to:
         payload["reply_to"] = {"email": newsletter.reply_to}
@@ -71,16 +71,3 @@ def _personalizations(batch: Batch) -> list[dict[str, Any]]:
             }
         )
     return personalizations
-
-
-def _shared_headers(batch: Batch) -> dict[str, str]:
-    if batch.purpose == "notice":
-        return {"X-Digest-Notice": "yes"}
-    headers = {
-        # RFC 8058: with List-Unsubscribe, this makes the link a one-click unsubscribe.
-        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        "List-Id": list_id(batch),
-    }
-    if batch.purpose == "test":
-        headers["X-Digest-Test"] = "yes"
-    return headers

@@ -12,7 +12,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from digest.articles import Article, without_dateline
+from digest.articles import Article, strip_attribution, without_dateline
 from digest.summarize import Summary
 from digest.summarize.sentences import paragraphs, split_sentences
 from digest.terms import content_stems
@@ -27,7 +27,6 @@ _NOT_CONTENT = re.compile(
 )
 # Headings, captions and cut-off text end without a full stop: they are not sentences to quote.
 _SENTENCE_END = (".", "!", '"', "'", "’", "”", ")")
-_ATTRIBUTION_SUFFIX = re.compile(r"\s+[–—|-]\s+\S.{0,40}$")
 
 
 @dataclass(frozen=True)
@@ -108,7 +107,7 @@ def select_sentences(
 
 
 def _score(sentences: list[str], title: str, theme: str, tuning: Tuning) -> list[_Candidate]:
-    headline = set(content_stems(_ATTRIBUTION_SUFFIX.sub("", title)))
+    headline = set(content_stems(strip_attribution(title)))
     theme_stems = set(content_stems(theme))
     stems_per_sentence = [content_stems(sentence) for sentence in sentences]
     frequency = Counter(stem for stems in stems_per_sentence for stem in set(stems))

@@ -151,9 +151,7 @@ def _edition(current: Editor, edition_id: int) -> Edition:
 
 def _sample(current: Editor, edition: Edition, email: RenderedEmail, html: bool) -> str:
     newsletter = current.app.settings.newsletter(edition.newsletter)
-    values = placeholders.values_for(
-        "Reader", "reader@example.org", f"{newsletter.web_base}/u/preview"
-    )
+    values = placeholders.sample_values(newsletter.web_base)
     return placeholders.fill(email.html if html else email.text, values)
 
 
