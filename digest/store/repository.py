@@ -22,6 +22,7 @@ from digest.store.schedule import ScheduleRepository
 from digest.store.subscribers import SubscriberRepository
 from digest.store.summary_cache import SummaryCache
 from digest.store.tables import ArticleRow, EditionRow, ItemRow, SectionRow, utcnow
+from digest.store.webhook_events import WebhookEventRepository
 from digest.summarize import Summary
 
 
@@ -46,6 +47,7 @@ class Store:
         self.feeds = FeedRepository(engine)
         self.summary_cache = SummaryCache(engine)
         self.schedule = ScheduleRepository(engine)
+        self.webhook_events = WebhookEventRepository(engine)
 
     def lock(self, name: str) -> AbstractContextManager[None]:
         """A lock held across processes for the block; raises LockBusy if taken."""

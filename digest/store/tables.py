@@ -257,3 +257,12 @@ class SummaryCacheRow(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     summary: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebhookEventRow(Base):
+    """A provider event (SendGrid's sg_event_id) already applied: a replay changes nothing."""
+
+    __tablename__ = "webhook_events"
+
+    event_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    applied_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
