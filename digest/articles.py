@@ -10,14 +10,17 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import BaseModel, Field, field_validator
 
+from digest.text_fields import one_line, text_block
+
 _TRACKING_PARAMS = re.compile(r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid|ref|ocid)$", re.I)
 _WORD = re.compile(r"\w+", re.UNICODE)
-# C0/C1 control characters other than tab and newline: invisible, and invalid in XML and MJML.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_URL_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def without_controls(value: str) -> str:
-    return _CONTROL.sub("", value.replace("\r\n", "\n").replace("\r", "\n"))
+    """Text with its line breaks as `\\n` and no other control characters (invisible, and
+    invalid in XML and MJML)."""
+    return text_block(value)
 
 
 class Article(BaseModel):
@@ -33,10 +36,17 @@ class Article(BaseModel):
     text: str = Field(min_length=1)
     feed: str | None = None  # the feed it was collected from; None when added by hand
 
-    @field_validator("title", "text", "source", "author", mode="before")
+    # Fields that reach one-line places (subjects, headers, listings) are folded to one line
+    # here, whatever they were read from: files, feeds, URLs, the web app.
+    @field_validator("title", "source", "author", mode="before")
+    @classmethod
+    def _one_line(cls, value: object) -> object:
+        return one_line(value) if isinstance(value, str) else value
+
+    @field_validator("text", mode="before")
     @classmethod
     def _printable(cls, value: object) -> object:
-        return without_controls(value) if isinstance(value, str) else value
+        return text_block(value) if isinstance(value, str) else value
 
     @field_validator("title", "text")
     @classmethod
@@ -52,6 +62,8 @@ class Article(BaseModel):
         if value is None or not value.strip():
             return None
         value = value.strip()
+        if _URL_CONTROLS.search(value):
+            raise ValueError("must not contain control characters or line breaks")
         if urlsplit(value).scheme not in ("http", "https"):
             raise ValueError("must be an http(s) URL")
         return value
@@ -66,7 +78,7 @@ class Article(BaseModel):
     def _clean_tags(cls, value: list[str]) -> list[str]:
         seen: list[str] = []
         for tag in value:
-            tag = " ".join(str(tag).split()).lower()
+            tag = one_line(str(tag)).lower()
             if tag and tag not in seen:
                 seen.append(tag)
         return seen

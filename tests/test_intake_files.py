@@ -131,3 +131,70 @@ def test_not_utf8_is_reported(tmp_path: Path) -> None:
     path.write_bytes("Une longue ligne de titre ici\n\nCaf\xe9 cr\xe8me.".encode("latin-1"))
     [error] = load_sources([str(path)]).errors
     assert "not UTF-8" in str(error)
+
+
+def test_control_characters_are_folded_in_every_format(tmp_path: Path) -> None:
+    """Titles, sources and authors reach subjects and headers: whatever a file holds, they are
+    one line; the text keeps its paragraphs and loses only invisible controls."""
+    body = "First paragraph of the story is here.\r\n\r\nSecond\x00 paragraph\u2029Third one."
+    record = {
+        "title": "Grain deal\r\nresumes in\u2028Istanbul",
+        "source": "Example\x00 News\u202e",
+        "author": "\tA.\x85Writer\r",
+        "text": body,
+        "tags": ["Eco\nnomy", "\x00"],
+    }
+    paths = [
+        write(tmp_path, "a.json", json.dumps(record)),
+        write(
+            tmp_path,
+            "b.md",
+            '---\ntitle: "Grain deal\\r\\nresumes in\\0 Istanbul"\nauthor: "A.\\u2066 Writer"\n'
+            "---\n\nFirst paragraph of the story is here.\n",
+        ),
+        write(
+            tmp_path,
+            "c.txt",
+            "Grain deal\u2028resumes in\x0b Istanbul\x00 today\n\n"
+            "By A.\u202eWriter\n\nFirst paragraph of the story is here, at length.\n",
+        ),
+    ]
+    intake = load_sources(paths)
+    assert intake.errors == []
+    json_article, md_article, txt_article = intake.articles
+    assert json_article.title == "Grain deal resumes in Istanbul"
+    assert (json_article.source, json_article.author) == ("Example News", "A. Writer")
+    assert json_article.text == (
+        "First paragraph of the story is here.\n\nSecond paragraph\nThird one."
+    )
+    assert json_article.tags == ["eco nomy"]
+    assert md_article.title == "Grain deal resumes in Istanbul"
+    assert md_article.author == "A. Writer"
+    assert txt_article.title == "Grain deal resumes in Istanbul today"
+    assert txt_article.author == "A.Writer"
+
+
+def test_a_feed_title_with_a_line_break_is_one_line() -> None:
+    """feedparser keeps `&#13;&#10;` in titles; the Article takes it as one line."""
+    import feedparser
+
+    from digest.intake import build_article
+
+    feed = feedparser.parse(
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Wire&#10;Desk</title>'
+        "<item><title>Grain deal&#13;&#10;resumes</title><author>A. Writer&#13;</author>"
+        "<description>Talks resumed on Monday.</description></item></channel></rss>"
+    )
+    [entry] = feed.entries
+    assert "\r\n" in entry.title  # what a real feed gives
+    article = build_article(
+        "feed", title=entry.title, text="Talks resumed.", source=feed.feed.title
+    )
+    assert (article.title, article.source) == ("Grain deal resumes", "Wire Desk")
+
+
+def test_a_url_with_a_line_break_is_refused(tmp_path: Path) -> None:
+    record = {"title": "T here", "text": "Body.", "url": "https://example.org/a\r\nX-Evil: 1"}
+    path = write(tmp_path, "u.json", json.dumps(record))
+    [error] = load_sources([path]).errors
+    assert str(error).startswith(f"{path}:item 1: field 'url': Value error, must not contain")

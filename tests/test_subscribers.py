@@ -14,6 +14,7 @@ from digest.store.subscribers import NewSubscriber
 from digest.subscribers.exporter import export_csv
 from digest.subscribers.importer import import_csv
 from digest.subscribers.model import Status
+from digest.subscribers.rows import PreparedSubscriber
 from digest.subscribers.tokens import InvalidToken, UnsubscribeTokens
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -176,3 +177,71 @@ def test_tokens_are_bound_and_unforgeable() -> None:
         tokens.read("garbage")
     with pytest.raises(DigestError, match="secret_key must be set"):
         UnsubscribeTokens("short")
+
+
+def test_nul_bytes_and_line_breaks_in_rows(store: Store, tmp_path: Path) -> None:
+    """A NUL byte (which PostgreSQL refuses in text and JSON) or a line break in one row never
+    stops the import: names are folded to one line, other values cleaned, and a row whose
+    address holds one is rejected with its line number like any bad row."""
+    path = tmp_path / "odd.csv"
+    path.write_text(
+        "email,name,ci\x00ty\n"
+        "nul-name@example.org,Ann\x00 Smith,Kyiv\n"
+        'crlf@example.org,"Carol\r\nBcc: x@example.net",Lviv\n'
+        "nul\x00@example.org,Nul Address,Odesa\n"
+        "field@example.org,Dan\u2028Brown\u202e,Dni\x00pro\n"
+        "last@example.org,Last,Kharkiv\n",
+        encoding="utf-8",
+        newline="",
+    )
+    report = import_csv(path, store.subscribers, "readers")
+    assert (report.rows, report.valid, report.rejected, report.new) == (5, 4, 1, 4)
+    assert report.problems[0].startswith(f"{path}:5: invalid address 'nul\\x00@example.org'")
+    list_id = store.subscribers.list_id("readers")
+    found = {s.email: s for s in store.subscribers.iterate(list_id)}
+    assert found["nul-name@example.org"].name == "Ann Smith"
+    assert found["crlf@example.org"].name == "Carol Bcc: x@example.net"
+    assert found["field@example.org"].name == "Dan Brown"
+    assert found["field@example.org"].fields == {"ci ty": "Dnipro"}
+    assert found["last@example.org"].fields == {"ci ty": "Kharkiv"}
+
+
+def test_names_are_one_line_whichever_way_they_come(store: Store) -> None:
+    """`subscribers add --name` and the subscribe form make a NewSubscriber; rows stored
+    before names were cleaned are read as one line, so no sender sees a line break."""
+    list_id = store.subscribers.ensure_list("readers")
+    added, _ = store.subscribers.add(
+        list_id, NewSubscriber(email="eve@example.org", name="Eve\r\nBcc: all@example.net")
+    )
+    assert added.name == "Eve Bcc: all@example.net"
+    long, _ = store.subscribers.add(
+        list_id, NewSubscriber(email="long@example.org", name="N" * 300)
+    )
+    assert long.name == "N" * 200  # the column's size, on PostgreSQL too
+    old = PreparedSubscriber(
+        "old@example.org", "old@example.org", "Old\nName", "{}", "subscribed", "", None, ""
+    )
+    store.subscribers.upsert_prepared(list_id, [old])
+    stored = store.subscribers.find(list_id, "old@example.org")
+    assert stored is not None and stored.name == "Old Name"
+
+
+def test_internationalised_addresses_are_kept_normalised(store: Store, tmp_path: Path) -> None:
+    """Addresses are stored in email-validator's normalised form: the local part as given
+    (NFC), the domain lower-cased and in Unicode even when given as xn--; the same address
+    written either way is one subscriber."""
+    path = write(
+        tmp_path,
+        "email,name\n"
+        "андрій@ПРИКЛАД.УКР,Андрій\n"
+        "User@BÜCHER.de,User\n"
+        "user@xn--bcher-kva.de,Same User\n"
+        "e\u0301@example.org,Decomposed\n",
+    )
+    report = import_csv(path, store.subscribers, "readers")
+    assert (report.valid, report.rejected, report.new) == (4, 0, 3)
+    list_id = store.subscribers.list_id("readers")
+    emails = sorted(s.email for s in store.subscribers.iterate(list_id))
+    assert emails == sorted(["андрій@приклад.укр", "User@bücher.de", "\u00e9@example.org"])
+    same = store.subscribers.find(list_id, "USER@bücher.de")
+    assert same is not None and same.name == "Same User"

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from digest.errors import NotFoundError
 from digest.store.tables import ListRow, SubscriberRow, utcnow
 from digest.store.upsert import insert_for, json_merge
-from digest.subscribers.model import Status, Subscriber, address_key
+from digest.subscribers.model import Status, Subscriber, address_key, display_name
 from digest.subscribers.rows import PreparedSubscriber
 
 
@@ -41,6 +41,10 @@ class NewSubscriber:
     source: str = ""
     consent_at: datetime | None = None
     consent_origin: str = ""
+
+    def __post_init__(self) -> None:
+        # `subscribers add --name`, the subscribe form: one line, as an import makes it.
+        self.name = display_name(self.name)
 
 
 _UPSERT_COLUMNS = (

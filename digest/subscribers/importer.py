@@ -22,6 +22,7 @@ from digest.errors import DigestError
 from digest.store.subscribers import SubscriberRepository
 from digest.subscribers.model import Status
 from digest.subscribers.rows import CheckedChunk, RejectedRow, check_rows
+from digest.text_fields import one_line
 
 CHUNK_ROWS = 5000
 MAX_REPORTED = 20
@@ -93,7 +94,7 @@ def import_csv(
 
 def _header(reader: Iterator[list[str]], path: Path) -> list[str]:
     try:
-        header = [name.strip().lower() for name in next(reader)]
+        header = [one_line(name).lower() for name in next(reader)]
     except StopIteration:
         raise DigestError(f"{path}: the file is empty (expected a header with 'email')") from None
     if "email" not in header:

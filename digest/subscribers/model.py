@@ -6,7 +6,11 @@ from datetime import datetime
 from enum import StrEnum
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
+
+from digest.text_fields import one_line
+
+NAME_MAX = 200  # the store's column
 
 
 class Status(StrEnum):
@@ -34,15 +38,30 @@ class Subscriber(BaseModel):
     created_at: datetime
     updated_at: datetime
 
+    # Names stored before intake folded them still reach senders as one line.
+    @field_validator("name", mode="before")
+    @classmethod
+    def _one_line(cls, value: object) -> object:
+        return display_name(value) if isinstance(value, str) else value
+
+
+def display_name(value: str) -> str:
+    """A reader's name as stored and shown: one line (it goes into a `To:` header), at most
+    NAME_MAX characters."""
+    return one_line(value)[:NAME_MAX].rstrip()
+
 
 class InvalidAddress(ValueError):
     """An address that is not a valid email address; the message says why."""
 
 
 def normalise_address(address: str, check_deliverability: bool = False) -> str:
-    """The address as it should be stored (domain lower-cased, Unicode normalised).
+    """The address as it should be stored: email-validator's normalised form (local part in
+    Unicode NFC, case kept; domain lower-cased, in Unicode even when given as `xn--…`).
 
-    Raises InvalidAddress with email-validator's reason.
+    Internationalised addresses are kept: a non-ASCII domain is sent in its ASCII (IDNA) form,
+    a non-ASCII local part needs SMTPUTF8; senders decide per message. Raises InvalidAddress
+    with email-validator's reason.
     """
     try:
         result = validate_email(address.strip(), check_deliverability=check_deliverability)

@@ -9,7 +9,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
-from digest.subscribers.model import InvalidAddress, Status, address_key, normalise_address
+from digest.subscribers.model import (
+    InvalidAddress,
+    Status,
+    address_key,
+    display_name,
+    normalise_address,
+)
+from digest.text_fields import one_line, text_block
 
 # Columns with a meaning of their own; every other column becomes a custom field.
 RESERVED = ("email", "name", "status", "source", "consent_at", "consent_origin")
@@ -116,14 +123,17 @@ def _person(record: dict[str, str], default_status: str, origin: str) -> _Person
         consent_at = datetime.fromisoformat(consent_text) if consent_text else None
     except ValueError:
         raise ValueError(f"consent_at {consent_text!r} is not an ISO date and time") from None
+    # Every value is cleaned of control characters: a NUL byte, above all, is refused by
+    # PostgreSQL (in text and in JSON) and would fail the whole chunk.
+    fields = {k: text_block(v).strip() for k, v in record.items() if k not in RESERVED}
     return _Person(
         email=email,
-        name=" ".join(record.get("name", "").split())[:200],
-        fields={k: v.strip() for k, v in record.items() if k not in RESERVED and v.strip()},
+        name=display_name(record.get("name", "")),
+        fields={k: v for k, v in fields.items() if v},
         status=status_text or default_status,
-        source=record.get("source", "").strip()[:200] or origin,
+        source=one_line(record.get("source", ""))[:200] or origin,
         consent_at=consent_at,
-        consent_origin=record.get("consent_origin", "").strip()[:300] or origin,
+        consent_origin=one_line(record.get("consent_origin", ""))[:300] or origin,
     )
 
 
