@@ -18,6 +18,8 @@ from digest.store import AddOutcome, Store, open_store
 from digest.summarize import Summarizer
 
 if TYPE_CHECKING:
+    from digest.feeds import FeedReport
+    from digest.fetch import UrlFetcher
     from digest.send import Sender
     from digest.send.campaign import SendReport
     from digest.subscribers import Subscriber
@@ -74,15 +76,35 @@ class App:
         if "store" in self.__dict__:
             self.store.close()
 
-    def add(self, sources: list[str], tags: list[str] | None = None) -> AddReport:
+    def url_fetcher(self) -> UrlFetcher:
+        """The one way digest fetches URLs (pages, feeds, their items): time and size limits,
+        and only public addresses or fetch_allowed_networks. Close it (or use it in `with`)."""
         from digest.fetch import UrlFetcher
+        from digest.url_guard import UrlGuard
+
+        settings = self.settings
+        return UrlFetcher(
+            settings.fetch_timeout,
+            settings.fetch_max_bytes,
+            deadline=settings.fetch_deadline,
+            guard=UrlGuard(settings.fetch_allowed_networks),
+        )
+
+    def fetch_feeds(self, urls: list[str] | None = None) -> list[FeedReport]:
+        """New items of the given feeds (default: every configured one), within
+        fetch_tick_budget; the feeds left when it is spent are reported skipped."""
+        from digest.feeds import fetch_feeds
+
+        if urls is None:
+            urls = [url for n in self.settings.newsletters.values() for url in n.feed_urls]
+        with self.url_fetcher() as fetcher:
+            return fetch_feeds(urls, self.store, fetcher, deadline=self.settings.fetch_tick_budget)
+
+    def add(self, sources: list[str], tags: list[str] | None = None) -> AddReport:
         from digest.intake import load_sources
 
-        fetcher = UrlFetcher(self.settings.fetch_timeout, self.settings.fetch_max_bytes)
-        try:
+        with self.url_fetcher() as fetcher:
             intake = load_sources(sources, fetch_url=fetcher)
-        finally:
-            fetcher.close()
         articles = intake.articles
         if tags:
             articles = [a.model_copy(update={"tags": [*a.tags, *tags]}) for a in articles]

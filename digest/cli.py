@@ -365,20 +365,12 @@ def cancel(ctx: typer.Context, edition: EditionArgument) -> None:
 
 @app.command()
 def fetch(ctx: typer.Context) -> None:
-    """Collect new items from every configured RSS and Atom feed."""
-    from digest.feeds import fetch_feeds
-    from digest.fetch import UrlFetcher
-
+    """Collect new items from every configured RSS and Atom feed (within fetch_tick_budget)."""
     instance = _app(ctx)
-    urls = [url for n in instance.settings.newsletters.values() for url in n.feed_urls]
-    if not urls:
+    if not any(n.feeds for n in instance.settings.newsletters.values()):
         typer.echo("no feeds configured")
         return
-    fetcher = UrlFetcher(instance.settings.fetch_timeout, instance.settings.fetch_max_bytes)
-    try:
-        reports = fetch_feeds(urls, instance.store, fetcher)
-    finally:
-        fetcher.close()
+    reports = instance.fetch_feeds()
     for report in reports:
         typer.echo(report.line())
     if any(report.error for report in reports):

@@ -142,6 +142,13 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr("")
     fetch_timeout: float = Field(default=20.0, gt=0, le=300)
     fetch_max_bytes: int = Field(default=5_000_000, ge=10_000)
+    # Seconds one download may take in all (a server trickling bytes is cut off), and one
+    # `digest fetch` or one `digest run` tick's fetching (the feeds left are skipped).
+    fetch_deadline: float = Field(default=30.0, gt=0, le=3600)
+    fetch_tick_budget: float = Field(default=60.0, gt=0, le=86400)
+    # Fetched URLs (feeds, their items' pages, redirects, `digest add`) may reach only public
+    # addresses, and these (for intranet feeds): addresses or CIDR blocks, e.g. ["10.1.0.0/16"].
+    fetch_allowed_networks: list[str] = Field(default_factory=list)
     # Summaries: "extractive" (offline, the default), "extractive-one" (one sentence), or "llm"
     # (any OpenAI-compatible chat-completions API: OpenAI, Ollama, vLLM, llama.cpp's server…).
     summarizer: Literal["extractive", "extractive-one", "llm"] = "extractive"
@@ -186,6 +193,20 @@ class Settings(BaseSettings):
     # A batch whose request was made but whose answer was never recorded: "skip" never risks a
     # second copy; "resend" never risks a missed reader.
     unknown_batch_policy: Literal["skip", "resend"] = "skip"
+
+    @field_validator("fetch_allowed_networks")
+    @classmethod
+    def _allowed_networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{entry!r}: an IP address or network, like 10.1.0.0/16 or 192.168.1.20"
+                ) from None
+        return value
 
     @field_validator("newsletters")
     @classmethod

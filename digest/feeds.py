@@ -1,7 +1,8 @@
 """RSS and Atom feeds → Articles: conditional GET, time and size limits, full text where the
 feed gives only an excerpt, and never the same item twice (by GUID, URL or text).
 
-A feed that fails is recorded and tried again on the next run; the other feeds go on.
+A feed that fails is recorded and tried again on the next run; the other feeds go on. A whole
+call has a time budget (a tick's): feeds and items left when it is spent wait for the next call.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import calendar
 import hashlib
 import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,7 +21,7 @@ from lxml.etree import ParserError
 
 from digest.articles import Article
 from digest.errors import SourceError
-from digest.fetch import UrlFetcher
+from digest.fetch import BudgetSpent, UrlFetcher
 from digest.intake import build_article
 from digest.store import Store
 
@@ -27,6 +29,7 @@ log = logging.getLogger("digest.feeds")
 
 # An entry with fewer words than this is an excerpt: the article page is fetched for its text.
 EXCERPT_WORDS = 150
+BUDGET_SPENT = "tick budget spent (fetch_tick_budget)"
 _BLOCKS = ("p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre")
 
 
@@ -38,28 +41,47 @@ class FeedReport:
     duplicates: int = 0
     not_modified: bool = False
     error: str | None = None
+    # Not fetched, or not to the end, for lack of time; not a failure: the next call goes on.
+    skipped: str | None = None
 
     def line(self) -> str:
         if self.error:
             return f"feed {self.url}: failed: {self.error}"
         if self.not_modified:
             return f"feed {self.url}: not modified"
-        return (
-            f"feed {self.url}: {self.new} new, {self.already_seen} seen before, "
+        counts = (
+            f"{self.new} new, {self.already_seen} seen before, "
             f"{self.duplicates} duplicates of stored articles"
         )
+        if self.skipped and not (self.new or self.already_seen or self.duplicates):
+            return f"feed {self.url}: skipped: {self.skipped}"
+        if self.skipped:
+            return f"feed {self.url}: {counts}; the other items skipped: {self.skipped}"
+        return f"feed {self.url}: {counts}"
 
 
-def fetch_feeds(urls: list[str], store: Store, fetcher: UrlFetcher) -> list[FeedReport]:
+def fetch_feeds(
+    urls: list[str], store: Store, fetcher: UrlFetcher, deadline: float | None = None
+) -> list[FeedReport]:
+    """Each feed once, in order, within `deadline` seconds for the whole call (None: no
+    limit beyond the fetcher's own per download); the feeds left then are reported skipped."""
+    until = None if deadline is None else time.monotonic() + deadline
     reports = []
-    for url in dict.fromkeys(urls):  # each feed once, in order
-        report = fetch_feed(url, store, fetcher)
-        (log.warning if report.error else log.info)(report.line())
+    for url in dict.fromkeys(urls):
+        if until is not None and time.monotonic() >= until:
+            report = FeedReport(url, skipped=BUDGET_SPENT)
+        else:
+            report = fetch_feed(url, store, fetcher, until)
+        (log.warning if report.error or report.skipped else log.info)(report.line())
         reports.append(report)
     return reports
 
 
-def fetch_feed(url: str, store: Store, fetcher: UrlFetcher) -> FeedReport:
+def fetch_feed(
+    url: str, store: Store, fetcher: UrlFetcher, until: float | None = None
+) -> FeedReport:
+    """One feed's new items; `until` (time.monotonic()) ends the work early, leaving the feed's
+    validators unsaved so that the next call reads it again and takes the items left."""
     report = FeedReport(url)
     state = store.feeds.state(url)
     headers = {
@@ -71,7 +93,10 @@ def fetch_feed(url: str, store: Store, fetcher: UrlFetcher) -> FeedReport:
     if state.last_modified:
         headers["If-Modified-Since"] = state.last_modified
     try:
-        download = fetcher.download(url, headers)
+        download = fetcher.download(url, headers, until=until)
+    except BudgetSpent:
+        report.skipped = BUDGET_SPENT
+        return report
     except SourceError as error:
         report.error = error.reason
         store.feeds.failed(state.id, error.reason)
@@ -100,8 +125,14 @@ def fetch_feed(url: str, store: Store, fetcher: UrlFetcher) -> FeedReport:
     for guid, entry in guids.items():
         if guid in seen:
             continue
+        if until is not None and time.monotonic() >= until:
+            report.skipped = BUDGET_SPENT
+            return report
         try:
-            article = _article(entry, title, url, fetcher)
+            article = _article(entry, title, url, fetcher, until)
+        except BudgetSpent:
+            report.skipped = BUDGET_SPENT
+            return report
         except SourceError as error:
             log.warning("feed %s: item %s skipped: %s", url, guid, error.reason)
             store.feeds.remember(state.id, guid, None)
@@ -129,7 +160,9 @@ def _guid(entry: Any) -> str:
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
-def _article(entry: Any, feed_title: str | None, feed_url: str, fetcher: UrlFetcher) -> Article:
+def _article(
+    entry: Any, feed_title: str | None, feed_url: str, fetcher: UrlFetcher, until: float | None
+) -> Article:
     link = entry.get("link")
     origin = f"{feed_url} item {link or entry.get('id', '?')}"
     content = entry.get("content") or []
@@ -138,8 +171,10 @@ def _article(entry: Any, feed_title: str | None, feed_url: str, fetcher: UrlFetc
     title = entry.get("title") or None
     if link and len(text.split()) < EXCERPT_WORDS:
         try:
-            page = fetcher(link)
+            page = fetcher(link, until=until)
             text, title = page.text, title or page.title
+        except BudgetSpent:
+            raise  # the item waits for the next call, to be completed then
         except SourceError as error:
             if not text:
                 raise

@@ -119,6 +119,8 @@ def cli_environment(
             "DIGEST_SECRET_KEY": secret,
             "DIGEST_OUTBOX_DIR": str(tmp_path / "outbox"),
             "DIGEST_SEND_RETRY_DELAY": "0.01",
+            # The test feed and page servers listen on 127.0.0.1, which the guard refuses.
+            "DIGEST_FETCH_ALLOWED_NETWORKS": '["127.0.0.1"]',
             **extra,
         }
     )

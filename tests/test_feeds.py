@@ -3,6 +3,7 @@ text for excerpts, and nothing collected twice."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -11,6 +12,7 @@ import pytest
 from digest.feeds import fetch_feeds, html_to_text
 from digest.fetch import UrlFetcher
 from digest.store import Store
+from digest.url_guard import UrlGuard
 from tests.servers.feeds import FeedSite, Item, running_feed_site
 
 LONG = " ".join(f"Sentence {n} about the grain corridor and the ports of Odesa." for n in range(30))
@@ -55,7 +57,7 @@ def site() -> Iterator[FeedSite]:
 
 @pytest.fixture
 def fetcher() -> Iterator[UrlFetcher]:
-    instance = UrlFetcher(timeout=1.0, max_bytes=1_000_000)
+    instance = UrlFetcher(timeout=1.0, max_bytes=1_000_000, guard=UrlGuard(["127.0.0.1"]))
     yield instance
     instance.close()
 
@@ -126,3 +128,43 @@ def test_html_to_text_keeps_paragraphs() -> None:
     )
     assert html_to_text("Just text &amp; more") == "Just text & more"
     assert html_to_text("") == ""
+
+
+def test_the_tick_budget_skips_the_feeds_left(
+    store: Store, site: FeedSite, fetcher: UrlFetcher
+) -> None:
+    """A feed trickling a byte at a time is cut off when the call's budget is spent, and the
+    feeds after it are skipped, not failed: the next call takes them."""
+    site.trickle_seconds = 0.05
+    urls = [f"{site.base}/trickle.xml", f"{site.base}/rss.xml", f"{site.base}/atom.xml"]
+    started = time.monotonic()
+    reports = fetch_feeds(urls, store, fetcher, deadline=0.8)
+    assert time.monotonic() - started < 1.5
+    assert [r.line() for r in reports] == [
+        f"feed {url}: skipped: tick budget spent (fetch_tick_budget)" for url in urls
+    ]
+    assert [r.error for r in reports] == [None, None, None]
+    assert store.feeds.state(urls[0]).failures == 0
+    assert store.list_articles() == []
+    assert [r.new for r in fetch_feeds(urls[1:], store, fetcher, deadline=30)] == [2, 1]
+
+
+def test_items_left_when_the_budget_is_spent_wait_for_the_next_call(
+    store: Store, site: FeedSite, fetcher: UrlFetcher
+) -> None:
+    url = f"{site.base}/rss.xml"
+    site.page_seconds = 3  # the excerpt item's page: longer than the budget
+    [report] = fetch_feeds([url], store, fetcher, deadline=0.8)
+    assert (report.new, report.error) == (1, None)
+    assert report.line() == (
+        f"feed {url}: 1 new, 0 seen before, 0 duplicates of stored articles; "
+        "the other items skipped: tick budget spent (fetch_tick_budget)"
+    )
+    assert [a.title for a in store.list_articles()] == ["Full item in the feed"]
+    # Neither the excerpt item nor the feed's validators were recorded: the next call reads
+    # the feed again (no 304) and completes the item from its page.
+    site.page_seconds = 0
+    [again] = fetch_feeds([url], store, fetcher, deadline=30)
+    assert (again.new, again.already_seen, again.not_modified) == (1, 1, False)
+    excerpt = next(a for a in store.list_articles() if a.title == "Excerpt only")
+    assert excerpt.text.startswith("The whole story of the excerpt item.")

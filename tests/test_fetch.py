@@ -1,4 +1,5 @@
-"""URL intake against a real HTTP server on 127.0.0.1: pages, errors, time and size limits."""
+"""URL intake against a real HTTP server on 127.0.0.1: pages, errors, time and size limits,
+and the overall deadline that cuts off a server trickling bytes."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from digest.fetch import UrlFetcher
+from digest.errors import SourceError
+from digest.fetch import BudgetSpent, UrlFetcher
 from digest.intake import load_sources
+from digest.url_guard import UrlGuard
 
 PAGE = (
     Path(__file__).resolve().parent.parent / "examples/articles/kyiv-air-defence.html"
@@ -40,10 +43,29 @@ class Handler(BaseHTTPRequestHandler):
             self.end_headers()  # no Content-Length: the limit must hold while streaming
             for _ in range(40):
                 self.wfile.write(b"y" * 10_000)
+        elif self.path == "/trickle":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            self._trickle(b"<p>" + b"z" * 997)
+        elif self.path == "/trickle-headers":
+            self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+            self._trickle(b"X-Padding: " + b"p" * 1000 + b"\r\n\r\n")
         elif self.path == "/pdf":
             self._send(200, "application/pdf", b"%PDF-1.4")
         else:
             self._send(404, "text/plain", b"not here")
+
+    def _trickle(self, data: bytes) -> None:
+        """One byte every 0.1 s: each read well within the timeout, the whole far beyond."""
+        try:
+            for byte in data:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(0.1)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
 
     def _send(self, status: int, content_type: str, body: bytes) -> None:
         self.send_response(status)
@@ -67,7 +89,7 @@ def server() -> Iterator[str]:
 
 @pytest.fixture
 def fetcher() -> Iterator[UrlFetcher]:
-    instance = UrlFetcher(timeout=0.5, max_bytes=200_000)
+    instance = UrlFetcher(timeout=0.5, max_bytes=200_000, guard=UrlGuard(["127.0.0.1"]))
     yield instance
     instance.close()
 
@@ -104,3 +126,26 @@ def test_each_failed_url_is_reported_and_the_rest_added(server: str, fetcher: Ur
     assert "larger than the 200,000 byte limit" in messages[3]
     assert messages[4] == f"{server}/pdf: unsupported content type 'application/pdf'"
     assert messages[5].startswith("http://127.0.0.1:9/closed: could not connect")
+
+
+@pytest.mark.parametrize("path", ["/trickle", "/trickle-headers"])
+def test_a_trickling_server_is_cut_off_at_the_deadline(server: str, path: str) -> None:
+    guard = UrlGuard(["127.0.0.1"])
+    with UrlFetcher(timeout=0.5, max_bytes=200_000, deadline=1.0, guard=guard) as fetcher:
+        started = time.monotonic()
+        with pytest.raises(SourceError) as caught:
+            fetcher.download(f"{server}{path}")
+        elapsed = time.monotonic() - started
+    assert str(caught.value) == f"{server}{path}: took longer than the 1 s limit (fetch_deadline)"
+    assert 0.9 < elapsed < 1.5
+
+
+def test_a_budget_sooner_than_the_deadline_stops_the_download(server: str) -> None:
+    guard = UrlGuard(["127.0.0.1"])
+    with UrlFetcher(timeout=0.5, max_bytes=200_000, deadline=5.0, guard=guard) as fetcher:
+        started = time.monotonic()
+        with pytest.raises(BudgetSpent):
+            fetcher.download(f"{server}/trickle", until=started + 0.6)
+        assert time.monotonic() - started < 1.0
+        # The budget is the caller's, for that call only: the next download has its own time.
+        assert fetcher.download(f"{server}/article").status == 200

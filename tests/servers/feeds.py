@@ -1,5 +1,6 @@
 """A web server on 127.0.0.1 serving RSS 2.0 and Atom feeds and article pages, for tests:
-conditional GET with ETag and Last-Modified (304), a broken feed, a slow feed, a huge feed."""
+conditional GET with ETag and Last-Modified (304), a broken feed, a slow feed, a huge feed, a
+feed that trickles a byte at a time, and article pages that can be made slow."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ class Item:
     published: datetime
     page: str | None = None  # full article text served at /articles/<guid>
     tags: list[str] = field(default_factory=list)
+    link: str | None = None  # default: this site's /articles/<guid>
 
 
 @dataclass
@@ -33,11 +35,16 @@ class FeedSite:
     atom: list[Item] = field(default_factory=list)
     requests: list[tuple[str, int]] = field(default_factory=list)  # (path, status)
     slow_seconds: float = 3.0
+    page_seconds: float = 0.0  # delay before each article page
+    trickle_seconds: float = 0.2  # between the bytes of /trickle.xml
+
+    def link(self, item: Item) -> str:
+        return item.link or f"{self.base}/articles/{item.guid}"
 
     def rss_xml(self) -> str:
         items = "".join(
             f"<item><title>{escape(i.title)}</title>"
-            f"<link>{self.base}/articles/{i.guid}</link><guid>{i.guid}</guid>"
+            f"<link>{escape(self.link(i))}</link><guid>{i.guid}</guid>"
             f"<pubDate>{format_datetime(i.published)}</pubDate>"
             + "".join(f"<category>{escape(t)}</category>" for t in i.tags)
             + f"<description>{escape(i.body)}</description></item>"
@@ -52,7 +59,7 @@ class FeedSite:
     def atom_xml(self) -> str:
         entries = "".join(
             f"<entry><title>{escape(i.title)}</title><id>urn:test:{i.guid}</id>"
-            f'<link href="{self.base}/articles/{i.guid}"/>'
+            f'<link href="{escape(self.link(i))}"/>'
             f"<updated>{i.published.isoformat()}</updated><author><name>Atom Writer</name></author>"
             f'<content type="html">{escape(i.body)}</content></entry>'
             for i in self.atom
@@ -81,9 +88,12 @@ class _Handler(BaseHTTPRequestHandler):
         elif self.path == "/slow.xml":
             time.sleep(site.slow_seconds)
             self._send(200, "application/rss+xml", site.rss_xml().encode())
+        elif self.path == "/trickle.xml":
+            self._trickle(site.rss_xml().encode())
         elif self.path == "/huge.xml":
             self._send(200, "application/rss+xml", b"<rss>" + b" " * 3_000_000 + b"</rss>")
         elif self.path.startswith("/articles/"):
+            time.sleep(site.page_seconds)
             guid = self.path.rsplit("/", 1)[1]
             item = next((i for i in site.rss + site.atom if i.guid == guid and i.page), None)
             if item is None:
@@ -114,6 +124,21 @@ class _Handler(BaseHTTPRequestHandler):
             body,
             {"ETag": etag, "Last-Modified": "Sun, 01 Nov 2026 00:00:00 GMT"},
         )
+
+    def _trickle(self, body: bytes) -> None:
+        """Headers at once, then the body a byte at a time: every read is quick, the whole slow."""
+        self.site.requests.append((self.path, 200))
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/rss+xml")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            for byte in body:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(self.site.trickle_seconds)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
 
     def _send(
         self, status: int, content_type: str, body: bytes, headers: dict[str, str] | None = None
