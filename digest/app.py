@@ -3,9 +3,9 @@ fetcher, and the use cases the CLI (and later the web app) call."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -20,10 +20,15 @@ from digest.summarize import Summarizer
 if TYPE_CHECKING:
     from digest.feeds import FeedReport
     from digest.fetch import UrlFetcher
+    from digest.provider_events import ProviderEvent
     from digest.send import Sender
     from digest.send.campaign import SendReport
     from digest.subscribers import Subscriber
     from digest.subscribers.tokens import UnsubscribeTokens
+
+
+# How long applied provider event ids are remembered: SendGrid retries a post for 72 hours.
+EVENT_IDS_KEPT = timedelta(days=30)
 
 
 @dataclass
@@ -360,3 +365,30 @@ class App:
         if subscriber.status in SUPPRESSED or not apply:
             return subscriber
         return self.store.subscribers.set_status(subscriber.id, Status.UNSUBSCRIBED)
+
+    # Provider events (SendGrid's Event Webhook)
+
+    def provider_events(self, events: Sequence[ProviderEvent]) -> int:
+        """Apply verified events, each once by its id (the provider delivers at least once and
+        retries): returns how many subscriptions changed. An event is recorded after it took
+        effect, so a crash in between means it is applied again, never lost."""
+        from datetime import UTC
+
+        seen = self.store.webhook_events.seen([e.event_id for e in events if e.event_id])
+        changed = 0
+        for event in events:
+            if event.event_id in seen:
+                continue
+            changed += self.apply_provider_event(event)
+            if event.event_id:
+                self.store.webhook_events.record(event.event_id)
+                seen.add(event.event_id)
+        self.store.webhook_events.forget_before(datetime.now(UTC) - EVENT_IDS_KEPT)
+        return changed
+
+    def apply_provider_event(self, event: ProviderEvent) -> int:
+        """The one place where each verified, not yet applied event takes effect; returns how
+        many subscriptions changed."""
+        from digest.provider_events import apply_to_subscribers
+
+        return apply_to_subscribers(self.store.subscribers, event)

@@ -467,27 +467,33 @@ def serve(
         str | None, typer.Option(help="Address to listen on (default web_host).")
     ] = None,
     port: Annotated[int | None, typer.Option(help="Port (default web_port).")] = None,
+    behind_tls_proxy: Annotated[
+        bool,
+        typer.Option(
+            "--behind-tls-proxy",
+            help="A proxy in front terminates TLS (as web_behind_tls_proxy = true).",
+        ),
+    ] = False,
+    insecure_http: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-http",
+            help="Development only: serve logins off loopback over plain http.",
+        ),
+    ] = False,
 ) -> None:
-    """The web app: editor pages (preview, edit, approve), unsubscribe, subscribe, archive."""
+    """The web app: editor pages (preview, edit, approve), unsubscribe, subscribe, archive.
+    Off loopback it needs TLS from a proxy in front (--behind-tls-proxy)."""
     import uvicorn
 
-    from digest.errors import ConfigError
-    from digest.web import create_app
-    from digest.web.security import is_loopback
+    from digest.web import create_app, server_options
 
-    instance = _app(ctx)
-    settings = instance.settings
+    settings = _app(ctx).settings
+    if behind_tls_proxy:
+        settings = settings.model_copy(update={"web_behind_tls_proxy": True})
     bound = host or settings.web_host
-    if not is_loopback(bound) and not (
-        settings.editor_password_hash.get_secret_value() or settings.editor_token.get_secret_value()
-    ):
-        raise ConfigError(
-            f"serving on {bound} needs an editor login: set editor_password_hash (digest "
-            "hash-password) or editor_token"
-        )
-    if not is_loopback(bound) and not settings.secret_key.get_secret_value():
-        raise ConfigError(f"serving on {bound} needs secret_key (DIGEST_SECRET_KEY)")
-    uvicorn.run(create_app(settings, bound), host=bound, port=port or settings.web_port)
+    web = create_app(settings, bound, insecure_http=insecure_http)  # ConfigError: one line
+    uvicorn.run(web, host=bound, port=port or settings.web_port, **server_options(settings))
 
 
 @app.command("hash-password")

@@ -38,6 +38,8 @@ DEFAULT_CONFIG_FILE = "digest.toml"
 DEFAULT_DATABASE_FILE = "digest.db"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 _HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+# A DNS name (optionally "*." in front) or a bracketed IPv6 literal, as a Host header has it.
+_HOST_PATTERN = re.compile(r"(\*\.)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\]")
 
 
 class NewsletterConfig(BaseModel):
@@ -168,6 +170,19 @@ class Settings(BaseSettings):
     editor_token: SecretStr = SecretStr("")
     # SendGrid's Event Webhook verification key (base64 DER or PEM, from SendGrid's settings).
     sendgrid_webhook_public_key: str = ""
+    # Bodies over this size are refused before they are read (SendGrid posts far less).
+    sendgrid_webhook_max_bytes: int = Field(default=5_000_000, ge=10_000)
+    # A signed timestamp further than this from now is refused: an old post cannot be replayed.
+    sendgrid_webhook_tolerance: timedelta = Field(default=timedelta(minutes=10), gt=timedelta(0))
+    # Host names the web app answers to besides loopback ones, web_host and the newsletters'
+    # base_url hosts (anything else is refused: DNS rebinding). Off loopback, when set, only
+    # these (and loopback names) are answered.
+    web_allowed_hosts: list[str] = Field(default_factory=list)
+    # A proxy in front terminates TLS: needed to serve off loopback (the Secure session cookie
+    # never comes back over plain http); editors must log in even on loopback; the proxies'
+    # X-Forwarded-For / -Proto are believed from web_trusted_proxies only.
+    web_behind_tls_proxy: bool = False
+    web_trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
     confirm_link_lifetime: timedelta = timedelta(days=2)
     subscribe_limit_per_hour: int = Field(default=5, ge=1)
     newsletters: dict[str, NewsletterConfig] = Field(default_factory=dict)
@@ -205,6 +220,31 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError(
                     f"{entry!r}: an IP address or network, like 10.1.0.0/16 or 192.168.1.20"
+                ) from None
+        return value
+
+    @field_validator("web_allowed_hosts")
+    @classmethod
+    def _host_names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not _HOST_PATTERN.fullmatch(name):
+                raise ValueError(
+                    f"{name!r}: a host name without scheme or port, like editor.example.org, "
+                    "*.example.org or [::1]"
+                )
+        return [name.lower() for name in value]
+
+    @field_validator("web_trusted_proxies")
+    @classmethod
+    def _proxy_addresses(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for address in value:
+            try:
+                ipaddress.ip_network(address, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{address!r}: an IP address or network, like 127.0.0.1 or 10.0.0.0/8"
                 ) from None
         return value
 

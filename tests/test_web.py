@@ -3,21 +3,26 @@ double opt-in, the archive, and SendGrid's signed event webhook."""
 
 from __future__ import annotations
 
-import base64
 import json
 import re
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 import time_machine
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from digest.app import App
 from digest.subscribers.model import Status
-from tests.web_support import csrf_of, draft_edition, serving, settings_for
+from tests.web_support import (
+    csrf_of,
+    draft_edition,
+    serving,
+    settings_for,
+    signed,
+    webhook_key,
+)
 
 
 def test_editor_pages_edit_and_approve(database_url: str, tmp_path: Path) -> None:
@@ -73,7 +78,10 @@ def test_login_required_off_loopback(sqlite_url: str, tmp_path: Path) -> None:
     from digest.web.security import hash_password
 
     settings = settings_for(
-        sqlite_url, tmp_path, editor_password_hash=hash_password("correct horse", iterations=1000)
+        sqlite_url,
+        tmp_path,
+        editor_password_hash=hash_password("correct horse", iterations=1000),
+        web_behind_tls_proxy=True,
     )
     with serving(settings, host="0.0.0.0") as base, httpx.Client(base_url=base) as client:
         assert client.get("/editions", follow_redirects=False).headers["location"] == "/login"
@@ -197,42 +205,29 @@ def test_archive_and_its_feed(sqlite_url: str, tmp_path: Path) -> None:
     app.close()
 
 
-def _signed(key: ec.EllipticCurvePrivateKey, body: bytes, timestamp: str) -> dict[str, str]:
-    signature = key.sign(timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
-    return {
-        "X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(signature).decode(),
-        "X-Twilio-Email-Event-Webhook-Timestamp": timestamp,
-        "Content-Type": "application/json",
-    }
-
-
 def test_sendgrid_webhook_signature_and_events(database_url: str, tmp_path: Path) -> None:
-    key = ec.generate_private_key(ec.SECP256R1())
-    public = base64.b64encode(
-        key.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    ).decode()
+    key, public = webhook_key()
     settings = settings_for(database_url, tmp_path, sendgrid_webhook_public_key=public)
     app = App(settings)
     draft_edition(app, readers=4)
     list_id = app.store.subscribers.list_id("readers")
     r0 = app.store.subscribers.find(list_id, "r0@example.org")
     assert r0 is not None
+    now = int(time.time())
     events = [
         {
             "email": "r0@example.org",
             "event": "bounce",
             "subscriber_id": str(r0.id),
-            "timestamp": 1764000000,
+            "timestamp": now,
             "sg_event_id": "e1",
         },
-        {"email": "r1@example.org", "event": "spamreport", "timestamp": 1764000001},
-        {"email": "r2@example.org", "event": "unsubscribe", "timestamp": 1764000002},
-        {"email": "r3@example.org", "event": "delivered", "timestamp": 1764000003},
+        {"email": "r1@example.org", "event": "spamreport", "timestamp": now + 1},
+        {"email": "r2@example.org", "event": "unsubscribe", "timestamp": now + 2},
+        {"email": "r3@example.org", "event": "delivered", "timestamp": now + 3},
     ]
     body = json.dumps(events).encode()
-    headers = _signed(key, body, "1764000100")
+    headers = signed(key, body, str(now))
     with serving(settings) as base, httpx.Client(base_url=base) as client:
         changed = body.replace(b"bounce", b"bounc3")
         assert (
@@ -242,7 +237,7 @@ def test_sendgrid_webhook_signature_and_events(database_url: str, tmp_path: Path
             client.post(
                 "/webhooks/sendgrid",
                 content=body,
-                headers={**headers, "X-Twilio-Email-Event-Webhook-Timestamp": "1764000101"},
+                headers={**headers, "X-Twilio-Email-Event-Webhook-Timestamp": str(now + 1)},
             ).status_code
             == 403
         )

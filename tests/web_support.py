@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import threading
 import time
@@ -11,12 +12,14 @@ from datetime import date
 from pathlib import Path
 
 import uvicorn
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from digest.app import App
 from digest.config import Settings
 from digest.edition import Edition
 from digest.store.subscribers import NewSubscriber
-from digest.web import create_app
+from digest.web import create_app, server_options
 from tests.conftest import make_newsletter
 from tests.servers.smtp import free_port
 
@@ -48,12 +51,18 @@ def draft_edition(app: App, readers: int = 3) -> Edition:
 
 
 @contextmanager
-def serving(settings: Settings, host: str = "127.0.0.1") -> Iterator[str]:
-    """Base URL of the app served by uvicorn; `host` is what the app believes it is bound to
-    (the socket is always on loopback)."""
+def serving(
+    settings: Settings, host: str = "127.0.0.1", insecure_http: bool = False
+) -> Iterator[str]:
+    """Base URL of the app served by uvicorn as `digest serve` serves it; `host` is what the
+    app believes it is bound to (the socket is always on loopback)."""
     port = free_port()
     config = uvicorn.Config(
-        create_app(settings, host), host="127.0.0.1", port=port, log_level="warning"
+        create_app(settings, host, insecure_http=insecure_http),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        **server_options(settings),
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -72,3 +81,23 @@ def csrf_of(page: str) -> str:
     match = re.search(r'name="csrf" value="([^"]+)"', page)
     assert match, "no CSRF token in the page"
     return match.group(1)
+
+
+def webhook_key() -> tuple[ec.EllipticCurvePrivateKey, str]:
+    """A key pair like SendGrid's: the private half signs, the public half (base64 DER, as
+    SendGrid shows it) goes in sendgrid_webhook_public_key."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    public = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return key, base64.b64encode(public).decode()
+
+
+def signed(key: ec.EllipticCurvePrivateKey, body: bytes, timestamp: str) -> dict[str, str]:
+    """The headers SendGrid sends with a body: its signature over timestamp + body."""
+    signature = key.sign(timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
+    return {
+        "X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(signature).decode(),
+        "X-Twilio-Email-Event-Webhook-Timestamp": timestamp,
+        "Content-Type": "application/json",
+    }

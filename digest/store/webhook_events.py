@@ -48,4 +48,4 @@ class WebhookEventRepository:
             result = connection.execute(
                 delete(WebhookEventRow).where(WebhookEventRow.applied_at < when)
             )
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return int(result.rowcount or 0)

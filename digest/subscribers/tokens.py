@@ -6,12 +6,18 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 
 from digest.errors import DigestError
 
 _VERSION = "1"
 _DIGEST_BYTES = 16  # 128-bit tags: forgery is out of reach, links stay short
+# Ids are database integers: at most 18 ASCII digits always fit a signed 64-bit column, so a
+# longer number is not one of ours (and would make the database fail, not say "not found").
+_ID = re.compile(r"[0-9]{1,18}")
+_TAG = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_MAX_LENGTH = 200
 
 
 class InvalidToken(DigestError):
@@ -40,19 +46,16 @@ class UnsubscribeTokens:
         return f"{payload}.{self._sign(payload, address_key)}"
 
     def read(self, token: str) -> TokenSubject:
-        """The subscriber and list a token names; the address is checked by `verify`."""
-        parts = token.strip().split(".")
-        if (
-            len(parts) != 4
-            or parts[0] != _VERSION
-            or not (parts[1].isdigit() and parts[2].isdigit())
-        ):
+        """The subscriber and list a token names; the address is checked by `verify`. Anything
+        not shaped like our tokens (any length, any characters) is InvalidToken."""
+        parts = _parts(token)
+        if parts is None:
             raise InvalidToken("not an unsubscribe token")
         return TokenSubject(int(parts[1]), int(parts[2]))
 
     def verify(self, token: str, address_key: str) -> bool:
-        parts = token.strip().split(".")
-        if len(parts) != 4:
+        parts = _parts(token)
+        if parts is None:
             return False
         expected = self._sign(".".join(parts[:3]), address_key)
         return hmac.compare_digest(expected, parts[3])
@@ -61,3 +64,17 @@ class UnsubscribeTokens:
         mac = self._keyed.copy()
         mac.update(f"{payload}.{address_key}".encode())
         return base64.urlsafe_b64encode(mac.digest()[:_DIGEST_BYTES]).decode().rstrip("=")
+
+
+def _parts(token: str) -> list[str] | None:
+    """The four parts of a well-formed token (str.isdigit would pass "²" and 5000-digit ids)."""
+    if len(token) > _MAX_LENGTH:
+        return None
+    parts = token.strip().split(".")
+    if (
+        len(parts) != 4
+        or parts[0] != _VERSION
+        or not (_ID.fullmatch(parts[1]) and _ID.fullmatch(parts[2]) and _TAG.fullmatch(parts[3]))
+    ):
+        return None
+    return parts

@@ -6,7 +6,9 @@ HTTP answers.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.templating import Jinja2Templates
@@ -15,20 +17,46 @@ from digest.app import App
 from digest.config import Settings
 
 PAGES = Jinja2Templates(directory=str(Path(__file__).parent / "pages"))
+log = logging.getLogger("digest.web")
 
 
-def create_app(settings: Settings, host: str | None = None) -> FastAPI:
-    """The ASGI app. `host` is where it will listen: off loopback, editors must log in."""
+def create_app(settings: Settings, host: str | None = None, insecure_http: bool = False) -> FastAPI:
+    """The ASGI app. `host` is where it will listen: off loopback (or behind a TLS proxy)
+    editors must log in, and off loopback without TLS it refuses (ConfigError) unless
+    `insecure_http`."""
     from digest.web import editor, public, webhooks
-    from digest.web.security import Sessions, is_loopback
+    from digest.web.hosts import HostCheck, allowed_hosts
+    from digest.web.ratelimit import FailureBackoff
+    from digest.web.security import Sessions, exposure
 
     bound = host or settings.web_host
+    reach = exposure(settings, bound, insecure_http)
+    if insecure_http and not reach.secure_cookies:
+        log.warning(
+            "INSECURE: serving on %s over plain http (--insecure-http): the editor's password "
+            "and session cross the network in clear; for development only",
+            bound,
+        )
     app = FastAPI(title="digest", version="1", docs_url=None, redoc_url=None)
     app.state.digest = App(settings)
-    app.state.login_required = not is_loopback(bound)
+    app.state.login_required = reach.login_required
+    app.state.login_backoff = FailureBackoff()
     secret = settings.secret_key.get_secret_value() or "digest-local-only-session-key"
-    app.state.sessions = Sessions(secret, secure=not is_loopback(bound))
+    app.state.sessions = Sessions(secret, secure=reach.secure_cookies)
     app.include_router(public.router)
     app.include_router(webhooks.router)
     app.include_router(editor.router)
+    hosts = allowed_hosts(settings, bound)
+    if hosts is not None:
+        app.add_middleware(HostCheck, allowed=hosts)
     return app
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's proxy options. X-Forwarded-For / -Proto are believed only behind a TLS proxy
+    and only from web_trusted_proxies; otherwise never (uvicorn would believe them from
+    127.0.0.1, where any local process could claim any client address and so escape the
+    per-client limits)."""
+    if settings.web_behind_tls_proxy:
+        return {"proxy_headers": True, "forwarded_allow_ips": settings.web_trusted_proxies}
+    return {"proxy_headers": False}

@@ -5,6 +5,8 @@ schema (it documents the public endpoints)."""
 from __future__ import annotations
 
 import hashlib
+import logging
+import math
 from datetime import datetime
 from typing import Annotated
 from urllib.parse import quote
@@ -19,9 +21,11 @@ from digest.errors import DigestError, NotFoundError
 from digest.render import RenderedEmail, placeholders
 from digest.render.lint import GMAIL_CLIP_BYTES
 from digest.web import PAGES
-from digest.web.security import SESSION_COOKIE, check_csrf, check_password, new_csrf_token
+from digest.web.ratelimit import FailureBackoff
+from digest.web.security import SESSION_COOKIE, check_csrf, credentials_match, new_csrf_token
 
 router = APIRouter(include_in_schema=False)
+log = logging.getLogger("digest.web")
 _DARK_QUERY = "@media (prefers-color-scheme: dark)"
 
 
@@ -86,30 +90,45 @@ def login_page(request: Request) -> Response:
     return Editor(request).page("login.html", error=None)
 
 
+def _login_answer(current: Editor, error: str, status: int) -> Response:
+    response = PAGES.TemplateResponse(
+        current.request,
+        "login.html",
+        {"csrf": current.csrf, "error": error, "login_required": True},
+        status_code=status,
+    )
+    return current.finish(response)
+
+
 @router.post("/login")
 def login(
     request: Request, secret: Annotated[str, Form()] = "", csrf: Annotated[str, Form()] = ""
 ) -> Response:
     current = Editor(request)
+    backoff: FailureBackoff = request.app.state.login_backoff
+    client = request.client.host if request.client else "unknown"
+    wait = math.ceil(backoff.wait(client))
+    if wait > 0:
+        # Refused before the password is even looked at: guessing stays slow.
+        response = _login_answer(
+            current, f"Too many failed logins: try again in {wait} seconds.", 429
+        )
+        response.headers["Retry-After"] = str(wait)
+        return response
     check_csrf(current.session, csrf)
     settings = current.app.settings
-    token = settings.editor_token.get_secret_value()
-    stored = settings.editor_password_hash.get_secret_value()
-    import hmac
-
-    if (token and hmac.compare_digest(secret.encode(), token.encode())) or (
-        stored and check_password(secret, stored)
+    if credentials_match(
+        secret,
+        settings.editor_token.get_secret_value(),
+        settings.editor_password_hash.get_secret_value(),
     ):
+        backoff.succeeded(client)
         # A new session (and CSRF token) on login: nothing from before carries over.
         current.session = {"editor": True, "csrf": new_csrf_token(), "changed": True}
         return current.finish(RedirectResponse("/editions", status_code=303))
-    response = PAGES.TemplateResponse(
-        request,
-        "login.html",
-        {"csrf": current.csrf, "error": "Wrong password or token.", "login_required": True},
-        status_code=401,
-    )
-    return current.finish(response)
+    backoff.failed(client)
+    log.warning("failed editor login from %s", client)
+    return _login_answer(current, "Wrong password or token.", 401)
 
 
 @router.post("/logout")

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 
 from digest.app import App
 from digest.config import NewsletterConfig
@@ -163,9 +163,9 @@ def _confirmation(request: Request, token: str) -> dict[str, str]:
         data = _confirmations(request).loads(token, max_age=lifetime)
     except SignatureExpired:
         raise HTTPException(status_code=410, detail="this confirmation link has expired") from None
-    except BadSignature:
+    except BadData:  # forged, altered, truncated, not base64, not JSON: all "unknown"
         raise HTTPException(status_code=404, detail="unknown link") from None
-    if not isinstance(data, dict):
+    if not isinstance(data, dict) or not {"list", "email"} <= data.keys():
         raise HTTPException(status_code=404, detail="unknown link")
     return {key: str(value) for key, value in data.items()}
 

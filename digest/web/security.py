@@ -1,9 +1,9 @@
-"""Editor login, signed session cookies and CSRF tokens.
+"""Editor login, signed session cookies, CSRF tokens, and what serving on an address demands.
 
 On loopback (the default) the editor pages are open to the machine's own user; bound anywhere
-else they need a login: the password (checked against a PBKDF2 hash from settings) or the
-editor token. Every editor form carries a CSRF token bound to the session, loopback or not,
-since a web page in the editor's browser can post to localhost too.
+else, or behind a proxy, they need a login: the password (checked against a PBKDF2 hash from
+settings) or the editor token. Every editor form carries a CSRF token bound to the session,
+loopback or not, since a web page in the editor's browser can post to localhost too.
 """
 
 from __future__ import annotations
@@ -13,9 +13,13 @@ import hashlib
 import hmac
 import ipaddress
 import secrets
+from dataclasses import dataclass
 
 from fastapi import HTTPException, Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from digest.config import Settings
+from digest.errors import ConfigError
 
 SESSION_COOKIE = "digest_session"
 SESSION_SECONDS = 12 * 3600
@@ -43,13 +47,67 @@ def check_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(computed, base64.urlsafe_b64decode(digest))
 
 
+def credentials_match(secret: str, token: str, password_hash: str) -> bool:
+    """Whether a login secret is the editor token or the password behind the stored hash."""
+    if token and hmac.compare_digest(secret.encode(), token.encode()):
+        return True
+    return bool(password_hash) and check_password(secret, password_hash)
+
+
 def is_loopback(host: str) -> bool:
     if host in ("localhost", ""):
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """Who can reach the app, and so what it must ask of them.
+
+    Behind a TLS proxy the app is public even when bound to loopback (the proxy forwards to
+    127.0.0.1), so editors log in there too. Off loopback the session cookie is `Secure`: a
+    browser sends it back only over https, so plain http is refused unless `insecure_http`
+    (development only) drops the flag."""
+
+    loopback: bool
+    behind_tls_proxy: bool = False
+    insecure_http: bool = False
+
+    @property
+    def login_required(self) -> bool:
+        return not self.loopback or self.behind_tls_proxy
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.behind_tls_proxy or (not self.loopback and not self.insecure_http)
+
+
+def exposure(settings: Settings, bound: str, insecure_http: bool = False) -> Exposure:
+    """How the app will be reached on `bound`; ConfigError (one line, saying what to set) when
+    editors could not log in safely, or at all."""
+    seen = Exposure(is_loopback(bound), settings.web_behind_tls_proxy, insecure_http)
+    if not (seen.loopback or seen.behind_tls_proxy or seen.insecure_http):
+        raise ConfigError(
+            f"refusing to serve on {bound} over plain http: editors could never log in (the "
+            "session cookie is Secure, and browsers send it back only over https); put a proxy "
+            "that terminates TLS in front and set web_behind_tls_proxy = true "
+            "(--behind-tls-proxy), or, for development only, pass --insecure-http"
+        )
+    if seen.login_required:
+        if not (
+            settings.editor_password_hash.get_secret_value()
+            or settings.editor_token.get_secret_value()
+        ):
+            raise ConfigError(
+                f"serving on {bound}{' behind a proxy' if seen.loopback else ''} needs an editor "
+                "login: set editor_password_hash (digest hash-password) or editor_token"
+            )
+        if not settings.secret_key.get_secret_value():
+            raise ConfigError(f"serving on {bound} needs secret_key (DIGEST_SECRET_KEY)")
+    return seen
 
 
 class Sessions:
