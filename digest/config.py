@@ -6,6 +6,7 @@ takes the values it needs as arguments.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from datetime import timedelta
@@ -32,12 +33,24 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from digest.config_sources import KnownValuesOnly, Origins, check_names
 from digest.errors import ConfigError
 
 DEFAULT_CONFIG_FILE = "digest.toml"
 DEFAULT_DATABASE_FILE = "digest.db"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 _HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+_PASSWORD_PARAMETERS = frozenset({"password", "sslpassword"})
+log = logging.getLogger("digest.config")
+
+
+def _not_negative(value: object) -> object:
+    """Every duration setting: a negative one ("-01:00:00") is a typo, never a meaning."""
+    if isinstance(value, timedelta) and value < timedelta(0):
+        raise ValueError("must not be negative")
+    return value
+
+
 # A DNS name (optionally "*." in front) or a bracketed IPv6 literal, as a Host header has it.
 _HOST_PATTERN = re.compile(r"(\*\.)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\]")
 
@@ -77,6 +90,11 @@ class NewsletterConfig(BaseModel):
     editors: list[EmailStr] = Field(default_factory=list)
     # After downtime, a missed edition is still made if its time passed less than this ago.
     catch_up_grace: timedelta = timedelta(hours=6)
+
+    @field_validator("*")
+    @classmethod
+    def _durations(cls, value: object) -> object:
+        return _not_negative(value)
 
     @field_validator("schedule")
     @classmethod
@@ -248,6 +266,11 @@ class Settings(BaseSettings):
                 ) from None
         return value
 
+    @field_validator("*")
+    @classmethod
+    def _durations(cls, value: object) -> object:
+        return _not_negative(value)
+
     @field_validator("newsletters")
     @classmethod
     def _named(cls, value: dict[str, NewsletterConfig]) -> dict[str, NewsletterConfig]:
@@ -266,7 +289,13 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, dotenv_settings]
+        # Names that are not settings are reported by load_settings (check_names), each
+        # blamed on its variable or .env line, not failed on as if the config file had them.
+        sources: list[PydanticBaseSettingsSource] = [
+            init_settings,
+            KnownValuesOnly(settings_cls, env_settings),
+            KnownValuesOnly(settings_cls, dotenv_settings),
+        ]
         if cls.toml_path is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=cls.toml_path))
         return tuple(sources)
@@ -289,22 +318,45 @@ class Settings(BaseSettings):
     def masked(self) -> dict[str, Any]:
         """The effective settings as plain data, with secrets and passwords hidden."""
         data = self.model_dump(mode="json")
-        for key in (
-            "secret_key",
-            "smtp_password",
-            "sendgrid_api_key",
-            "editor_password_hash",
-            "editor_token",
-        ):
-            secret: SecretStr = getattr(self, key)
-            data[key] = "**********" if secret.get_secret_value() else ""
+        for key in type(self).model_fields:
+            secret = getattr(self, key)
+            if isinstance(secret, SecretStr):
+                data[key] = "**********" if secret.get_secret_value() else ""
         data["database_url"] = mask_url_password(self.database_url)
         return data
 
 
 def mask_url_password(url: str) -> str:
-    """Hide the password in a database URL so it can be printed or logged."""
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+    """Hide the password in a database URL so it can be printed or logged: also with no user
+    name (`postgresql://:pw@h/db`), an unencoded `@` in it, or `?password=` in the query."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return _mask_by_hand(url)
+    if parsed.password is not None and parsed.host and "@" in parsed.host:
+        # An unencoded "@" in the password: the host is what follows the last one.
+        rest, _, host = parsed.host.rpartition("@")
+        parsed = parsed.set(password=f"{parsed.password}@{rest}", host=host)
+    query = {
+        key: "***" if key.lower() in _PASSWORD_PARAMETERS else value
+        for key, value in parsed.query.items()
+    }
+    if parsed.password is None and query == dict(parsed.query):
+        return url  # nothing secret (and SQLite paths stay as written)
+    shown = parsed.set(query=query).render_as_string(hide_password=True)
+    return shown.replace("=%2A%2A%2A", "=***")  # the query's mask, as the password's
+
+
+def _mask_by_hand(url: str) -> str:
+    """For what SQLAlchemy cannot parse: everything between "user:" and the last "@"."""
+    scheme, separator, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not (separator and at and ":" in userinfo):
+        return url
+    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}"
 
 
 def resolve_config_path(explicit: Path | None) -> Path | None:
@@ -328,10 +380,13 @@ def load_settings(config_path: Path | None = None) -> Settings:
     path = resolve_config_path(config_path)
     bound = type("Settings", (Settings,), {"toml_path": path})
     origin = str(path) if path else "settings"
+    origins = Origins.read(Settings, path, os.environ, Path(".env"))
+    for warning in check_names(Settings, origins):
+        log.warning("%s", warning)
     try:
         settings: Settings = bound()
     except ValidationError as error:
-        raise ConfigError(_describe(origin, error)) from None
+        raise ConfigError(_describe(origins, error)) from None
     except ValueError as error:  # TOML syntax errors
         raise ConfigError(f"{origin}: {error}") from None
     if not settings.database_url:
@@ -340,12 +395,23 @@ def load_settings(config_path: Path | None = None) -> Settings:
     return settings
 
 
-def _describe(origin: str, error: ValidationError) -> str:
+def _describe(origins: Origins, error: ValidationError) -> str:
+    """One line per problem, naming where the value came from (variable, .env line or file)
+    and the key."""
     lines = []
     for problem in error.errors():
         key = ".".join(str(part) for part in problem["loc"])
         reason = problem["msg"]
         if problem["type"] == "extra_forbidden":
-            reason = "unknown setting"
-        lines.append(f"{origin}: {key}: {reason}")
+            reason = "unknown setting" + _nearest_key(problem["loc"])
+        lines.append(f"{origins.blame(problem['loc'])}: {key}: {reason}")
     return "\n".join(lines)
+
+
+def _nearest_key(loc: tuple[str | int, ...]) -> str:
+    """ "; did you mean accent_color?" for a misspelt key in the config file."""
+    import difflib
+
+    model: type[BaseModel] = NewsletterConfig if loc[0] == "newsletters" else Settings
+    found = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1)
+    return f"; did you mean {found[0]}?" if found else ""

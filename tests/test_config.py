@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from digest.config import load_settings
+from digest.config import load_settings, mask_url_password
 from digest.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -116,8 +116,11 @@ def test_invalid_settings_name_the_key(
 def test_invalid_environment_value(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write(tmp_path, GOOD)
     monkeypatch.setenv("DIGEST_FETCH_TIMEOUT", "soon")
-    with pytest.raises(ConfigError, match="fetch_timeout: Input should be a valid number"):
+    with pytest.raises(ConfigError) as raised:
         load_settings()
+    assert str(raised.value).startswith(
+        "environment variable DIGEST_FETCH_TIMEOUT: fetch_timeout: Input should be a valid number"
+    )
 
 
 def test_toml_syntax_error(tmp_path: Path) -> None:
@@ -138,3 +141,120 @@ def test_choosing_a_newsletter(tmp_path: Path) -> None:
         settings.newsletter(None)
     with pytest.raises(ConfigError, match="no newsletter named 'monthly'"):
         settings.newsletter("monthly")
+
+
+@pytest.mark.parametrize(
+    ("line", "key"),
+    [
+        ('catch_up_grace = "-01:00:00"', "newsletters.weekly.catch_up_grace"),
+        ('lookback = "-P7D"', "newsletters.weekly.lookback"),
+        ("lead_time = -3600", "newsletters.weekly.lead_time"),
+    ],
+)
+def test_negative_durations_are_refused(tmp_path: Path, line: str, key: str) -> None:
+    path = write(tmp_path, GOOD.replace('title = "Weekly"', f'title = "Weekly"\n{line}'))
+    with pytest.raises(ConfigError) as raised:
+        load_settings(path)
+    assert str(raised.value) == f"{path}: {key}: Value error, must not be negative"
+
+
+def test_negative_duration_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path, GOOD)
+    monkeypatch.setenv("DIGEST_CONFIRM_LINK_LIFETIME", "-PT1H")
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    assert str(raised.value) == (
+        "environment variable DIGEST_CONFIRM_LINK_LIFETIME: confirm_link_lifetime: "
+        "Value error, must not be negative"
+    )
+    monkeypatch.setenv("DIGEST_CONFIRM_LINK_LIFETIME", "PT0S")  # zero is a duration
+    load_settings()
+
+
+def test_misspelt_environment_variables_are_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    write(tmp_path, GOOD)
+    monkeypatch.setenv("DIGEST_SMTP_PASWORD", "hunter2")
+    monkeypatch.setenv("DIGEST_NEWSLETTERS__WEEKLY__ACCENT_COLOUR", "#aa0000")
+    monkeypatch.setenv("DIGEST_NOTHING_LIKE_IT", "1")
+    monkeypatch.setenv("DIGEST_TEST_ANYTHING", "1")  # left to test suites
+    monkeypatch.setenv("DIGEST_SMTP_PASSWORD", "right")
+    with caplog.at_level("WARNING", logger="digest.config"):
+        settings = load_settings()  # a warning, not an error: the environment is shared
+    assert settings.smtp_password.get_secret_value() == "right"
+    assert settings.newsletter("weekly").accent_color == "#1f6feb"
+    assert sorted(caplog.messages) == [
+        "environment variable DIGEST_NEWSLETTERS__WEEKLY__ACCENT_COLOUR is not a setting; "
+        "did you mean DIGEST_NEWSLETTERS__WEEKLY__ACCENT_COLOR?",
+        "environment variable DIGEST_NOTHING_LIKE_IT is not a setting (ignored)",
+        "environment variable DIGEST_SMTP_PASWORD is not a setting; "
+        "did you mean DIGEST_SMTP_PASSWORD?",
+    ]
+
+
+def test_dotenv_typos_are_errors_blamed_on_dotenv(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD)
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(
+        "# ours\nOTHER_TOOL=1\nexport DIGEST_SMTP_PASWORD=hunter2\n", encoding="utf-8"
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_settings(path)
+    assert str(raised.value) == (
+        ".env:3: DIGEST_SMTP_PASWORD: unknown setting; did you mean DIGEST_SMTP_PASSWORD?"
+    )
+    dotenv.write_text(
+        "DIGEST_FETCH_TIMEOUT=3\nDIGEST_NEWSLETTERS__WEEKLY__ACCENT_COLOR=blue\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_settings(path)
+    assert str(raised.value) == (
+        ".env:2: DIGEST_NEWSLETTERS__WEEKLY__ACCENT_COLOR: newsletters.weekly.accent_color: "
+        "Value error, must be a hex colour like #1f6feb"
+    )
+
+
+def test_dotenv_keys_of_other_programs_are_left_alone(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    write(tmp_path, GOOD)
+    (tmp_path / ".env").write_text(
+        "POSTGRES_PASSWORD=x\nSMTP_PASSWORD=y\nSENDGRID_API_KEY=SG.key\n", encoding="utf-8"
+    )
+    with caplog.at_level("WARNING", logger="digest.config"):
+        settings = load_settings()
+    assert settings.sendgrid_api_key.get_secret_value() == "SG.key"
+    assert settings.smtp_password.get_secret_value() == ""
+    assert caplog.messages == [
+        ".env:2: SMTP_PASSWORD is not read: did you mean DIGEST_SMTP_PASSWORD?"
+    ]
+
+
+def test_misspelt_key_in_the_file_gets_a_suggestion(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD.replace('title = "Weekly"', 'title = "Weekly"\nacent_color = "x"'))
+    with pytest.raises(ConfigError) as raised:
+        load_settings(path)
+    assert str(raised.value) == (
+        f"{path}: newsletters.weekly.acent_color: unknown setting; did you mean accent_color?"
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://:s3cret@db/digest", "postgresql://:***@db/digest"),
+        ("postgresql://u:p@ss@db:5432/digest", "postgresql://u:***@db:5432/digest"),
+        ("postgresql://u:p%40ss@db/digest", "postgresql://u:***@db/digest"),
+        ("postgresql+psycopg://u:a/b?c#d@db/digest", "postgresql+psycopg://u:***@db/digest"),
+        ("postgresql://db/digest?password=s3cret", "postgresql://db/digest?password=***"),
+        ("postgresql://u@db/digest", "postgresql://u@db/digest"),
+        ("sqlite:////srv/a@b/digest.db", "sqlite:////srv/a@b/digest.db"),
+        ("not a url://u:s3cret@host", "not a url://u:***@host"),
+    ],
+)
+def test_database_passwords_are_masked(url: str, shown: str) -> None:
+    assert mask_url_password(url) == shown
