@@ -433,3 +433,18 @@ def test_insecure_http_is_loud_and_drops_the_secure_flag(
             )
             assert done.status_code == 303
             assert client.get("/editions").status_code == 200
+
+
+def test_web_settings_are_checked_naming_the_key(tmp_path: Path) -> None:
+    from digest.config import load_settings
+
+    for line, key in (
+        ('web_allowed_hosts = ["https://editor.example.org"]', "web_allowed_hosts"),
+        ('web_trusted_proxies = ["the proxy"]', "web_trusted_proxies"),
+        ('sendgrid_webhook_tolerance = "-00:05:00"', "sendgrid_webhook_tolerance"),
+        ("sendgrid_webhook_max_bytes = 10", "sendgrid_webhook_max_bytes"),
+    ):
+        config = tmp_path / "digest.toml"
+        config.write_text(line + "\n", encoding="utf-8")
+        with pytest.raises(ConfigError, match=f"digest.toml: {key}: "):
+            load_settings(config)
