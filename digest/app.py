@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from digest.provider_events import ProviderEvent
     from digest.send import Sender
     from digest.send.campaign import SendReport
+    from digest.store.deliveries import RetryPolicy
     from digest.subscribers import Subscriber
     from digest.subscribers.tokens import UnsubscribeTokens
 
@@ -308,11 +309,56 @@ class App:
                 self.tokens(),
                 lists=chosen,
                 resend_unknown=self.settings.unknown_batch_policy == "resend",
+                retry=self.retry_policy(),
+                settle_wait=self.settings.unknown_settle_wait,
                 limit=limit,
                 on_progress=on_progress,
             )
         finally:
             sender.close()
+
+    def retry_policy(self) -> RetryPolicy:
+        from digest.store.deliveries import RetryPolicy
+
+        settings = self.settings
+        return RetryPolicy(
+            settings.deferral_max_attempts, settings.deferral_max_age, settings.deferral_first_delay
+        )
+
+    def resend_unknown(self, edition: Edition) -> int:
+        """The operator's decision for readers of unknown outcome: send them the edition again
+        (on the next send). Returns how many."""
+        from digest.edition import EditionStatus
+
+        assert edition.id is not None
+        count = self.store.deliveries.resend_unknown(edition.id)
+        if count:
+            self.store.change_status(
+                edition.id, EditionStatus.SENDING, [EditionStatus.SENT, EditionStatus.SENDING]
+            )
+        return count
+
+    def apply_delivery_event(self, event: ProviderEvent) -> bool:
+        """A verified provider event that names one of our deliveries (custom_args) settles a
+        delivery whose outcome was not known. Returns whether it changed anything."""
+        if event.delivery_id is None or event.edition_id is None:
+            return False
+        return self.store.deliveries.apply_event(
+            event.delivery_id, event.edition_id, event.kind, event.reason[:500]
+        )
+
+    def erase_subscriber(self, email: str, list_name: str | None = None) -> int:
+        """GDPR erasure: the subscriptions go, the ledger keeps no reply that quotes the
+        address, and the outbox keeps no file addressed to it. Returns subscriptions removed."""
+        from digest.send.outbox import OutboxSender
+
+        subscribers = self.store.subscribers
+        list_id = subscribers.list_id(list_name) if list_name else None
+        ids = subscribers.ids_of(email, list_id)
+        deliveries = self.store.deliveries.forget(ids)
+        removed = subscribers.remove(email, list_id)
+        OutboxSender(self.settings.outbox_dir).forget(set(deliveries), email)
+        return removed
 
     def test_send(self, edition: Edition, to: str, via: str | None = None) -> str:
         """One copy marked as a test; no delivery is recorded. Returns the provider's id."""
@@ -391,4 +437,6 @@ class App:
         many subscriptions changed."""
         from digest.provider_events import apply_to_subscribers
 
+        # The ledger first: an event naming a delivery of unknown outcome settles it.
+        self.apply_delivery_event(event)
         return apply_to_subscribers(self.store.subscribers, event)

@@ -395,8 +395,6 @@ def run(ctx: typer.Context, as_json: JsonOption = False) -> None:
             else "run busy: another digest run is at work; nothing done"
         )
         return
-    for action in actions:
-        typer.echo(action.json() if as_json else action.line())
     if any(action.failed for action in actions):
         raise typer.Exit(1)
 
@@ -556,12 +554,23 @@ def send(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Count and render only.")] = False,
     limit: Annotated[int | None, typer.Option(help="At most N recipients this run.")] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    resend_unknown: Annotated[
+        bool,
+        typer.Option(
+            "--resend-unknown",
+            help="Send again to readers whose earlier send has no known outcome.",
+        ),
+    ] = False,
 ) -> None:
     """Send an approved edition to its lists, exactly once per subscriber."""
     from digest.send.campaign import check_sendable, plan_send
 
     instance = _app(ctx)
     found = instance.edition(edition)
+    if resend_unknown and not dry_run:
+        count = instance.resend_unknown(found)
+        typer.echo(f"{count} reader(s) of unknown outcome queued to be sent again")
+        found = instance.edition(edition)
     newsletter = instance.settings.newsletter(found.newsletter)
     chosen = lists or newsletter.lists
     check_sendable(found, newsletter)
@@ -755,10 +764,8 @@ def subscribers_remove(
         str | None, typer.Option("--list", "-l", help="Only this list (default: all).")
     ] = None,
 ) -> None:
-    """Erase an address and its data (GDPR); deliveries keep no trace of it."""
-    repository = _app(ctx).store.subscribers
-    list_id = repository.list_id(list_name) if list_name else None
-    removed = repository.remove(email, list_id)
+    """Erase an address and its data (GDPR); deliveries and the outbox keep no trace of it."""
+    removed = _app(ctx).erase_subscriber(email, list_name)
     typer.echo(f"removed {removed} subscription(s) of {email}")
 
 

@@ -226,20 +226,13 @@ class Settings(BaseSettings):
     # A batch whose request was made but whose answer was never recorded: "skip" never risks a
     # second copy; "resend" never risks a missed reader.
     unknown_batch_policy: Literal["skip", "resend"] = "skip"
-
-    @field_validator("fetch_allowed_networks")
-    @classmethod
-    def _allowed_networks(cls, value: list[str]) -> list[str]:
-        import ipaddress
-
-        for entry in value:
-            try:
-                ipaddress.ip_network(entry, strict=False)
-            except ValueError:
-                raise ValueError(
-                    f"{entry!r}: an IP address or network, like 10.1.0.0/16 or 192.168.1.20"
-                ) from None
-        return value
+    # SendGrid: how long a batch of unknown outcome waits for the Event Webhook to say which
+    # of its readers SendGrid took, before the policy above decides for the rest.
+    unknown_settle_wait: timedelta = timedelta(hours=1)
+    # Temporary refusals (SMTP 4xx) are retried with backoff, then recorded failed.
+    deferral_max_attempts: int = Field(default=5, ge=1, le=100)
+    deferral_max_age: timedelta = timedelta(hours=24)
+    deferral_first_delay: timedelta = timedelta(minutes=5)
 
     @field_validator("web_allowed_hosts")
     @classmethod
@@ -263,6 +256,20 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError(
                     f"{address!r}: an IP address or network, like 127.0.0.1 or 10.0.0.0/8"
+                ) from None
+        return value
+
+    @field_validator("fetch_allowed_networks")
+    @classmethod
+    def _allowed_networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{entry!r}: an IP address or network, like 10.1.0.0/16 or 192.168.1.20"
                 ) from None
         return value
 

@@ -1,10 +1,11 @@
 """Test-only fault points: a process kills itself at a named step, so that tests can prove
 that a crash there is resumed without losing or doubling anything.
 
-`DIGEST_FAULT_POINT` names the point (or several, comma-separated); unset, every call is one
-dictionary look-up and nothing else. Points in use: "after-build" (`digest run`: an edition
-built and linked to its slot, the build not yet recorded done), and in the send path
-"after-claim", "after-request", "after-record".
+`DIGEST_FAULT_POINT` names the point (or several, comma-separated); "after-request@3" kills
+at the third time the point is reached. Unset, every call is one dictionary look-up. Points in
+use: "after-build" (`digest run`: an edition built and linked to its slot, the build not yet
+recorded done); in the send path "after-claim" (a batch recorded, its request not made),
+"after-request" (the provider answered, the answer not recorded), "after-record".
 """
 
 from __future__ import annotations
@@ -19,5 +20,13 @@ def fault_point(name: str) -> None:
     """SIGKILL this process here if DIGEST_FAULT_POINT names this point: no cleanup, no
     `finally`, exactly as a crash or an OOM kill would leave things."""
     wanted = os.environ.get(VARIABLE)
-    if wanted and name in (part.strip() for part in wanted.split(",")):
-        os.kill(os.getpid(), signal.SIGKILL)
+    if not wanted:
+        return
+    _reached[name] = _reached.get(name, 0) + 1
+    for part in wanted.split(","):
+        point, _, count = part.strip().partition("@")
+        if point == name and (not count or int(count) == _reached[name]):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+_reached: dict[str, int] = {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import email
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -212,6 +212,7 @@ def test_dropped_connection_is_an_unknown_batch_settled_by_policy(
         sendgrid_host=host,
         sendgrid_api_key=state.api_key,
         unknown_batch_policy=policy,
+        unknown_settle_wait=timedelta(0),  # no events will come: the policy decides at once
     )
     edition = approved_edition(app)
     subscribe(app, 1500)

@@ -83,7 +83,8 @@ def test_killed_send_rerun_delivers_exactly_once_or_reports(
         rerun = subprocess.run(
             [DIGEST, "send", str(edition_id), "--yes"],
             cwd=tmp_path,
-            env=env,
+            # No Event Webhook here: the policy decides at once.
+            env={**env, "DIGEST_UNKNOWN_SETTLE_WAIT": "PT0S"},
             capture_output=True,
             text=True,
             timeout=120,
@@ -92,7 +93,8 @@ def test_killed_send_rerun_delivers_exactly_once_or_reports(
         assert set(state.recipients.values()) == {1}  # nobody twice
         delivered = set(state.recipients)
         assert len(delivered) == READERS  # the cut-off batch had reached SendGrid
-        assert "unknown outcome, not resent: batches" in rerun.stdout
+        assert "1000 of unknown outcome, not resent" in rerun.stdout
+        assert f"digest send {edition_id} --resend-unknown" in rerun.stdout
 
 
 def test_kill_before_any_answer_then_resend_policy(database_url: str, tmp_path: Path) -> None:
@@ -102,7 +104,11 @@ def test_kill_before_any_answer_then_resend_policy(database_url: str, tmp_path: 
         process = subprocess.run(
             [DIGEST, "send", str(edition_id), "--yes"],
             cwd=tmp_path,
-            env={**env, "DIGEST_UNKNOWN_BATCH_POLICY": "resend"},
+            env={
+                **env,
+                "DIGEST_UNKNOWN_BATCH_POLICY": "resend",
+                "DIGEST_UNKNOWN_SETTLE_WAIT": "PT0S",
+            },
             capture_output=True,
             text=True,
             timeout=120,
@@ -111,7 +117,11 @@ def test_kill_before_any_answer_then_resend_policy(database_url: str, tmp_path: 
         rerun = subprocess.run(
             [DIGEST, "send", str(edition_id), "--yes"],
             cwd=tmp_path,
-            env={**env, "DIGEST_UNKNOWN_BATCH_POLICY": "resend"},
+            env={
+                **env,
+                "DIGEST_UNKNOWN_BATCH_POLICY": "resend",
+                "DIGEST_UNKNOWN_SETTLE_WAIT": "PT0S",
+            },
             capture_output=True,
             text=True,
             timeout=120,

@@ -47,6 +47,9 @@ class Batch:
 class BatchResult:
     provider_id: str | None = None
     failures: dict[int, Failure] = field(default_factory=dict)
+    # Recipients whose message may or may not have been taken (the link broke after the
+    # message went out), with the reason: one message at most for SMTP.
+    unknown: dict[int, str] = field(default_factory=dict)
     # Set when the sender had to stop part-way (e.g. the SMTP login was refused): the batch is
     # recorded, then the send stops with this reason.
     stop_reason: str | None = None
@@ -67,6 +70,12 @@ class OutcomeUnknown(SendStopped):
 class Sender(Protocol):
     name: str
     max_batch: int
+    # Sending a batch twice has no effect beyond the first time (the outbox: same file
+    # names), so a batch of unknown outcome is always sent again, whatever the policy.
+    idempotent: bool
+    # The provider reports what became of each message (SendGrid's Event Webhook), so a batch
+    # of unknown outcome waits for its events before the policy decides.
+    reports_events: bool
 
     def prepare(self, batch: Batch) -> object:
         """Whatever `send` needs, built ahead; must have no side effects."""

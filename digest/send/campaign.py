@@ -1,9 +1,14 @@
 """Sending an edition to its lists exactly once, in batches, resumable after any crash.
 
-For each list: settle batches a previous run left unanswered (by policy), queue every
-subscribed address that has no delivery yet, then repeatedly take the next pending recipients,
-record the batch, hand it to the sender, and record the outcome. The whole send runs under a
-lock, so a second or concurrent run finds nothing to do twice.
+For each list: settle batches a previous run left unanswered, queue every subscribed address
+that has no delivery yet, then repeatedly take the next pending recipients, record the batch,
+hand it to the sender, and record the outcome. The whole send runs under a lock, so a second or
+concurrent run finds nothing to do twice.
+
+A batch left unanswered is sent again when the sender is idempotent (the outbox); waits for the
+provider's events when it reports them (SendGrid), for `unknown_settle_wait`; otherwise (and
+after that wait) `unknown_batch_policy` decides. The edition is "sent" once every reader has an
+outcome: sent, failed, skipped, or unknown (reported, with the command that resends them).
 """
 
 from __future__ import annotations
@@ -12,14 +17,16 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 
 from digest.config import NewsletterConfig
 from digest.edition import Edition, EditionStatus
 from digest.errors import AlreadySent, DigestError
+from digest.faults import fault_point
 from digest.render import RenderedEmail
 from digest.send import Batch, BatchRejected, OutcomeUnknown, Recipient, Sender, SendStopped
 from digest.store import Store
-from digest.store.deliveries import BatchOutcome, DeliveryStatus, QueuedDelivery
+from digest.store.deliveries import BatchOutcome, DeliveryStatus, QueuedDelivery, RetryPolicy
 from digest.subscribers.model import Status
 from digest.subscribers.tokens import UnsubscribeTokens
 
@@ -31,31 +38,67 @@ __all__ = ["AlreadySent", "SendReport", "check_sendable", "plan_send", "send_edi
 class SendReport:
     edition_id: int
     provider: str
-    sent: int = 0
+    sent: int = 0  # by this run
     failed: int = 0
     skipped: int = 0
     deferred: int = 0
+    unknown: int = 0
     batches: int = 0
     queued: int = 0
     unknown_batches: list[int] = field(default_factory=list)
     resent_batches: list[int] = field(default_factory=list)
+    awaiting_batches: list[int] = field(default_factory=list)
     remaining: int = 0
     finished: bool = False
+    # The edition's ledger when the run ended, by delivery status.
+    totals: dict[str, int] = field(default_factory=dict)
+    next_attempt: datetime | None = None
+
+    @property
+    def waiting(self) -> bool:
+        """Nothing left to send now: only deferred readers (or events) to wait for."""
+        return not self.finished and self.totals.get(DeliveryStatus.PENDING, 0) == 0
 
     def summary(self) -> str:
+        totals = self.totals
         parts = [
             f"edition {self.edition_id}: {self.sent} sent via {self.provider} in "
             f"{self.batches} batches",
             f"{self.failed} failed",
             f"{self.skipped} skipped",
         ]
-        if self.deferred:
-            parts.append(f"{self.deferred} deferred to the next run")
-        if self.unknown_batches:
-            parts.append(f"unknown outcome, not resent: batches {self.unknown_batches}")
+        if totals:
+            parts.append(
+                f"in all {totals.get(DeliveryStatus.SENT, 0)} sent, "
+                f"{totals.get(DeliveryStatus.FAILED, 0)} failed"
+            )
+        deferred = totals.get(DeliveryStatus.DEFERRED, self.deferred)
+        if deferred:
+            when = (
+                f", next attempt {self.next_attempt:%Y-%m-%d %H:%M} UTC"
+                if self.next_attempt
+                else ""
+            )
+            parts.append(f"{deferred} deferred{when}")
         if self.resent_batches:
             parts.append(f"unknown outcome, requeued: batches {self.resent_batches}")
-        parts.append("complete" if self.finished else f"{self.remaining} still to send")
+        unknown = totals.get(DeliveryStatus.UNKNOWN, self.unknown)
+        if self.awaiting_batches:
+            parts.append(
+                f"{unknown} of unknown outcome in batches {self.awaiting_batches}, waiting for "
+                "the provider's events"
+            )
+        elif unknown:
+            parts.append(
+                f"{unknown} of unknown outcome, not resent (unknown_batch_policy = skip; "
+                f"`digest send {self.edition_id} --resend-unknown` sends them again)"
+            )
+        if self.finished:
+            parts.append("complete")
+        elif self.waiting:
+            parts.append("waiting")
+        else:
+            parts.append(f"{self.remaining} still to send")
         return ", ".join(parts)
 
 
@@ -95,6 +138,8 @@ def send_edition(
     *,
     lists: list[str],
     resend_unknown: bool = False,
+    retry: RetryPolicy | None = None,
+    settle_wait: timedelta = timedelta(hours=1),
     limit: int | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> SendReport:
@@ -102,6 +147,8 @@ def send_edition(
     assert edition.id is not None
     check_sendable(edition, newsletter)
     campaign = _Campaign(store, newsletter, email, sender, tokens, resend_unknown, on_progress)
+    campaign.retry = retry or RetryPolicy()
+    campaign.settle_wait = settle_wait
     with store.lock(f"send-edition-{edition.id}"):
         # Read again under the lock: another run may have finished meanwhile.
         edition = store.get_edition(edition.id)
@@ -142,6 +189,8 @@ class _Campaign:
         self.sender, self.tokens, self.resend_unknown = sender, tokens, resend_unknown
         self.on_progress = on_progress
         self.report = SendReport(edition_id=0, provider=sender.name)
+        self.retry = RetryPolicy()
+        self.settle_wait = timedelta(hours=1)
 
     def run(self, edition: Edition, lists: list[str], limit: int | None) -> None:
         assert edition.id is not None
@@ -153,34 +202,79 @@ class _Campaign:
             [EditionStatus.APPROVED, EditionStatus.DRAFT, EditionStatus.SENDING],
         )
         list_ids = [store.subscribers.list_id(name) for name in lists]
+        now = datetime.now(UTC)
         for list_id in list_ids:
             self._settle_cut_off(edition.id, list_id)
-            store.deliveries.requeue_deferred(edition.id, list_id)
+            self._settle_awaiting(edition.id, list_id, now)
+            store.deliveries.requeue_deferred(edition.id, list_id, now)
             self.report.queued += store.deliveries.enqueue_audience(edition.id, list_id)
         budget = limit
-        for list_id in list_ids:
-            budget = self._send_list(edition.id, list_id, budget)
-            if budget == 0:
-                break
-        counts = store.deliveries.counts(edition.id, list_ids)
-        self.report.remaining = sum(
-            counts[status] for status in (DeliveryStatus.PENDING, DeliveryStatus.DEFERRED)
-        )
-        if self.report.remaining == 0:
-            self.report.finished = True
-            if set(lists) >= set(self.newsletter.lists):
-                store.change_status(edition.id, EditionStatus.SENT, [EditionStatus.SENDING])
+        try:
+            for list_id in list_ids:
+                budget = self._send_list(edition.id, list_id, budget)
+                if budget == 0:
+                    break
+        finally:
+            self._tally(edition.id, list_ids)
+        if self.report.finished and set(lists) >= set(self.newsletter.lists):
+            store.change_status(edition.id, EditionStatus.SENT, [EditionStatus.SENDING])
+
+    def _tally(self, edition_id: int, list_ids: list[int]) -> None:
+        """The edition's ledger as the run ends: what is left, and whether it is finished."""
+        deliveries = self.store.deliveries
+        counts = deliveries.counts(edition_id, list_ids)
+        self.report.totals = counts
+        self.report.remaining = counts[DeliveryStatus.PENDING] + counts[DeliveryStatus.DEFERRED]
+        self.report.next_attempt = deliveries.next_attempt(edition_id, list_ids)
+        awaiting = [
+            batch
+            for list_id in list_ids
+            for batch, _ in deliveries.awaiting_batches(edition_id, list_id)
+        ]
+        self.report.awaiting_batches = awaiting
+        self.report.finished = self.report.remaining == 0 and not awaiting
 
     def _settle_cut_off(self, edition_id: int, list_id: int) -> None:
         for batch_id in self.store.deliveries.cut_off_batches(edition_id, list_id):
             reason = "the run sending this batch stopped before recording the provider's answer"
             self._settle(batch_id, reason)
 
+    def _settle_awaiting(self, edition_id: int, list_id: int, now: datetime) -> None:
+        """Batches whose wait for events is over: the readers no event accounted for follow
+        the policy."""
+        deliveries = self.store.deliveries
+        for batch_id, since in deliveries.awaiting_batches(edition_id, list_id):
+            if self.settle_wait and since is not None and now - since < self.settle_wait:
+                continue
+            count, requeued = deliveries.settle_awaiting(batch_id, resend=self.resend_unknown)
+            if requeued:
+                self.report.resent_batches.append(batch_id)
+            else:
+                self.report.unknown_batches.append(batch_id)
+            log.warning(
+                "batch %s: %s readers still unknown after waiting %s for events: %s",
+                batch_id,
+                count,
+                self.settle_wait,
+                "requeued" if requeued else "not resent",
+            )
+
     def _settle(self, batch_id: int, reason: str) -> None:
-        count = self.store.deliveries.settle_unknown(
-            batch_id, resend=self.resend_unknown, reason=reason
-        )
-        if self.resend_unknown:
+        deliveries = self.store.deliveries
+        if self.sender.reports_events:
+            count = deliveries.await_events(batch_id, reason)
+            log.warning(
+                "batch %s (%s recipients) has an unknown outcome: waiting up to %s for the "
+                "provider's events",
+                batch_id,
+                count,
+                self.settle_wait,
+            )
+            return
+        # Resending through an idempotent sender cannot make a second copy.
+        resend = self.resend_unknown or self.sender.idempotent
+        count = deliveries.settle_unknown(batch_id, resend=resend, reason=reason)
+        if resend:
             self.report.resent_batches.append(batch_id)
             action = "requeued (unknown_batch_policy = resend)"
         else:
@@ -219,9 +313,13 @@ class _Campaign:
                         [r.delivery_id for r in batch.recipients],
                         closing=unrecorded,
                     )
+                    if unrecorded is not None:
+                        fault_point("after-record")
                     unrecorded = None
+                    fault_point("after-claim")
                     upcoming = ahead.submit(self._prepare, edition_id, list_id, budget, last_id)
                     unrecorded = self._send_batch(replace(batch, id=batch_id), payload)
+                    fault_point("after-request")
         finally:
             if unrecorded is not None:
                 deliveries.close_batch(unrecorded)
@@ -261,12 +359,24 @@ class _Campaign:
         except OutcomeUnknown as error:
             self._settle(batch.id, str(error))
             raise
-        outcome = BatchOutcome(batch.id, result.provider_id, result.failures)
+        except Exception as error:
+            # A fault of ours, or of a library, mid-batch: nobody can say what went out.
+            reason = f"{self.sender.name} failed mid-batch ({type(error).__name__}: {error})"
+            log.error("batch %s: %s", batch.id, reason)
+            self._settle(batch.id, reason)
+            raise SendStopped(reason) from None
+        resend = self.resend_unknown or self.sender.idempotent
+        outcome = BatchOutcome(
+            batch.id, result.provider_id, result.failures, result.unknown, resend, self.retry
+        )
         count = len(batch.recipients)
         self.report.batches += 1
         self.report.failed += sum(1 for f in result.failures.values() if f.permanent)
         self.report.deferred += sum(1 for f in result.failures.values() if not f.permanent)
-        self.report.sent += count - len(result.failures)
+        self.report.unknown += len(result.unknown)
+        self.report.sent += count - len(result.failures) - len(result.unknown)
+        for delivery_id, reason in result.unknown.items():
+            log.warning("delivery %s has an unknown outcome: %s", delivery_id, reason)
         if self.on_progress:
             self.on_progress(count)
         if result.stop_reason:

@@ -1,31 +1,44 @@
 """One RFC 5322 message per recipient (multipart/alternative: text, then HTML), for the
-outbox and SMTP senders."""
+outbox and SMTP senders.
+
+Every header value that comes from people or feeds (subject, names, titles) goes through
+`one_line` again (values stored before intake cleaned them); addresses through `mail_address`.
+A message for an address with a non-ASCII local part is written for SMTPUTF8 (RFC 6532: UTF-8
+headers) and says so (`needs_smtputf8`).
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.policy import SMTP
+from email.policy import SMTP, SMTPUTF8
 from email.utils import format_datetime, make_msgid
 
 from digest.render import placeholders
 from digest.send import Batch, Recipient
+from digest.send.addresses import mail_address
+from digest.text_fields import one_line as header_text
 
 # Long header lines rather than folding them: a folded List-Unsubscribe starts its value on a
 # continuation line, which some parsers (Python's among them) return with a leading space.
 # RFC 5322 allows 998 characters a line.
 _POLICY = SMTP.clone(max_line_length=998)
+_UTF8_POLICY = SMTPUTF8.clone(max_line_length=998)
 
 
 def build_message(batch: Batch, recipient: Recipient) -> EmailMessage:
+    """The reader's message; raises ValueError (or an email error) if it cannot be built."""
     newsletter = batch.newsletter
     values = placeholders.values_for(recipient.name, recipient.email, recipient.unsubscribe_url)
     domain = newsletter.from_address.rsplit("@", 1)[1]
-    message = EmailMessage(policy=_POLICY)
-    message["Subject"] = batch.subject
-    message["From"] = Address(display_name=newsletter.from_name, addr_spec=newsletter.from_address)
-    message["To"] = Address(display_name=recipient.name, addr_spec=recipient.email)
+    to = mail_address(recipient.email)
+    message = EmailMessage(policy=_UTF8_POLICY if to.smtputf8 else _POLICY)
+    message["Subject"] = header_text(batch.subject)
+    message["From"] = Address(
+        display_name=header_text(newsletter.from_name), addr_spec=newsletter.from_address
+    )
+    message["To"] = _to_header(header_text(recipient.name), to.address, to.smtputf8)
     if newsletter.reply_to:
         message["Reply-To"] = newsletter.reply_to
     message["Date"] = format_datetime(datetime.now(UTC))
@@ -39,6 +52,20 @@ def build_message(batch: Batch, recipient: Recipient) -> EmailMessage:
         placeholders.fill(batch.email.html, values), subtype="html", cte="quoted-printable"
     )
     return message
+
+
+def needs_smtputf8(message: EmailMessage) -> bool:
+    return message.policy.utf8  # type: ignore[attr-defined,no-any-return]
+
+
+def _to_header(name: str, address: str, smtputf8: bool) -> Address | str:
+    if not smtputf8:
+        return Address(display_name=name, addr_spec=address)
+    # Python's header folding writes a non-ASCII local part as encoded words, which no server
+    # can deliver (RFC 2047 forbids them in an addr-spec). Under SMTPUTF8 the address goes in
+    # as UTF-8: the display name is quoted by Address, and the address put in after.
+    stand_in = "x@x.invalid"
+    return str(Address(display_name=name, addr_spec=stand_in)).replace(stand_in, address)
 
 
 def list_headers(batch: Batch, recipient: Recipient) -> dict[str, str]:
@@ -68,4 +95,4 @@ def list_id(batch: Batch) -> str:
     """RFC 2919 List-Id: the newsletter's title and a name under its web host."""
     newsletter = batch.newsletter
     host = newsletter.web_base.split("://", 1)[1].split("/", 1)[0]
-    return f"{newsletter.title} <{newsletter.name}.{host}>"
+    return f"{header_text(newsletter.title)} <{newsletter.name}.{host}>"

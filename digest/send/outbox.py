@@ -1,23 +1,28 @@
 """The default sender: one .eml file per recipient under a folder per edition, written
-atomically (a temporary file renamed into place), so a reader never sees half a message."""
+atomically (a temporary file renamed into place), so a reader never sees half a message.
+
+A reader's file is named after the delivery alone (never the address: erasing a subscriber
+must not leave their address in a file name), so sending a batch again rewrites the same files:
+the outbox is idempotent, and a batch cut off by a crash is simply sent again.
+"""
 
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 import time
 from pathlib import Path
 
 from digest.send import Batch, BatchResult
 from digest.send.mime import build_message
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9@._+-]")
+from digest.store.deliveries import Failure
 
 
 class OutboxSender:
     name = "outbox"
     max_batch = 1000
+    idempotent = True
+    reports_events = False
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -28,21 +33,50 @@ class OutboxSender:
     def send(self, batch: Batch, prepared: object = None) -> BatchResult:
         edition_folder = self.edition_folder(batch)
         edition_folder.mkdir(parents=True, exist_ok=True)
+        result = BatchResult(provider_id=str(edition_folder))
         for recipient in batch.recipients:
-            message = build_message(batch, recipient)
-            if batch.purpose == "edition":
-                prefix = f"{recipient.delivery_id:08d}"
-            else:  # test copies and notices: one file each time, never overwritten
-                prefix = f"{batch.purpose}-{time.time_ns()}"
-            target = edition_folder / f"{prefix}-{_UNSAFE.sub('_', recipient.email)}.eml"
-            _write_atomically(target, message.as_bytes())
-        return BatchResult(provider_id=str(edition_folder))
+            try:
+                data = build_message(batch, recipient).as_bytes()
+            except (ValueError, TypeError, LookupError) as error:
+                reason = f"cannot build the message: {error}"
+                result.failures[recipient.delivery_id] = Failure(reason, permanent=True)
+                continue
+            _write_atomically(edition_folder / self.file_name(batch, recipient.delivery_id), data)
+        return result
+
+    def file_name(self, batch: Batch, delivery_id: int) -> str:
+        if batch.purpose == "edition":
+            return f"{delivery_id:08d}.eml"
+        # Test copies and notices: one file each time, never overwritten.
+        return f"{batch.purpose}-{time.time_ns()}-{delivery_id}.eml"
 
     def edition_folder(self, batch: Batch) -> Path:
         return self.folder / batch.newsletter.name / f"edition-{batch.edition_id}"
 
     def close(self) -> None:
         pass
+
+    def forget(self, delivery_ids: set[int], address: str) -> int:
+        """Erasure: delete the files of these deliveries, and the notices sent to `address`
+        (subscription confirmations). Returns how many files went."""
+        removed = 0
+        if not self.folder.is_dir():
+            return 0
+        paths = [
+            path
+            for delivery_id in sorted(delivery_ids)
+            for path in self.folder.glob(f"*/edition-*/{delivery_id:08d}.eml")
+        ]
+        needle = address.encode()
+        paths += [
+            path
+            for path in self.folder.glob("*/edition-*/notice-*.eml")
+            if needle in path.read_bytes()
+        ]
+        for path in paths:
+            path.unlink(missing_ok=True)
+            removed += 1
+        return removed
 
 
 def _write_atomically(target: Path, data: bytes) -> None:

@@ -13,18 +13,21 @@ import socket
 import time
 import urllib.error
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 
 from digest.send import Batch, BatchRejected, BatchResult, OutcomeUnknown
-from digest.send.sendgrid_payload import MAX_PERSONALIZATIONS, build_payload
+from digest.send.sendgrid_payload import MAX_PERSONALIZATIONS, build_payload, sendable
+from digest.store.deliveries import Failure
 
 
 class SendGridSender:
     name = "sendgrid"
     max_batch = MAX_PERSONALIZATIONS
+    idempotent = False
+    reports_events = True
 
     def __init__(
         self,
@@ -48,10 +51,20 @@ class SendGridSender:
         self.sleep = sleep
 
     def prepare(self, batch: Batch) -> object:
-        return build_payload(batch)
+        kept, refused = sendable(batch)
+        return (build_payload(kept) if kept.recipients else None), refused
 
     def send(self, batch: Batch, prepared: object = None) -> BatchResult:
-        payload = prepared if prepared is not None else build_payload(batch)
+        if prepared is None:
+            prepared = self.prepare(batch)
+        payload, refused = cast(tuple[dict[str, Any] | None, dict[int, Failure]], prepared)
+        if payload is None:
+            return BatchResult(failures=refused)
+        result = self._post(payload)
+        result.failures.update(refused)
+        return result
+
+    def _post(self, payload: dict[str, Any]) -> BatchResult:
         last = ""
         for attempt in range(1, self.max_attempts + 1):
             try:

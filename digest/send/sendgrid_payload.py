@@ -6,14 +6,43 @@ they are about twice as fast to build, and the body is exactly what SendGrid's s
 
 from __future__ import annotations
 
+from dataclasses import replace
+from email.header import Header
 from typing import Any
 
 from digest.render import placeholders
-from digest.send import Batch
+from digest.send import Batch, Recipient
+from digest.send.addresses import UnsendableAddress, mail_address
 from digest.send.mime import shared_headers
+from digest.store.deliveries import Failure
+from digest.text_fields import one_line as header_text
 
 # SendGrid's documented limit: 1000 personalizations (and 1000 recipients) per request.
 MAX_PERSONALIZATIONS = 1000
+
+
+def sendable(batch: Batch) -> tuple[Batch, dict[int, Failure]]:
+    """The batch with addresses as SendGrid takes them (IDN domains in ASCII), and the readers
+    it cannot take: its API accepts only ASCII addresses (the schema's "email" format, RFC
+    5321), so an address with a non-ASCII local part is refused here, with the reason."""
+    if all(recipient.email.isascii() for recipient in batch.recipients):
+        return batch, {}
+    kept: list[Recipient] = []
+    failures: dict[int, Failure] = {}
+    for recipient in batch.recipients:
+        try:
+            address = mail_address(recipient.email)
+        except UnsendableAddress as error:
+            failures[recipient.delivery_id] = Failure(str(error), permanent=True)
+            continue
+        if address.smtputf8:
+            reason = (
+                f"SendGrid does not take addresses with a non-ASCII local part ({recipient.email})"
+            )
+            failures[recipient.delivery_id] = Failure(reason, permanent=True)
+            continue
+        kept.append(recipient._replace(email=address.address))
+    return replace(batch, recipients=kept), failures
 
 
 def build_payload(batch: Batch) -> dict[str, Any]:
@@ -21,8 +50,8 @@ def build_payload(batch: Batch) -> dict[str, Any]:
         raise ValueError(f"a request holds 1 to {MAX_PERSONALIZATIONS} recipients")
     newsletter = batch.newsletter
     payload: dict[str, Any] = {
-        "from": {"email": newsletter.from_address, "name": newsletter.from_name},
-        "subject": batch.subject,
+        "from": {"email": newsletter.from_address, "name": header_text(newsletter.from_name)},
+        "subject": header_text(batch.subject),
         "content": [
             {"type": "text/plain", "value": batch.email.text},
             {"type": "text/html", "value": batch.email.html},
@@ -32,7 +61,7 @@ def build_payload(batch: Batch) -> dict[str, Any]:
         "categories": [newsletter.name],
         # Headers that are the same for every reader go once per request; only the
         # unsubscribe link differs per personalization.
-        "headers": shared_headers(batch),
+        "headers": {name: _encoded(value) for name, value in shared_headers(batch).items()},
     }
     if newsletter.reply_to:
         payload["reply_to"] = {"email": newsletter.reply_to}
@@ -49,9 +78,10 @@ def _personalizations(batch: Batch) -> list[dict[str, Any]]:
     values_for = placeholders.values_for
     personalizations: list[dict[str, Any]] = []
     for recipient in batch.recipients:
+        name = recipient.name
         to = (
-            {"email": recipient.email, "name": recipient.name}
-            if recipient.name
+            {"email": recipient.email, "name": _display_name(name)}
+            if name
             else {"email": recipient.email}
         )
         url = recipient.unsubscribe_url
@@ -71,3 +101,28 @@ def _personalizations(batch: Batch) -> list[dict[str, Any]]:
             }
         )
     return personalizations
+
+
+def _display_name(name: str) -> str:
+    """SendGrid puts the name into the To header as it is, so a comma or semicolon would split
+    it into two broken addresses (django-anymail works around the same bug): such a name is
+    sent as an RFC 5322 quoted string."""
+    if not name.isprintable():
+        name = header_text(name)
+    if "," in name or ";" in name:
+        return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return name
+
+
+def _encoded(value: str) -> str:
+    """SendGrid wants custom header values already encoded (RFC 2047) when not ASCII; a
+    trailing <...> (as in List-Id) stays as it is."""
+    value = header_text(value)
+    if value.isascii():
+        return value
+    phrase, bracket, rest = value.rpartition(" <")
+    if not bracket or not rest.endswith(">"):
+        phrase, rest = value, ""
+    # Encoded words on one line: a folded value would carry a line break into the header.
+    encoded = Header(phrase, "utf-8").encode(linesep="")
+    return f"{encoded} <{rest}" if rest else encoded

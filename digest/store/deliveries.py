@@ -3,14 +3,20 @@
 A batch is a range of queued deliveries (in id order). It is recorded (status "sending") before
 its request is made, and closed when the answer is in: then its deliveries become "sent" (or
 failed, or deferred). A batch still "sending" when a run starts was cut off between the two:
-its outcome is unknown, and the caller's policy decides between skipping and resending it.
-Deliveries stay "pending" while their batch is in flight, so recording a batch costs one row.
+its outcome is unknown, and the caller's policy decides between skipping and resending it, or,
+for a provider that reports events, waits for them first. Deliveries stay "pending" while their
+batch is in flight, so recording a batch costs one row.
+
+Every delivery ends with an outcome a person can read: sent, failed (with the reason), skipped,
+unknown (with the reason), or deferred (with the time of its next attempt, until the retry
+policy gives up and records it failed).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -51,6 +57,8 @@ class BatchStatus(StrEnum):
     FAILED = "failed"
     UNKNOWN = "unknown"  # cut off, skipped by policy: its readers may or may not have it
     ABANDONED = "abandoned"  # cut off, its readers put back in the queue by policy
+    # Cut off, waiting for the provider's events to say which readers it took.
+    AWAITING = "awaiting"
 
 
 class QueuedDelivery(NamedTuple):
@@ -65,20 +73,50 @@ class QueuedDelivery(NamedTuple):
 
 
 @dataclass(frozen=True)
+class Failure:
+    """A recipient the provider refused; permanent ones are not retried."""
+
+    reason: str
+    permanent: bool
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How temporary refusals are retried: the delay doubles from `first_delay` (capped by what
+    is left of `max_age`); after `max_attempts` refusals, or past `max_age`, the delivery is
+    recorded failed."""
+
+    max_attempts: int = 5
+    max_age: timedelta = timedelta(hours=24)
+    first_delay: timedelta = timedelta(minutes=5)
+
+    def next_attempt(self, attempts: int, first: datetime, now: datetime) -> datetime | None:
+        """When to try again after `attempts` refusals, or None to give up."""
+        if attempts >= self.max_attempts or now - first >= self.max_age:
+            return None
+        delay = self.first_delay * (1 << max(attempts - 1, 0))
+        return min(now + delay, first + self.max_age)
+
+
+@dataclass(frozen=True)
 class BatchOutcome:
     """What the provider said of a batch, to be recorded."""
 
     batch_id: int
     provider_id: str | None
     failures: dict[int, Failure]
+    # Recipients whose message may or may not have been taken (a link lost after the data
+    # went out), with the reason; `resend` says whether the policy sends them again.
+    unknown: dict[int, str] = field(default_factory=dict)
+    resend_unknown: bool = False
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
 
 
-@dataclass(frozen=True)
-class Failure:
-    """A recipient the provider refused; permanent ones are not retried."""
-
-    reason: str
-    permanent: bool
+# Event Webhook events that prove the provider took the message, and those that say it failed.
+TAKEN_EVENTS = frozenset(
+    {"processed", "delivered", "deferred", "open", "click", "spamreport", "unsubscribe"}
+)
+FAILED_EVENTS = frozenset({"dropped", "bounce", "blocked"})
 
 
 class DeliveryRepository:
@@ -197,8 +235,9 @@ class DeliveryRepository:
             )
             return int(result.rowcount or 0)
 
-    def requeue_deferred(self, edition_id: int, list_id: int) -> int:
-        """At the start of a run: give temporarily refused recipients another try."""
+    def requeue_deferred(self, edition_id: int, list_id: int, now: datetime) -> int:
+        """At the start of a run: give temporarily refused recipients whose time has come
+        another try."""
         with self.engine.begin() as connection:
             result = connection.execute(
                 update(DeliveryRow)
@@ -206,10 +245,176 @@ class DeliveryRepository:
                     DeliveryRow.edition_id == edition_id,
                     DeliveryRow.list_id == list_id,
                     DeliveryRow.status == DeliveryStatus.DEFERRED.value,
+                    (DeliveryRow.next_attempt_at.is_(None)) | (DeliveryRow.next_attempt_at <= now),
                 )
                 .values(status=DeliveryStatus.PENDING.value, batch_id=None)
             )
             return int(result.rowcount or 0)
+
+    def next_attempt(self, edition_id: int, list_ids: Iterable[int]) -> datetime | None:
+        """The earliest time a deferred delivery of the edition is due again."""
+        with self.engine.begin() as connection:
+            found: datetime | None = connection.execute(
+                select(func.min(DeliveryRow.next_attempt_at)).where(
+                    DeliveryRow.edition_id == edition_id,
+                    DeliveryRow.list_id.in_(list(list_ids)),
+                    DeliveryRow.status == DeliveryStatus.DEFERRED.value,
+                )
+            ).scalar()
+        return found
+
+    def await_events(self, batch_id: int, reason: str) -> int:
+        """A cut-off batch of a provider that reports events: its readers are unknown until
+        the events say otherwise (`apply_event`), or until `settle_awaiting` decides."""
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(BatchRow)
+                .where(BatchRow.id == batch_id)
+                .values(status=BatchStatus.AWAITING.value, error=reason, finished_at=utcnow())
+            )
+            result = connection.execute(
+                update(DeliveryRow)
+                .where(self._pending_in(connection, batch_id))
+                .values(status=DeliveryStatus.UNKNOWN.value, batch_id=batch_id, error=reason)
+            )
+            return int(result.rowcount or 0)
+
+    def awaiting_batches(self, edition_id: int, list_id: int) -> list[tuple[int, datetime | None]]:
+        """Batches waiting for events: (id, since when)."""
+        with self.engine.begin() as connection:
+            rows = connection.execute(
+                select(BatchRow.id, BatchRow.finished_at).where(
+                    BatchRow.edition_id == edition_id,
+                    BatchRow.list_id == list_id,
+                    BatchRow.status == BatchStatus.AWAITING.value,
+                )
+            ).all()
+        return [(int(batch_id), since) for batch_id, since in rows]
+
+    def settle_awaiting(self, batch_id: int, resend: bool) -> tuple[int, bool]:
+        """The wait is over: readers no event accounted for follow the policy, except when
+        the provider's events for this edition did arrive, yet none named this batch: then it
+        never reached the provider (which reports every message it takes), and it is sent.
+        Returns how many were still unknown, and whether they were put back in the queue."""
+        with self.engine.begin() as connection:
+            still = and_(
+                DeliveryRow.batch_id == batch_id,
+                DeliveryRow.status == DeliveryStatus.UNKNOWN.value,
+            )
+            count = int(
+                connection.execute(
+                    select(func.count()).select_from(DeliveryRow).where(still)
+                ).scalar_one()
+            )
+            named = connection.execute(
+                select(DeliveryRow.id)
+                .where(
+                    DeliveryRow.batch_id == batch_id,
+                    DeliveryRow.status.in_(
+                        [DeliveryStatus.SENT.value, DeliveryStatus.FAILED.value]
+                    ),
+                )
+                .limit(1)
+            ).first()
+            seen = connection.execute(
+                select(BatchRow.events_seen_at).where(BatchRow.id == batch_id)
+            ).scalar()
+            requeue = resend or (named is None and seen is not None)
+            if requeue:
+                connection.execute(
+                    update(DeliveryRow)
+                    .where(still)
+                    .values(status=DeliveryStatus.PENDING.value, batch_id=None)
+                )
+            connection.execute(
+                update(BatchRow)
+                .where(BatchRow.id == batch_id)
+                .values(status=(BatchStatus.ABANDONED if requeue else BatchStatus.UNKNOWN).value)
+            )
+            return count, requeue
+
+    def apply_event(self, delivery_id: int, edition_id: int, event: str, reason: str = "") -> bool:
+        """A provider's event about one delivery: proof that the message was taken (or that it
+        failed) settles a delivery whose outcome was not known yet. Returns whether it changed."""
+        if event in TAKEN_EVENTS:
+            values: dict[str, object] = {
+                "status": DeliveryStatus.SENT.value,
+                "error": None,
+                "sent_at": utcnow(),
+            }
+            unsettled = [DeliveryStatus.PENDING.value, DeliveryStatus.UNKNOWN.value]
+        elif event in FAILED_EVENTS:
+            values = {
+                "status": DeliveryStatus.FAILED.value,
+                "error": f"{event}: {reason}".rstrip(": "),
+            }
+            unsettled = [
+                DeliveryStatus.PENDING.value,
+                DeliveryStatus.UNKNOWN.value,
+                DeliveryStatus.SENT.value,
+            ]
+        else:
+            return False
+        with self.engine.begin() as connection:
+            result = connection.execute(
+                update(DeliveryRow)
+                .where(
+                    DeliveryRow.id == delivery_id,
+                    DeliveryRow.edition_id == edition_id,
+                    DeliveryRow.status.in_(unsettled),
+                )
+                .values(**values)
+            )
+            known = connection.execute(
+                select(DeliveryRow.id).where(
+                    DeliveryRow.id == delivery_id, DeliveryRow.edition_id == edition_id
+                )
+            ).first()
+            if known is not None:
+                # Events for this edition arrive: batches whose outcome is open learn that
+                # the webhook works (see settle_awaiting).
+                connection.execute(
+                    update(BatchRow)
+                    .where(
+                        BatchRow.edition_id == edition_id,
+                        BatchRow.status.in_(
+                            [BatchStatus.AWAITING.value, BatchStatus.SENDING.value]
+                        ),
+                    )
+                    .values(events_seen_at=utcnow())
+                )
+            return bool(result.rowcount)
+
+    def resend_unknown(self, edition_id: int) -> int:
+        """An operator's decision: readers of unknown outcome are sent the edition again."""
+        with self.engine.begin() as connection:
+            result = connection.execute(
+                update(DeliveryRow)
+                .where(
+                    DeliveryRow.edition_id == edition_id,
+                    DeliveryRow.status == DeliveryStatus.UNKNOWN.value,
+                )
+                .values(status=DeliveryStatus.PENDING.value, batch_id=None)
+            )
+            return int(result.rowcount or 0)
+
+    def forget(self, subscriber_ids: Sequence[int]) -> list[int]:
+        """Erasure: provider replies quote the address, so the deliveries of these subscribers
+        lose their error text. Returns their ids (for the outbox files to delete)."""
+        if not subscriber_ids:
+            return []
+        with self.engine.begin() as connection:
+            ids = list(
+                connection.execute(
+                    select(DeliveryRow.id).where(DeliveryRow.subscriber_id.in_(subscriber_ids))
+                ).scalars()
+            )
+            connection.execute(
+                update(DeliveryRow)
+                .where(DeliveryRow.subscriber_id.in_(subscriber_ids))
+                .values(error=None)
+            )
+        return ids
 
     def next_pending(
         self, edition_id: int, list_id: int, limit: int, after_id: int = 0
@@ -296,28 +501,50 @@ class DeliveryRepository:
 
     def _close(self, connection: Connection, outcome: BatchOutcome) -> None:
         now = utcnow()
-        for delivery_id, failure in outcome.failures.items():
+        permanent = {d: f for d, f in outcome.failures.items() if f.permanent}
+        temporary = {d: f for d, f in outcome.failures.items() if not f.permanent}
+        for delivery_id, failure in permanent.items():
             connection.execute(
                 update(DeliveryRow)
                 .where(DeliveryRow.id == delivery_id)
                 .values(
-                    status=(
-                        DeliveryStatus.FAILED if failure.permanent else DeliveryStatus.DEFERRED
-                    ).value,
+                    status=DeliveryStatus.FAILED.value,
                     batch_id=outcome.batch_id,
                     error=failure.reason,
+                    next_attempt_at=None,
+                )
+            )
+        if temporary:
+            self._defer(connection, outcome, temporary, now)
+        for delivery_id, reason in outcome.unknown.items():
+            connection.execute(
+                update(DeliveryRow)
+                .where(DeliveryRow.id == delivery_id)
+                .values(
+                    # Resent by the next run; else left unknown, never sent twice.
+                    status=(
+                        DeliveryStatus.PENDING if outcome.resend_unknown else DeliveryStatus.UNKNOWN
+                    ).value,
+                    batch_id=None if outcome.resend_unknown else outcome.batch_id,
+                    error=reason,
                 )
             )
         provider, in_batch = self._batch_range(connection, outcome.batch_id)
+        taken = in_batch
+        if outcome.unknown and outcome.resend_unknown:
+            # Put back in the queue, but not taken by this batch.
+            taken = and_(in_batch, DeliveryRow.id.not_in(list(outcome.unknown)))
         connection.execute(
             update(DeliveryRow)
-            .where(in_batch)
+            .where(taken)
             .values(
                 status=DeliveryStatus.SENT.value,
                 batch_id=outcome.batch_id,
                 provider=provider,
                 provider_id=outcome.provider_id,
                 sent_at=now,
+                error=None,
+                next_attempt_at=None,
             )
         )
         connection.execute(
@@ -325,6 +552,47 @@ class DeliveryRepository:
             .where(BatchRow.id == outcome.batch_id)
             .values(status=BatchStatus.SENT.value, provider_id=outcome.provider_id, finished_at=now)
         )
+
+    @staticmethod
+    def _defer(
+        connection: Connection,
+        outcome: BatchOutcome,
+        failures: dict[int, Failure],
+        now: datetime,
+    ) -> None:
+        """Temporary refusals: try again later, with backoff, until the policy gives up."""
+        rows = connection.execute(
+            select(DeliveryRow.id, DeliveryRow.attempts, DeliveryRow.first_deferred_at).where(
+                DeliveryRow.id.in_(list(failures))
+            )
+        ).all()
+        for delivery_id, attempts, first in rows:
+            attempts = (attempts or 0) + 1
+            first = first or now
+            failure = failures[delivery_id]
+            retry_at = outcome.retry.next_attempt(attempts, first, now)
+            if retry_at is None:
+                status, error = (
+                    DeliveryStatus.FAILED,
+                    (
+                        f"gave up after {attempts} temporary refusals over "
+                        f"{_duration(now - first)}: {failure.reason}"
+                    ),
+                )
+            else:
+                status, error = DeliveryStatus.DEFERRED, failure.reason
+            connection.execute(
+                update(DeliveryRow)
+                .where(DeliveryRow.id == delivery_id)
+                .values(
+                    status=status.value,
+                    batch_id=outcome.batch_id,
+                    error=error,
+                    attempts=attempts,
+                    first_deferred_at=first,
+                    next_attempt_at=retry_at,
+                )
+            )
 
     def fail_batch(self, batch_id: int, error: str) -> None:
         """The provider certainly did not take the batch: its readers stay in the queue."""
@@ -346,3 +614,8 @@ class DeliveryRepository:
         with self.engine.begin() as connection:
             found = {status: int(count) for status, count in connection.execute(query)}
         return {status.value: found.get(status.value, 0) for status in DeliveryStatus}
+
+
+def _duration(span: timedelta) -> str:
+    hours, rest = divmod(int(span.total_seconds()), 3600)
+    return f"{hours} h {rest // 60} min" if hours else f"{rest // 60} min"

@@ -294,6 +294,14 @@ class SubscriberRepository:
             )
         return self.get(subscriber_id)
 
+    def ids_of(self, email: str, list_id: int | None = None) -> list[int]:
+        """The subscriptions of an address (all lists, or one)."""
+        query = select(SubscriberRow.id).where(SubscriberRow.email_key == address_key(email))
+        if list_id is not None:
+            query = query.where(SubscriberRow.list_id == list_id)
+        with self._sessions.begin() as session:
+            return list(session.scalars(query))
+
     def remove(self, email: str, list_id: int | None = None) -> int:
         """Erase an address (GDPR): its rows go, and deliveries keep no trace of it."""
         statement = delete(SubscriberRow).where(SubscriberRow.email_key == address_key(email))

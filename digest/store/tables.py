@@ -177,6 +177,9 @@ class BatchRow(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the provider's events for this edition last arrived while the batch's outcome was
+    # open: evidence that its webhook works, so a batch no event names was never taken.
+    events_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class DeliveryRow(Base):
@@ -201,6 +204,10 @@ class DeliveryRow(Base):
     provider_id: Mapped[str | None] = mapped_column(String(200))
     error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Temporary refusals: how many so far, since when, and when to try again.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    first_deferred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class FeedRow(Base):

@@ -53,6 +53,8 @@ class SendGridState:
     api_key: str
     keep_bodies: bool = True
     recipients: Counter[str] = field(default_factory=Counter)
+    # Every personalization taken: (address, its custom_args), to send events back.
+    taken: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     bodies: list[dict[str, Any]] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)
     faults: deque[Fault] = field(default_factory=deque)
@@ -134,6 +136,9 @@ class _Handler(BaseHTTPRequestHandler):
                 for kind in ("to", "cc", "bcc"):
                     for address in personalization.get(kind, []):
                         self.state.recipients[address["email"].lower()] += 1
+                        self.state.taken.append(
+                            (address["email"].lower(), personalization.get("custom_args", {}))
+                        )
             if self.state.keep_bodies:
                 self.state.bodies.append(body)
             self.state.statuses.append(202)

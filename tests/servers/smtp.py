@@ -4,12 +4,13 @@ can drop the connection part-way."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from email import message_from_bytes, policy
+from email import message_from_bytes, message_from_string, policy
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,12 @@ class SmtpState:
     refuse: set[str] = field(default_factory=set)  # addresses answered with 550
     drop_after: int | None = None  # answer 421 and hang up once this many were accepted
     dropped: int = 0
+    # Take the message, then hang up before answering, once this many were accepted (the
+    # client cannot know that the message went through).
+    vanish_after: int | None = None
+    # Answer RCPT for these addresses with 451 (try again later).
+    defer: set[str] = field(default_factory=set)
+    smtputf8: bool = True  # offer SMTPUTF8 (RFC 6531)
 
 
 class _Handler:
@@ -42,7 +49,9 @@ class _Handler:
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
     ) -> str:
         if address in self.state.refuse:
-            return "550 5.1.1 No such user here"
+            return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+        if address in self.state.defer:
+            return "451 4.3.2 Please try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -51,11 +60,20 @@ class _Handler:
         if state.drop_after is not None and len(state.received) == state.drop_after:
             state.drop_after = None
             state.dropped += 1
-            server.transport.close()
+            # Answer, then hang up once the answer is written.
+            asyncio.get_running_loop().call_soon(server.transport.close)
             return "421 4.3.0 Closing connection"
-        message = message_from_bytes(envelope.original_content, policy=policy.default)
+        if envelope.smtp_utf8:  # RFC 6532: the headers are UTF-8, not ASCII
+            text = envelope.original_content.decode("utf-8")
+            message = message_from_string(text, policy=policy.default)
+        else:
+            message = message_from_bytes(envelope.original_content, policy=policy.default)
         assert isinstance(message, EmailMessage)
         state.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message))
+        if state.vanish_after is not None and len(state.received) == state.vanish_after:
+            state.vanish_after = None
+            state.dropped += 1
+            server.transport.close()
         return "250 Message accepted"
 
 
@@ -87,9 +105,13 @@ def _authenticator(user: str, password: str) -> Any:
 
 @contextmanager
 def running_smtp(
-    tmp_path: Path, security: str = "none", user: str | None = None, password: str | None = None
+    tmp_path: Path,
+    security: str = "none",
+    user: str | None = None,
+    password: str | None = None,
+    smtputf8: bool | None = None,
 ) -> Iterator[SmtpServer]:
-    state = SmtpState()
+    state = SmtpState(smtputf8=True if smtputf8 is None else smtputf8)
     ca_file = None
     kwargs: dict[str, Any] = {}
     if security in ("starttls", "tls"):
@@ -105,7 +127,13 @@ def running_smtp(
             kwargs.update(ssl_context=context)
     if user is not None:
         kwargs.update(authenticator=_authenticator(user, password or ""), auth_required=True)
-    controller = Controller(_Handler(state), hostname="127.0.0.1", port=free_port(), **kwargs)
+    controller = Controller(
+        _Handler(state),
+        hostname="127.0.0.1",
+        port=free_port(),
+        enable_SMTPUTF8=state.smtputf8 if smtputf8 is None else smtputf8,
+        **kwargs,
+    )
     controller.start()
     try:
         yield SmtpServer("127.0.0.1", controller.port, state, ca_file)
