@@ -14,6 +14,8 @@ from digest.summarize import Summary
 from tests.conftest import make_newsletter
 from tests.test_render import make_edition, twelve_articles
 
+ROOT = Path(__file__).resolve().parent.parent
+
 
 def codes(findings: list) -> list[str]:  # type: ignore[type-arg]
     return [f"{f.severity}:{f.code}" for f in findings]
@@ -123,3 +125,89 @@ def test_broken_template_names_template_and_line(
 def test_unknown_template_name() -> None:
     with pytest.raises(TemplateProblem, match=r"template 'fancy\.mjml\.j2' not found"):
         render_edition(make_edition(twelve_articles()), make_newsletter(template="fancy"))
+
+
+def test_article_text_quoting_markers_is_sent_as_written(tmp_path: Path) -> None:
+    """A story that quotes "{{ price }}" and "%%name%%" is not a broken template: it builds,
+    lints clean, goes out, and every reader reads the quote as written (sending fills only the
+    markers the templates put there; a link's "%%email%%" never becomes an address)."""
+    import json
+    from datetime import date
+    from email import message_from_bytes, policy
+    from email.message import EmailMessage
+
+    from digest.app import App
+    from digest.config import Settings
+    from digest.render.placeholders import WORD_JOINER
+    from digest.store.subscribers import NewSubscriber
+
+    story = {
+        "title": "Shops print {{ price }} and %%name%% on shelf labels",
+        "url": "https://example.org/labels?who=%%email%%",
+        "source": "Example {% News %}",
+        "text": (
+            "Several supermarkets printed {{ price }} and %%name%% on their shelf labels this "
+            "week after a template error at a supplier. Shoppers posted photos of the labels. "
+            "The supplier said the fault was fixed by Friday and apologised to customers."
+        ),
+    }
+    articles = tmp_path / "story.json"
+    articles.write_text(json.dumps(story), encoding="utf-8")
+    app = App(
+        Settings(
+            database_url=f"sqlite:///{tmp_path / 'digest.db'}",
+            newsletters={"brief": make_newsletter(lists=["readers"])},
+            secret_key="test-secret-0123456789",
+            outbox_dir=tmp_path / "outbox",
+        )
+    )
+    try:
+        assert app.add([str(articles)]).errors == []
+        edition = app.build(app.settings.newsletter("brief"), date(2026, 11, 24))
+        assert app.render(edition).findings == []
+        list_id = app.store.subscribers.ensure_list("readers")
+        app.store.subscribers.upsert(
+            list_id,
+            [
+                NewSubscriber(email="ana@example.org", name="Ana"),
+                NewSubscriber(email="odd@example.org", name="%%email%%"),
+            ],
+        )
+        assert app.send(app.approve(edition)).sent == 2
+    finally:
+        app.close()
+    received = {}
+    for path in (tmp_path / "outbox").rglob("*.eml"):
+        message = message_from_bytes(path.read_bytes(), policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        received[message["To"].addresses[0].addr_spec] = message
+    assert set(received) == {"ana@example.org", "odd@example.org"}
+    for address, message in received.items():
+        text_part, html_part = message.get_body(("plain",)), message.get_body(("html",))
+        assert text_part is not None and html_part is not None
+        text, html = text_part.get_content(), html_part.get_content()
+        read = " ".join(text.replace(WORD_JOINER, "").split())
+        assert "Shops print {{ price }} and %%name%% on shelf labels" in read
+        assert "Example {% News %}" in read
+        assert "%%" not in text and "%%" not in html  # nothing left for a second fill
+        assert "who=%25%25email%25%25" in html and "who=%25%25email%25%25" in text
+        assert text.count(address) == 1  # the footer's "sent to", nowhere else
+    assert "Hello Ana," in received["ana@example.org"].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    odd = received["odd@example.org"].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert f"Hello %{WORD_JOINER}%email%{WORD_JOINER}%," in odd
+
+
+def test_a_broken_template_is_still_found_beside_quoting_text(tmp_path: Path) -> None:
+    """Text that quotes markers does not hide a template's own leftover marker."""
+    custom = tmp_path / "t" / "partials"
+    custom.mkdir(parents=True)
+    intro = (ROOT / "templates" / "partials" / "intro.mjml.j2").read_text(encoding="utf-8")
+    (custom / "intro.mjml.j2").write_text(
+        intro.replace("Hello ", "{{ '{{' }} Hello "), encoding="utf-8"
+    )
+    quoting = Article(id=1, title="About {{ price }} tags", text="Body {{ x }}.")
+    edition = make_edition([[quoting]])
+    assert codes(render_edition(edition, make_newsletter()).findings) == []
+    findings = render_edition(edition, make_newsletter(), tmp_path / "t").findings
+    assert codes(findings) == ["error:template-marker"]
+    assert findings[0].message == "HTML part has leftover template markers: '{{'"

@@ -9,8 +9,8 @@ from pydantic import BaseModel, Field
 
 from digest.config import NewsletterConfig
 from digest.edition import Edition
-from digest.render import placeholders
-from digest.render.lint import Finding, lint_email
+from digest.render import content, placeholders
+from digest.render.lint import Finding, lint_email, without_markers
 from digest.render.mjml import compile_mjml
 from digest.render.templates import TemplateProblem, environments, load, render
 
@@ -45,6 +45,27 @@ def edition_web_url(newsletter: NewsletterConfig, edition: Edition) -> str:
 def render_edition(
     edition: Edition, newsletter: NewsletterConfig, templates_dir: Path | None = None
 ) -> RenderedEmail:
+    # Article and editor text is data: sending's markers in it are made inert first.
+    shown = content.for_templates(edition)
+    mjml, html, text = _render_parts(shown, newsletter, templates_dir)
+    email = RenderedEmail(
+        subject=shown.subject, preheader=shown.preheader, html=html, text=text, mjml=mjml
+    )
+    # Template markers are the templates' business: when the text quotes some ("{{"), the
+    # templates' own output is rendered again without them for the lint to look at.
+    from_templates = None
+    probe = content.map_text(shown, without_markers)
+    if probe != shown:
+        _, probe_html, probe_text = _render_parts(probe, newsletter, templates_dir)
+        from_templates = (probe_html, probe_text)
+    email.findings = lint_email(shown, html=html, text=text, from_templates=from_templates)
+    return email
+
+
+def _render_parts(
+    edition: Edition, newsletter: NewsletterConfig, templates_dir: Path | None
+) -> tuple[str, str, str]:
+    """(MJML, HTML, text) of one edition."""
     markup, plain = environments(templates_dir)
     context: dict[str, object] = {
         "edition": edition,
@@ -56,8 +77,4 @@ def render_edition(
     mjml = render(load(markup, f"{newsletter.template}.mjml.j2"), context)
     html = compile_mjml(mjml, f"{newsletter.template}.mjml.j2")
     text = render(load(plain, f"{newsletter.template}.txt.j2"), context)
-    email = RenderedEmail(
-        subject=edition.subject, preheader=edition.preheader, html=html, text=text, mjml=mjml
-    )
-    email.findings = lint_email(edition, html=html, text=text)
-    return email
+    return mjml, html, text

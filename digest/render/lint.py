@@ -26,15 +26,24 @@ class Finding(BaseModel):
     message: str
 
 
-def lint_email(edition: Edition, *, html: str, text: str) -> list[Finding]:
+def lint_email(
+    edition: Edition, *, html: str, text: str, from_templates: tuple[str, str] | None = None
+) -> list[Finding]:
+    """Findings on the email as sent. Leftover template markers are looked for in
+    `from_templates` when given: (html, text) rendered with the markers taken out of the
+    articles' and editors' text, so that a story quoting "{{ price }}" is not mistaken for a
+    broken template."""
     findings: list[Finding] = []
     findings += _size(html)
     findings += _content(edition)
     document = lxml_html.document_fromstring(html)
     findings += _images(document)
     findings += _links(document)
+    template_html, template_text = from_templates or (html, text)
+    if template_html is not html:
+        document = lxml_html.document_fromstring(template_html)
     findings += _leftovers(_visible_text(document), "HTML")
-    findings += _leftovers(text, "text")
+    findings += _leftovers(template_text, "text")
     if placeholders.UNSUBSCRIBE_URL not in html or placeholders.UNSUBSCRIBE_URL not in text:
         findings.append(_error("no-unsubscribe", "the template has no unsubscribe link"))
     return findings
@@ -122,6 +131,14 @@ def _visible_text(document: lxml_html.HtmlElement) -> str:
         parts.extend(element.get(name, "") for name in ("href", "src", "alt", "title"))
     parts.extend(element.tail or "" for element in document.iter() if isinstance(element.tag, str))
     return "\n".join(parts)
+
+
+def without_markers(text: str) -> str:
+    """Text with every template-marker shape taken out (until none is left: "{{{" has one
+    inside another)."""
+    while _TEMPLATE_MARKERS.search(text):
+        text = _TEMPLATE_MARKERS.sub(" ", text)
+    return text
 
 
 def _leftovers(body: str, part: str) -> list[Finding]:

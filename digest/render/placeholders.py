@@ -15,6 +15,15 @@ EMAIL_HTML = "%%email_html%%"
 
 ALL = (UNSUBSCRIBE_URL, NAME, NAME_HTML, EMAIL, EMAIL_HTML)
 _MARKER = re.compile(r"%%[a-z_]+%%")
+_PERCENT_PAIR = re.compile(r"%(?=%)")
+# Invisible, and no line may break at it: "%\u2060%name%\u2060%" reads as "%%name%%".
+WORD_JOINER = "\u2060"
+
+
+def inert(text: str) -> str:
+    """Text that reads the same but holds no marker: every "%%" gets a word joiner between
+    its two signs, so neither `fill` nor SendGrid's substitutions can find a marker in it."""
+    return _PERCENT_PAIR.sub("%" + WORD_JOINER, text) if "%%" in text else text
 
 
 class ForTemplates:
@@ -28,8 +37,9 @@ class ForTemplates:
 
 
 def values_for(name: str, email: str, unsubscribe_url: str) -> dict[str, str]:
-    """The substitutions for one reader; a missing name reads as "reader"."""
-    shown = name or "reader"
+    """The substitutions for one reader; a missing name reads as "reader". A name is made
+    inert: a reader called "%%email%%" must not become a marker filled in a second pass."""
+    shown = inert(name) or "reader"
     return {
         UNSUBSCRIBE_URL: unsubscribe_url,
         NAME: shown,
