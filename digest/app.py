@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from digest.articles import Article
 from digest.config import NewsletterConfig, Settings
@@ -40,6 +40,14 @@ class AddReport:
     @property
     def added(self) -> list[Article]:
         return [outcome.article for outcome in self.outcomes if outcome.added]
+
+
+class SendCheck(NamedTuple):
+    """What a send was checked with: it goes to these lists, with this email."""
+
+    newsletter: NewsletterConfig
+    lists: list[str]
+    email: RenderedEmail
 
 
 class App:
@@ -210,15 +218,18 @@ class App:
         if kind == "smtp":
             from digest.send.smtp import SmtpSender
 
-            return SmtpSender(
-                settings.smtp_host,
-                settings.smtp_port,
-                settings.smtp_security,
-                settings.smtp_username,
-                settings.smtp_password.get_secret_value(),
-                settings.smtp_timeout,
-                settings.smtp_ca_file,
-            )
+            try:
+                return SmtpSender(
+                    settings.smtp_host,
+                    settings.smtp_port,
+                    settings.smtp_security,
+                    settings.smtp_username,
+                    settings.smtp_password.get_secret_value(),
+                    settings.smtp_timeout,
+                    settings.smtp_ca_file,
+                )
+            except OSError as error:  # the CA file (its TLS context is made here)
+                raise DigestError(f"smtp_ca_file {settings.smtp_ca_file}: {error}") from None
         if kind == "sendgrid":
             from digest.send.sendgrid import SendGridSender
 
@@ -279,6 +290,29 @@ class App:
             )
         return self.store.get_edition(edition.id)
 
+    def check_send(
+        self, edition: Edition, *, lists: list[str] | None = None, via: str | None = None
+    ) -> SendCheck:
+        """Everything a send needs, checked before anything is sent: the edition may be sent,
+        the lists exist, the email lints clean, links can be signed (secret_key) and the sender
+        is configured. `send --dry-run` stops here, so it fails where a send would."""
+        from digest.send.campaign import check_sendable
+
+        newsletter = self.settings.newsletter(edition.newsletter)
+        check_sendable(edition, newsletter)
+        chosen = lists or newsletter.lists
+        if not chosen:
+            raise DigestError(f"newsletter {newsletter.name} has no lists: set lists = [...]")
+        for name in chosen:
+            self.store.subscribers.list_id(name)
+        email = self.render(edition)
+        if email.errors:
+            problems = "; ".join(f.message for f in email.errors)
+            raise DigestError(f"edition {edition.id} has lint errors, not sent: {problems}")
+        self.tokens()
+        self.sender(newsletter, via).close()
+        return SendCheck(newsletter, chosen, email)
+
     def send(
         self,
         edition: Edition,
@@ -290,14 +324,7 @@ class App:
     ) -> SendReport:
         from digest.send.campaign import send_edition
 
-        newsletter = self.settings.newsletter(edition.newsletter)
-        chosen = lists or newsletter.lists
-        if not chosen:
-            raise DigestError(f"newsletter {newsletter.name} has no lists: set lists = [...]")
-        email = self.render(edition)
-        if email.errors:
-            problems = "; ".join(f.message for f in email.errors)
-            raise DigestError(f"edition {edition.id} has lint errors, not sent: {problems}")
+        newsletter, chosen, email = self.check_send(edition, lists=lists, via=via)
         sender = self.sender(newsletter, via)
         try:
             return send_edition(

@@ -577,7 +577,8 @@ def send(
     plan = plan_send(instance.store, found, chosen, via or newsletter.sender)
     described = ", ".join(f"{name} ({count} subscribed)" for name, count in plan.lists.items())
     if dry_run:
-        email = instance.render(found)
+        # The same checks as a send (secret_key, sender settings, lint errors), without sending.
+        email = instance.check_send(found, lists=chosen, via=via).email
         _report_findings(email)
         typer.echo(
             f"dry run: edition {found.id} via {plan.provider} to {described}; "
