@@ -379,14 +379,16 @@ def fetch(ctx: typer.Context) -> None:
 
 @app.command()
 def run(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """Do everything that is due (for cron, every 1-5 minutes): fetch feeds, build drafts,
-    notify editors, send approved and automatic editions. One line per action."""
+    """Do everything that is due (for cron, every 1-5 minutes): send approved and automatic
+    editions, build drafts, notify editors, then fetch feeds. One line per action."""
     from digest.runner import run_due
     from digest.store.locks import LockBusy
 
     instance = _app(ctx)
-    try:
-        actions = run_due(instance)
+    try:  # each action printed as it happens: a killed run leaves what it did in the log
+        actions = run_due(
+            instance, report=lambda action: typer.echo(action.json() if as_json else action.line())
+        )
     except LockBusy:
         # Another run is at work: normal when a tick takes longer than the cron interval.
         typer.echo(

@@ -1,34 +1,45 @@
 """`digest run`: everything that is due, once. Called from cron every few minutes.
 
-Under one lock (which dies with a crashed run): collect the feeds; then for each scheduled
-newsletter, look at its latest scheduled time (never older ones: after downtime an edition is
-caught up once, within `catch_up_grace`, never a flood):
+Under one lock (which dies with a crashed run): read each scheduled newsletter's state from the
+store, ask `run_plan.plan` what is due, and do the first thing due (sends before builds, builds
+before notices); then read and plan again, until nothing new is due (a build is followed by its
+notice or its send). Feeds are fetched last, within their time limits, so that a slow feed
+never delays a due send: what they bring is for the next build.
 
-- editorial: `lead_time` ahead of the time, build a draft and tell the editors; at the time,
-  send it if an editor approved it, else record and say that it was not sent;
-- automatic: at the time, build, approve and send.
-
-Approved editions whose send time has come are sent, and an interrupted send is resumed. Every
-action is recorded per newsletter, time and action, so a second run does nothing twice.
+Each action is claimed in the store before its effect and its outcome recorded after. A run
+killed in between leaves a claimed row that the next tick resumes: a build's edition, linked
+to its slot in the transaction that created it, is adopted (or, if none was made, the build
+is redone); a send is resumed (the campaign is exactly-once by itself); a notice is sent again
+(an editor may get a notice twice after a crash, never not at all). An error (ours, the
+database's, the disk's) ends that action with one line, not the run, and never a traceback.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from digest.app import App
 from digest.config import NewsletterConfig
 from digest.edition import Edition, EditionStatus
-from digest.errors import DigestError
+from digest.errors import AlreadySent, DigestError, LockBusy, NotFoundError
+from digest.faults import fault_point
 from digest.notify import notify_editors, outline
-from digest.schedule import previous_time
-from digest.send.campaign import AlreadySent
-from digest.store.schedule import FINAL
+from digest.run_plan import BUSY, FAILED, Due, EditionState, Kind, SlotKey, State, plan
 
 log = logging.getLogger("digest.run")
+
+# Errors that end one action (one line) and let the run go on to the others.
+ACTION_ERRORS = (DigestError, SQLAlchemyError, OSError)
+# A bound on the plan-and-do loop of one tick (each step records an outcome, so a tick needs a
+# handful; this only stops a bug from looping).
+MAX_STEPS = 200
 
 
 @dataclass
@@ -45,7 +56,7 @@ class Action:
 
     @property
     def failed(self) -> bool:
-        return self.status == "failed"
+        return self.status == FAILED
 
     def line(self) -> str:
         parts = [self.at.isoformat(timespec="seconds"), self.action, self.status]
@@ -66,250 +77,246 @@ class Action:
         return json.dumps(data, ensure_ascii=False)
 
 
-def run_due(app: App, now: datetime | None = None) -> list[Action]:
-    """Do what is due at `now`; raises LockBusy if another run is at work."""
-    now = now or datetime.now(UTC)
-    with app.store.lock("digest-run"):
-        actions = _fetch(app)
-        for newsletter in app.settings.newsletters.values():
-            if newsletter.schedule:
-                actions += _Tick(app, newsletter, now).run()
-    return actions
+def describe(error: BaseException) -> str:
+    """An error as one line for the operator: a database error by the database's own first
+    line (not SQLAlchemy's statement and parameters), anything else by its message."""
+    if isinstance(error, SQLAlchemyError):
+        cause = getattr(error, "orig", None)
+        text = str(cause if cause is not None else error).strip()
+        return f"database error: {text.splitlines()[0] if text else type(error).__name__}"
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
-def _fetch(app: App) -> list[Action]:
-    from digest.feeds import fetch_feeds
-    from digest.fetch import UrlFetcher
-
-    urls = [url for n in app.settings.newsletters.values() for url in n.feed_urls]
-    if not urls:
-        return []
-    fetcher = UrlFetcher(app.settings.fetch_timeout, app.settings.fetch_max_bytes)
+def run_due(
+    app: App, now: datetime | None = None, report: Callable[[Action], None] | None = None
+) -> list[Action]:
+    """Do what is due at `now`; each action is passed to `report` as it happens, and all are
+    returned. Raises LockBusy if another run is at work."""
+    tick = _Tick(app, now or datetime.now(UTC), report)
     try:
-        reports = fetch_feeds(urls, app.store, fetcher)
-    finally:
-        fetcher.close()
-    return [
-        Action(
-            "fetch",
-            "failed" if r.error else ("not_modified" if r.not_modified else "done"),
-            detail=r.line(),
-        )
-        for r in reports
-    ]
+        with app.store.lock("digest-run"):
+            tick.run()
+    except LockBusy:
+        raise
+    except (DigestError, SQLAlchemyError) as error:  # opening the store, or the lock itself
+        tick.add(Action("run", FAILED, detail=describe(error)))
+    return tick.actions
+
+
+def read_state(app: App, newsletter: NewsletterConfig, now: datetime) -> State:
+    """What `plan` needs of the store: the rows of this newsletter's recent and coming
+    scheduled times, its editions waiting to be sent, and the editions those rows name."""
+    store = app.store
+    runs = store.schedule.since(newsletter.name, now - newsletter.catch_up_grace)
+    waiting = [EditionStatus.APPROVED, EditionStatus.SENDING]
+    editions = {e.id: e for e in store.editions_with_status(newsletter.name, waiting)}
+    for run in runs:
+        if run.edition_id is not None and run.edition_id not in editions:
+            try:
+                editions[run.edition_id] = store.get_edition(run.edition_id)
+            except NotFoundError:
+                continue
+    return State(
+        runs=tuple(runs),
+        editions=tuple(
+            EditionState(e.id, e.number, e.status, e.send_at)
+            for e in editions.values()
+            if e.id is not None
+        ),
+    )
 
 
 class _Tick:
-    def __init__(self, app: App, newsletter: NewsletterConfig, now: datetime) -> None:
-        self.app, self.newsletter, self.now = app, newsletter, now
+    def __init__(self, app: App, now: datetime, report: Callable[[Action], None] | None) -> None:
+        self.app, self.now, self.report = app, now, report
         self.store = app.store
         self.actions: list[Action] = []
+        self.unreadable: set[str] = set()
 
-    def run(self) -> list[Action]:
-        newsletter = self.newsletter
-        assert newsletter.schedule
-        zone = newsletter.zone
-        try:
-            self._send_due_editions()
-            if newsletter.mode == "editorial":
-                upcoming = previous_time(newsletter.schedule, zone, self.now + newsletter.lead_time)
-                if upcoming is not None and self._recent(upcoming):
-                    self._build(upcoming)
-            slot = previous_time(newsletter.schedule, zone, self.now)
-            if slot is not None and self._recent(slot):
-                if newsletter.mode == "automatic":
-                    self._automatic(slot)
-                else:
-                    self._editorial(slot)
-        except DigestError as error:
-            self._record(Action("run", "failed", newsletter.name, detail=str(error)))
-        return self.actions
-
-    def _recent(self, slot: datetime) -> bool:
-        """Within the catch-up grace: not a missed time from long ago."""
-        return self.now - slot <= self.newsletter.catch_up_grace
-
-    def _record(self, action: Action, persist: bool = False) -> None:
+    def add(self, action: Action) -> None:
         self.actions.append(action)
-        (log.warning if action.failed else log.info)(action.line())
-        if persist and action.slot is not None:
-            self.store.schedule.record(
-                self.newsletter.name,
-                action.slot,
-                action.action,
-                action.status,
-                action.edition_id,
-                action.detail,
-            )
+        log.info(action.line())
+        if self.report is not None:
+            self.report(action)
 
-    def _done(self, slot: datetime, action: str) -> bool:
-        run = self.store.schedule.get(self.newsletter.name, slot, action)
-        return run is not None and run.status in FINAL
+    def run(self) -> None:
+        attempted: set[tuple[object, ...]] = set()
+        for _step in range(MAX_STEPS):
+            found = self._next(attempted)
+            if found is None:
+                break
+            newsletter, due = found
+            attempted.add(_identity(due))
+            self._do(newsletter, due)
+        self._fetch()
+
+    def _next(self, attempted: set[tuple[object, ...]]) -> tuple[NewsletterConfig, Due] | None:
+        """The first thing due over every newsletter (state read afresh: the last step changed
+        it), leaving out what this tick tried already."""
+        candidates: list[tuple[NewsletterConfig, Due]] = []
+        for newsletter in self.app.settings.newsletters.values():
+            if not newsletter.schedule or newsletter.name in self.unreadable:
+                continue
+            try:
+                state = read_state(self.app, newsletter, self.now)
+            except ACTION_ERRORS as error:
+                self.unreadable.add(newsletter.name)
+                self.add(Action("run", FAILED, newsletter.name, detail=describe(error)))
+                continue
+            candidates += [
+                (newsletter, due)
+                for due in plan(newsletter, self.now, state)
+                if _identity(due) not in attempted
+            ]
+        return min(candidates, key=lambda pair: pair[1].sort_key, default=None)
+
+    def _do(self, newsletter: NewsletterConfig, due: Due) -> None:
+        key = due.key
+        try:
+            if due.kind == Kind.RECORD:
+                self._outcome(key, due.status, due.edition_id, due.detail)
+            elif not self.store.schedule.claim(key, due.seen, due.edition_id):
+                self.add(self._action(key, BUSY, due.edition_id, "claimed by another run"))
+            elif due.kind == Kind.BUILD:
+                self._build(newsletter, due)
+            elif due.kind == Kind.SEND:
+                self._send(newsletter, due)
+            else:
+                self._notify(newsletter, due)
+        except ACTION_ERRORS as error:
+            detail = describe(error)
+            self.add(self._action(key, FAILED, due.edition_id, detail))
+            # Tried again next tick. A database that is unreachable or locked would only fail
+            # again (after its busy timeout): its claimed row says as much.
+            if due.kind != Kind.RECORD and not isinstance(error, OperationalError):
+                with suppress(SQLAlchemyError):
+                    self.store.schedule.record(
+                        key.newsletter, key.slot, key.action, FAILED, due.edition_id, detail
+                    )
+
+    def _action(self, key: SlotKey, status: str, edition_id: int | None, detail: str) -> Action:
+        return Action(key.action, status, key.newsletter, key.slot, edition_id, detail)
+
+    def _outcome(self, key: SlotKey, status: str, edition_id: int | None, detail: str) -> None:
+        """Record an action's outcome in the store, then report it."""
+        self.store.schedule.record(key.newsletter, key.slot, key.action, status, edition_id, detail)
+        self.add(self._action(key, status, edition_id, detail))
 
     # Building
 
-    def _build(self, slot: datetime) -> Edition | None:
-        """The edition for this scheduled time: built now unless it was before."""
-        name = self.newsletter.name
-        run = self.store.schedule.get(name, slot, "build")
-        if run is not None and run.status in FINAL:
-            return self.store.get_edition(run.edition_id) if run.edition_id else None
-        newsletter = self.newsletter
+    def _build(self, newsletter: NewsletterConfig, due: Due) -> None:
+        key = due.key
+        if due.edition_id is not None:
+            adopted = self._edition(due.edition_id)
+            if adopted is not None:
+                detail = (
+                    f"adopted No. {adopted.number}, built for this time by a run that stopped "
+                    "before recording it"
+                )
+                self._outcome(key, "done", adopted.id, detail)
+                return
+        since = key.slot - newsletter.lookback
         articles = self.store.unused_articles(
-            name,
-            newsletter.max_articles,
-            feeds=newsletter.feed_urls,
-            since=slot - newsletter.lookback,
+            newsletter.name, newsletter.max_articles, feeds=newsletter.feed_urls, since=since
         )
         if len(articles) < newsletter.min_articles:
             detail = (
-                f"only {len(articles)} new articles since {slot - newsletter.lookback:%Y-%m-%d}"
+                f"only {len(articles)} new articles since {since:%Y-%m-%d}"
                 f" (min_articles = {newsletter.min_articles}): no edition"
             )
-            self._record(Action("build", "skipped", name, slot, detail=detail), persist=True)
-            if newsletter.mode == "editorial":
-                self._notify(0, "No edition this time", detail)
+            self._outcome(key, "skipped", None, detail)
+            return
+        issue_date = key.slot.astimezone(newsletter.zone).date()
+        # The store links the edition to this claimed build in the same transaction.
+        edition = self.app.build(newsletter, issue_date, articles=articles, send_at=key.slot)
+        fault_point("after-build")
+        detail = f"{len(edition.items)} articles, subject {edition.subject!r}"
+        self._outcome(key, "done", edition.id, detail)
+
+    def _edition(self, edition_id: int) -> Edition | None:
+        try:
+            return self.store.get_edition(edition_id)
+        except NotFoundError:
             return None
-        edition = self.app.build(
-            newsletter, slot.astimezone(newsletter.zone).date(), articles=articles, send_at=slot
-        )
-        assert edition.id is not None
-        self._record(
-            Action(
-                "build",
-                "done",
-                name,
-                slot,
-                edition.id,
-                f"{len(edition.items)} articles, subject {edition.subject!r}",
-            ),
-            persist=True,
-        )
-        if newsletter.mode == "editorial":
-            local = slot.astimezone(newsletter.zone)
-            preview = f"{self.app.settings.editor_url.rstrip('/')}/editions/{edition.id}"
-            body = (
-                f"A draft of {newsletter.title} No. {edition.number} is ready for review.\n"
-                f"It goes out at {local:%A %d %B %Y, %H:%M %Z} if an editor approves it:\n\n"
-                f"    digest approve {edition.id}\n\nPreview: {preview}\n\n{outline(edition)}"
-            )
-            self._notify(edition.id, f"Draft No. {edition.number} to approve", body)
-        return edition
 
     # Sending
 
-    def _automatic(self, slot: datetime) -> None:
-        if self._done(slot, "send"):
-            return
-        edition = self._build(slot)
-        if edition is None:
-            if self._done(slot, "build"):
-                self._record(
-                    Action(
-                        "send", "skipped", self.newsletter.name, slot, detail="no edition was built"
-                    ),
-                    persist=True,
-                )
-            return
-        assert edition.id is not None
-        if edition.status == EditionStatus.DRAFT:
-            edition = self.app.approve(edition, send_at=slot)
-        self._send(edition, slot)
-
-    def _editorial(self, slot: datetime) -> None:
-        if self._done(slot, "send"):
-            return
-        name = self.newsletter.name
-        build = self.store.schedule.get(name, slot, "build")
-        if build is None or build.edition_id is None:
-            detail = "no draft was built for this time" if build is None else build.detail
-            self._record(Action("send", "skipped", name, slot, detail=detail), persist=True)
-            return
-        edition = self.store.get_edition(build.edition_id)
-        if edition.status == EditionStatus.CANCELLED:
-            self._record(
-                Action("send", "cancelled", name, slot, edition.id, "the edition was cancelled"),
-                persist=True,
-            )
-        elif edition.status == EditionStatus.DRAFT:
-            detail = f"edition {edition.id} was not approved in time: not sent"
-            self._record(
-                Action("send", "not_approved", name, slot, edition.id, detail), persist=True
-            )
-            self._notify(
-                edition.id,
-                f"No. {edition.number} was NOT sent",
-                detail + f"\n\nApprove it with a new time to send it later:\n\n"
-                f"    digest approve {edition.id} --send-at YYYY-MM-DDTHH:MM",
-            )
-        elif edition.send_at is not None and edition.send_at > self.now:
-            self._record(
-                Action(
-                    "send",
-                    "skipped",
-                    name,
-                    slot,
-                    edition.id,
-                    f"approved for {edition.send_at.isoformat()}",
-                ),
-                persist=True,
-            )
-
-    def _send_due_editions(self) -> None:
-        """Approved editions whose time has come, and sends that were interrupted."""
-        waiting = [EditionStatus.APPROVED, EditionStatus.SENDING]
-        for edition in self.store.editions_with_status(self.newsletter.name, waiting):
-            due = edition.send_at is not None and edition.send_at <= self.now
-            if edition.status == EditionStatus.SENDING or (
-                edition.status == EditionStatus.APPROVED and due
-            ):
-                slot = edition.send_at or self.now
-                if edition.status == EditionStatus.APPROVED and not self._recent(slot):
-                    if not self._done(slot, "send"):
-                        self._record(
-                            Action(
-                                "send",
-                                "skipped",
-                                self.newsletter.name,
-                                slot,
-                                edition.id,
-                                f"its time passed more than {self.newsletter.catch_up_grace} ago; "
-                                "approve it again with a new --send-at to send it",
-                            ),
-                            persist=True,
-                        )
-                    continue
-                self._send(edition, slot)
-
-    def _send(self, edition: Edition, slot: datetime) -> None:
-        name = self.newsletter.name
+    def _send(self, newsletter: NewsletterConfig, due: Due) -> None:
+        key = due.key
+        assert due.edition_id is not None
+        edition = self.store.get_edition(due.edition_id)
+        if due.approve and edition.status == EditionStatus.DRAFT:
+            edition = self.app.approve(edition, send_at=key.slot)
         try:
             report = self.app.send(edition)
         except AlreadySent:
-            self._record(
-                Action("send", "done", name, slot, edition.id, "sent before"), persist=True
+            self._outcome(key, "done", edition.id, "sent before")
+            return
+        except LockBusy:
+            detail = (
+                f"edition {edition.id} is being sent by another process (digest send); "
+                "tried again next run"
             )
+            self._outcome(key, BUSY, edition.id, detail)
             return
-        except DigestError as error:
-            self._record(Action("send", "failed", name, slot, edition.id, str(error)), persist=True)
-            return
-        status = "done" if report.finished else "failed"
-        self._record(Action("send", status, name, slot, edition.id, report.summary()), persist=True)
+        # Waiting: only deferred readers, or a provider's events, are left: tried next tick.
+        status = "done" if report.finished else ("waiting" if report.waiting else FAILED)
+        self._outcome(key, status, edition.id, report.summary())
 
-    def _notify(self, edition_id: int | None, subject: str, body: str) -> None:
-        if not self.newsletter.editors:
-            return
-        sender = self.app.sender(self.newsletter)
+    # Telling the editors
+
+    def _notify(self, newsletter: NewsletterConfig, due: Due) -> None:
+        edition = self.store.get_edition(due.edition_id) if due.edition_id else None
+        subject, body = self._notice(newsletter, due, edition)
+        sender = self.app.sender(newsletter)
         try:
-            count = notify_editors(sender, self.newsletter, edition_id or 0, subject, body)
+            count = notify_editors(sender, newsletter, due.edition_id or 0, subject, body)
         finally:
             sender.close()
-        self._record(
-            Action(
-                "notify",
-                "done" if count else "failed",
-                self.newsletter.name,
-                edition_id=edition_id or None,
-                detail=f"{subject!r} to {count} editor(s)",
+        status = "done" if count else FAILED
+        self._outcome(due.key, status, due.edition_id, f"{subject!r} to {count} editor(s)")
+
+    def _notice(
+        self, newsletter: NewsletterConfig, due: Due, edition: Edition | None
+    ) -> tuple[str, str]:
+        """The subject and body of a notice to the editors."""
+        if edition is None:
+            return "No edition this time", due.detail
+        if due.notice == "unsent":
+            return f"No. {edition.number} was NOT sent", (
+                f"{due.detail}\n\nApprove it with a new time to send it later:\n\n"
+                f"    digest approve {edition.id} --send-at YYYY-MM-DDTHH:MM"
             )
+        local = due.key.slot.astimezone(newsletter.zone)
+        preview = f"{self.app.settings.editor_url.rstrip('/')}/editions/{edition.id}"
+        return f"Draft No. {edition.number} to approve", (
+            f"A draft of {newsletter.title} No. {edition.number} is ready for review.\n"
+            f"It goes out at {local:%A %d %B %Y, %H:%M %Z} if an editor approves it:\n\n"
+            f"    digest approve {edition.id}\n\nPreview: {preview}\n\n{outline(edition)}"
         )
+
+    # Feeds, last
+
+    def _fetch(self) -> None:
+        """New feed items, within fetch_tick_budget for the whole tick (the feeds left are
+        skipped until the next tick) and fetch_deadline per download."""
+        if not any(n.feed_urls for n in self.app.settings.newsletters.values()):
+            return
+        try:
+            reports = self.app.fetch_feeds()
+        except ACTION_ERRORS as error:
+            self.add(Action("fetch", FAILED, detail=describe(error)))
+            return
+        for r in reports:
+            if r.error:
+                status = FAILED
+            elif r.not_modified:
+                status = "not_modified"
+            else:  # a feed cut short by the budget is not a failure: the next tick goes on
+                status = "skipped" if r.skipped else "done"
+            self.add(Action("fetch", status, detail=r.line()))
+
+
+def _identity(due: Due) -> tuple[object, ...]:
+    return (due.kind, due.key, due.edition_id)

@@ -13,10 +13,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from sqlalchemy import text
 
 from digest.app import App
 from digest.cli import app as cli_app
 from digest.config import load_settings
+from digest.run_plan import SlotKey
 from digest.store.subscribers import NewSubscriber
 
 KYIV = ZoneInfo("Europe/Kyiv")
@@ -124,7 +126,8 @@ class Newsroom:
         counts: dict[int, dict[str, int]] = {}
         for path in (self.path / "outbox" / "brief").glob("edition-*/0*.eml"):
             edition = int(path.parent.name.split("-")[1])
-            to = path.name.split("-", 1)[1].removesuffix(".eml")
+            message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+            to = str(message["To"].addresses[0].addr_spec)
             counts.setdefault(edition, {}).setdefault(to, 0)
             counts[edition][to] += 1
         return counts
@@ -286,3 +289,85 @@ def test_daylight_saving_neither_skips_nor_doubles(
     local_days = [s.astimezone(zone).date() for s in sends]
     assert len(sends) == 3 and len(set(local_days)) == 3
     assert all(len(per) == 1 for per in room.delivered().values())
+
+
+def test_orphan_draft_of_a_killed_run_is_adopted_and_sent_at_its_time(
+    database_url: str, newsroom: Callable[..., Newsroom]
+) -> None:
+    """What a run killed between building and recording leaves: the build claimed, the edition
+    made (and linked to its slot in the same transaction), nothing recorded after. The next
+    tick adopts that edition instead of building again or skipping, and sends it once."""
+    room = newsroom(database_url, config("0 7 * * MON", "Europe/Kyiv", "automatic"))
+    room.subscribe(3)
+    room.add_articles(kyiv(8, 12))
+    slot = kyiv(9, 7).astimezone(UTC)
+    app = room.app()
+    newsletter = app.settings.newsletter("brief")
+    with time_machine.travel(slot, tick=False):
+        assert app.store.schedule.claim(SlotKey("brief", slot, "build"), None)
+        orphan = app.build(newsletter, slot.date(), send_at=slot)
+    claimed = app.store.schedule.get("brief", slot, "build")
+    assert claimed is not None and (claimed.status, claimed.edition_id) == ("claimed", orphan.id)
+    app.close()
+
+    actions = room.ok(kyiv(9, 7, 5))
+    assert [(a["action"], a["status"], a["edition_id"]) for a in actions] == [
+        ("build", "done", orphan.id),
+        ("send", "done", orphan.id),
+    ]
+    assert "adopted No. 1" in str(actions[0]["detail"])
+    assert actions[1]["slot"] == slot.isoformat()
+    assert room.delivered() == {orphan.id: {f"r{n}@example.org": 1 for n in range(3)}}
+    assert room.run(kyiv(9, 7, 10)) == (0, [])
+    app = room.app()
+    assert [e.id for e in app.store.list_editions("brief")] == [orphan.id]
+    app.close()
+
+
+def test_run_beside_a_manual_send_reports_busy(
+    database_url: str, newsroom: Callable[..., Newsroom]
+) -> None:
+    """`digest send` holds the edition's lock: the run's send is busy (exit status 0), and the
+    next tick sends it."""
+    room = newsroom(database_url, config("0 7 * * MON", "Europe/Kyiv", "editorial"))
+    room.subscribe(2)
+    room.add_articles(kyiv(8, 12))
+    edition_id = room.ok(kyiv(9, 5, 0))[0]["edition_id"]
+    room.cli(kyiv(9, 6, 0), "approve", str(edition_id))
+    app = room.app()
+    with app.store.lock(f"send-edition-{edition_id}"):
+        code, actions = room.run(kyiv(9, 7, 0))
+    app.close()
+    assert code == 0
+    assert [(a["action"], a["status"]) for a in actions] == [("send", "busy")]
+    assert "being sent by another process" in str(actions[0]["detail"])
+    assert room.delivered() == {}
+    actions = room.ok(kyiv(9, 7, 5))
+    assert statuses(actions, "send") == ["done"]
+    assert room.delivered() == {edition_id: {f"r{n}@example.org": 1 for n in range(2)}}
+
+
+def test_database_error_mid_run_is_one_line_and_the_next_run_recovers(
+    database_url: str, newsroom: Callable[..., Newsroom]
+) -> None:
+    """A table the build writes is gone (a database error after the build was claimed): one
+    line naming the database's error, exit status 1, no traceback; once the database is
+    whole again, the next tick builds and sends, once."""
+    room = newsroom(database_url, config("0 7 * * MON", "Europe/Kyiv", "automatic"))
+    room.subscribe(2)
+    room.add_articles(kyiv(8, 12))
+    app = room.app()
+    with app.store.engine.begin() as connection:
+        connection.execute(text("ALTER TABLE edition_sections RENAME TO sections_away"))
+    code, actions = room.run(kyiv(9, 7, 0))
+    assert code == 1
+    assert [(a["action"], a["status"]) for a in actions] == [("build", "failed")]
+    detail = str(actions[0]["detail"])
+    assert detail.startswith("database error: ") and "edition_sections" in detail
+    assert "\n" not in detail and "SQL" not in detail
+    with app.store.engine.begin() as connection:
+        connection.execute(text("ALTER TABLE sections_away RENAME TO edition_sections"))
+    app.close()
+    actions = room.ok(kyiv(9, 7, 5))
+    assert [(a["action"], a["status"]) for a in actions] == [("build", "done"), ("send", "done")]
+    assert [len(per) for per in room.delivered().values()] == [2]

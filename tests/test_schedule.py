@@ -1,4 +1,5 @@
-"""Scheduled times across daylight saving changes: never skipped, never doubled."""
+"""Scheduled times across daylight saving changes (never skipped, never doubled), and the rows
+that record what each scheduled time did: claimed before, recorded after."""
 
 from __future__ import annotations
 
@@ -7,7 +8,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from digest.articles import Article
+from digest.run_plan import CLAIMED, SlotKey
 from digest.schedule import next_times, previous_time
+from digest.store import Store
+from tests.test_store import edition_of
 
 KYIV = ZoneInfo("Europe/Kyiv")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -76,3 +81,49 @@ def test_previous_time_counts_the_exact_moment() -> None:
     at = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)  # Monday 07:00 in Kyiv
     assert previous_time("0 7 * * MON", KYIV, at) == at
     assert previous_time("0 7 * * MON", KYIV, at - timedelta(seconds=1)) == at - timedelta(days=7)
+
+
+SLOT = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)
+
+
+def test_a_claim_is_taken_once(store: Store) -> None:
+    """A claim is a conditional write on the row as it was read: of two runs that read the
+    same row, one gets it."""
+    key = SlotKey("brief", SLOT, "build")
+    assert store.schedule.claim(key, None)
+    assert not store.schedule.claim(key, None)  # the row exists now
+    seen = store.schedule.get("brief", SLOT, "build")
+    assert seen is not None and seen.status == CLAIMED and seen.updated_at is not None
+    store.schedule.record("brief", SLOT, "build", "failed", detail="database error: gone")
+    assert not store.schedule.claim(key, seen)  # changed since it was read
+    failed = store.schedule.get("brief", SLOT, "build")
+    assert failed is not None and failed.status == "failed"
+    assert store.schedule.claim(key, failed)
+    assert not store.schedule.claim(key, failed)
+    assert [r.status for r in store.schedule.since("brief", SLOT)] == [CLAIMED]
+    assert store.schedule.since("brief", SLOT + timedelta(minutes=1)) == []
+
+
+def test_an_edition_built_for_a_claimed_slot_is_linked_with_it(store: Store) -> None:
+    """The edition names its claimed build in the transaction that creates it, so a run killed
+    right after cannot leave a draft its slot does not know; other editions link nothing."""
+    stored = [o.article for o in store.add_articles([_article(n) for n in range(3)])]
+    store.schedule.claim(SlotKey("brief", SLOT, "build"), None)
+    unscheduled = store.create_edition(edition_of(stored[:1]))
+    elsewhere = store.create_edition(
+        edition_of(stored[1:2]).model_copy(update={"send_at": SLOT + timedelta(days=7)})
+    )
+    built = store.create_edition(edition_of(stored[2:]).model_copy(update={"send_at": SLOT}))
+    run = store.schedule.get("brief", SLOT, "build")
+    assert run is not None and (run.status, run.edition_id) == (CLAIMED, built.id)
+    assert built.id not in (unscheduled.id, elsewhere.id)
+    assert store.schedule.get("brief", SLOT + timedelta(days=7), "build") is None
+    # Once recorded, the build is not re-linked by a later edition for the same time.
+    store.schedule.record("brief", SLOT, "build", "done", built.id)
+    store.create_edition(edition_of(stored[:1]).model_copy(update={"send_at": SLOT}))
+    done = store.schedule.get("brief", SLOT, "build")
+    assert done is not None and done.edition_id == built.id
+
+
+def _article(n: int) -> Article:
+    return Article(title=f"Story {n}", text=f"Story {n} has its own text, number {n}.")

@@ -14,11 +14,12 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from digest.articles import Article
 from digest.edition import Edition, EditionStatus, Item, Section
 from digest.errors import DigestError, NotFoundError
+from digest.run_plan import BUILD, SlotKey
 from digest.store.db import make_engine, migrate
 from digest.store.deliveries import DeliveryRepository
 from digest.store.feeds import FeedRepository
 from digest.store.locks import exclusive
-from digest.store.schedule import ScheduleRepository
+from digest.store.schedule import ScheduleRepository, link_edition
 from digest.store.subscribers import SubscriberRepository
 from digest.store.summary_cache import SummaryCache
 from digest.store.tables import ArticleRow, EditionRow, ItemRow, SectionRow, utcnow
@@ -170,6 +171,12 @@ class Store:
                     _fill_edition(row, edition)
                     session.add(row)
                     session.flush()
+                    if edition.send_at is not None:
+                        # A build `digest run` claimed for this scheduled time names its edition
+                        # in this same transaction: a run killed right after leaves no draft
+                        # that its slot does not know (the next tick adopts it).
+                        slot = SlotKey(edition.newsletter, edition.send_at, BUILD)
+                        link_edition(session, slot, row.id)
                     return _edition(row)
             except IntegrityError:
                 continue  # a concurrent build took the number: take the next one

@@ -1,45 +1,80 @@
-"""What `digest run` did for each scheduled time: one row per newsletter, time and action, so
-that every action happens once, and a crashed one is resumed."""
+"""What `digest run` did for each scheduled time: one row per newsletter, time and action.
+
+An action is claimed before its effect (a conditional write: exactly one affected row means
+this run owns it, as healthchecks claims a report) and its outcome recorded after, so a run
+killed in between leaves a claimed row that the next tick resumes. A build links its edition
+to the claimed row in the transaction that creates the edition (`link_edition`): a draft is
+never left without its slot.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
+from digest.run_plan import CLAIMED, SlotKey, SlotRun
 from digest.store.tables import ScheduleRunRow, utcnow
 
-# Outcomes after which a scheduled action is not tried again.
-FINAL = frozenset({"done", "skipped", "not_approved", "cancelled"})
-
-
-@dataclass(frozen=True)
-class ScheduleRun:
-    newsletter: str
-    slot: datetime
-    action: str
-    status: str
-    edition_id: int | None
-    detail: str
-    updated_at: datetime
+__all__ = ["ScheduleRepository", "link_edition"]
 
 
 class ScheduleRepository:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def get(self, newsletter: str, slot: datetime, action: str) -> ScheduleRun | None:
+    def get(self, newsletter: str, slot: datetime, action: str) -> SlotRun | None:
         with self.engine.begin() as connection:
             row = connection.execute(
-                select(ScheduleRunRow.__table__).where(
-                    ScheduleRunRow.newsletter == newsletter,
-                    ScheduleRunRow.slot == slot,
-                    ScheduleRunRow.action == action,
-                )
+                select(ScheduleRunRow.__table__).where(_key(SlotKey(newsletter, slot, action)))
             ).first()
         return _run(row) if row is not None else None
+
+    def since(self, newsletter: str, since: datetime) -> list[SlotRun]:
+        """The rows of this newsletter's scheduled times at or after `since`."""
+        table = ScheduleRunRow.__table__
+        with self.engine.begin() as connection:
+            rows = connection.execute(
+                select(table)
+                .where(table.c.newsletter == newsletter, table.c.slot >= since)
+                .order_by(table.c.slot, table.c.id)
+            ).all()
+        return [_run(row) for row in rows]
+
+    def claim(self, key: SlotKey, seen: SlotRun | None, edition_id: int | None = None) -> bool:
+        """Take the action for this run if its row is still as `seen` (absent, or with the same
+        status and time); False if another run got there first."""
+        values: dict[str, object] = {"status": CLAIMED, "updated_at": utcnow()}
+        if edition_id is not None:
+            values["edition_id"] = edition_id
+        if seen is None:
+            try:
+                with self.engine.begin() as connection:
+                    connection.execute(
+                        insert(ScheduleRunRow).values(
+                            newsletter=key.newsletter,
+                            slot=key.slot,
+                            action=key.action,
+                            detail="",
+                            **values,
+                        )
+                    )
+            except IntegrityError:
+                return False
+            return True
+        with self.engine.begin() as connection:
+            result = connection.execute(
+                update(ScheduleRunRow)
+                .where(
+                    _key(key),
+                    ScheduleRunRow.status == seen.status,
+                    ScheduleRunRow.updated_at == seen.updated_at,
+                )
+                .values(**values)
+            )
+        return result.rowcount == 1
 
     def record(
         self,
@@ -50,17 +85,14 @@ class ScheduleRepository:
         edition_id: int | None = None,
         detail: str = "",
     ) -> None:
+        """The outcome of an action (it need not have been claimed)."""
         values = {
             "status": status,
             "edition_id": edition_id,
             "detail": detail,
             "updated_at": utcnow(),
         }
-        key = (
-            (ScheduleRunRow.newsletter == newsletter)
-            & (ScheduleRunRow.slot == slot)
-            & (ScheduleRunRow.action == action)
-        )
+        key = _key(SlotKey(newsletter, slot, action))
         with self.engine.begin() as connection:
             if connection.execute(update(ScheduleRunRow).where(key).values(**values)).rowcount:
                 return
@@ -75,7 +107,7 @@ class ScheduleRepository:
             with self.engine.begin() as connection:
                 connection.execute(update(ScheduleRunRow).where(key).values(**values))
 
-    def latest(self, newsletter: str, limit: int = 1) -> list[ScheduleRun]:
+    def latest(self, newsletter: str, limit: int = 1) -> list[SlotRun]:
         table = ScheduleRunRow.__table__
         with self.engine.begin() as connection:
             rows = connection.execute(
@@ -87,12 +119,30 @@ class ScheduleRepository:
         return [_run(row) for row in rows]
 
 
-def _run(row: object) -> ScheduleRun:
+def link_edition(transaction: Session | Connection, key: SlotKey, edition_id: int) -> bool:
+    """Within the transaction that creates an edition: name it on its claimed slot row. False
+    (roll the edition back) if the row is no longer claimed."""
+    result = transaction.execute(
+        update(ScheduleRunRow)
+        .where(_key(key), ScheduleRunRow.status == CLAIMED)
+        .values(edition_id=edition_id, updated_at=utcnow())
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _key(key: SlotKey) -> ColumnElement[bool]:
+    return (
+        (ScheduleRunRow.newsletter == key.newsletter)
+        & (ScheduleRunRow.slot == key.slot)
+        & (ScheduleRunRow.action == key.action)
+    )
+
+
+def _run(row: object) -> SlotRun:
     mapping = row._mapping  # type: ignore[attr-defined]
-    slot = mapping["slot"]
-    return ScheduleRun(
+    return SlotRun(
         newsletter=mapping["newsletter"],
-        slot=slot,
+        slot=mapping["slot"],
         action=mapping["action"],
         status=mapping["status"],
         edition_id=mapping["edition_id"],
