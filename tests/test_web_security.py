@@ -17,11 +17,13 @@ from pathlib import Path
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+from fastapi import FastAPI
 
 from digest.app import App
 from digest.errors import ConfigError
 from digest.subscribers.model import Status
 from digest.web import create_app
+from digest.web.ratelimit import FailureBackoff
 from digest.web.security import hash_password
 from tests.conftest import cli_environment
 from tests.servers.smtp import free_port
@@ -178,20 +180,27 @@ def test_webhook_refuses_old_or_future_signed_timestamps(sqlite_url: str, tmp_pa
     )
     app = App(settings)
     draft_edition(app, readers=1)
-    now = int(time.time())
+
+    def now() -> int:
+        return int(time.time())
+
     body = json.dumps(
-        [{"email": "r0@example.org", "event": "spamreport", "timestamp": now, "sg_event_id": "x"}]
+        [{"email": "r0@example.org", "event": "spamreport", "timestamp": now() + 2}]
     ).encode()
     list_id = app.store.subscribers.list_id("readers")
     with serving(settings) as base, httpx.Client(base_url=base) as client:
-        for stamp in (now - 301, now + 301, 0, "soon", "9" * 40):
+        # (Each time is taken just before its post: a busy machine's seconds must not count.)
+        for stamp in (lambda: now() - 302, lambda: now() + 302, lambda: 0, lambda: "9" * 40):
             # Correctly signed, but captured long ago (or dated ahead): replaying it is refused.
-            refused = client.post(WEBHOOK, content=body, headers=signed(key, body, str(stamp)))
-            assert refused.status_code == 403, stamp
+            refused = client.post(WEBHOOK, content=body, headers=signed(key, body, str(stamp())))
+            assert refused.status_code == 403, stamp()
+        unsigned_time = client.post(WEBHOOK, content=body, headers=signed(key, body, "soon"))
+        assert unsigned_time.status_code == 403
         reader = app.store.subscribers.find(list_id, "r0@example.org")
         assert reader is not None and reader.status == Status.SUBSCRIBED
-        for stamp in (now - 290, now + 290):
-            accepted = client.post(WEBHOOK, content=body, headers=signed(key, body, str(stamp)))
+        for offset in (-280, 280):
+            fresh = str(now() + offset)
+            accepted = client.post(WEBHOOK, content=body, headers=signed(key, body, fresh))
             assert accepted.status_code == 200
     reader = app.store.subscribers.find(list_id, "r0@example.org")
     assert reader is not None and reader.status == Status.COMPLAINED
@@ -299,7 +308,15 @@ def test_login_failures_slow_down_each_client(
         web_trusted_proxies=trusted,
     )
     proxy_is_trusted = trusted == ["127.0.0.1"]
-    with serving(settings) as base, httpx.Client(base_url=base) as client:
+    clock = [1000.0]  # the limiter's clock, moved by hand: no sleeps, no dependence on speed
+
+    def controlled(web: FastAPI) -> None:
+        web.state.login_backoff = FailureBackoff(clock=lambda: clock[0])
+
+    with (
+        serving(settings, configure=controlled) as base,
+        httpx.Client(base_url=base) as client,
+    ):
         assert [_login(client, f"guess {n}").status_code for n in range(5)] == [401] * 5
         locked = _login(client, "correct horse")  # not even looked at
         assert locked.status_code == 429 and locked.headers["retry-after"] == "1"
@@ -310,14 +327,32 @@ def test_login_failures_slow_down_each_client(
         assert elsewhere.status_code == (401 if proxy_is_trusted else 429)
         if not proxy_is_trusted:
             return
-        time.sleep(1.1)
-        assert _login(client, "guess 6").status_code == 401
-        doubled = _login(client, "correct horse")
-        assert doubled.status_code == 429 and doubled.headers["retry-after"] == "2"
-        time.sleep(2.1)
+        delays = []
+        for _ in range(4):  # each failure after the wait doubles the next one
+            clock[0] += float(locked.headers["retry-after"])
+            assert _login(client, "another guess").status_code == 401
+            locked = _login(client, "correct horse")
+            assert locked.status_code == 429
+            delays.append(int(locked.headers["retry-after"]))
+        assert delays == [2, 4, 8, 16]
+        clock[0] += 15
+        assert _login(client, "correct horse").headers["retry-after"] == "1"
+        clock[0] += 1
         assert _login(client, "correct horse").status_code == 303
-        # A success forgets the failures.
+        # A success forgets the failures: a typo now costs nothing.
         assert _login(client, "typo").status_code == 401
+        assert _login(client, "correct horse").status_code == 303
+
+
+def test_login_delay_is_capped() -> None:
+    clock = [0.0]
+    backoff = FailureBackoff(clock=lambda: clock[0], ceiling=3600)
+    for _ in range(40):
+        backoff.failed("client")
+    assert backoff.wait("client") == 3600
+    assert backoff.wait("someone else") == 0
+    clock[0] += 3600
+    assert backoff.wait("client") == 0
 
 
 # Malformed tokens
@@ -357,6 +392,9 @@ def test_malformed_tokens_of_any_size_are_not_found(database_url: str, tmp_path:
                 answer = client.request(method, f"/confirm/{token}")
                 assert answer.status_code == 404, (method, token[:40], answer.status_code)
         assert client.get(f"/u/{real}").status_code == 200  # the real one still works
+        # The editor's ids too: a number no row can have is refused, not sent to the database.
+        for path in (f"/editions/{'9' * 30}", f"/editions/{2**63}/preview", "/editions/-1"):
+            assert client.get(path).status_code in (404, 422), path
     app.close()
 
 

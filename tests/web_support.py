@@ -6,7 +6,7 @@ import base64
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -14,6 +14,7 @@ from pathlib import Path
 import uvicorn
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from fastapi import FastAPI
 
 from digest.app import App
 from digest.config import Settings
@@ -52,13 +53,20 @@ def draft_edition(app: App, readers: int = 3) -> Edition:
 
 @contextmanager
 def serving(
-    settings: Settings, host: str = "127.0.0.1", insecure_http: bool = False
+    settings: Settings,
+    host: str = "127.0.0.1",
+    insecure_http: bool = False,
+    configure: Callable[[FastAPI], None] | None = None,
 ) -> Iterator[str]:
     """Base URL of the app served by uvicorn as `digest serve` serves it; `host` is what the
-    app believes it is bound to (the socket is always on loopback)."""
+    app believes it is bound to (the socket is always on loopback); `configure` may change the
+    app before it serves (a test clock)."""
     port = free_port()
+    web = create_app(settings, host, insecure_http=insecure_http)
+    if configure is not None:
+        configure(web)
     config = uvicorn.Config(
-        create_app(settings, host, insecure_http=insecure_http),
+        web,
         host="127.0.0.1",
         port=port,
         log_level="warning",

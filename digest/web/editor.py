@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from digest import editing
@@ -82,6 +82,8 @@ def posted(request: Request, csrf: Annotated[str, Form()] = "") -> Editor:
 
 
 EditorSession = Annotated[Editor, Depends(editor)]
+# A database id: past a signed 64-bit integer it is no row of ours (and the database would fail).
+RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 EditorPost = Annotated[Editor, Depends(posted)]
 
 
@@ -176,7 +178,7 @@ def _sample(current: Editor, edition: Edition, email: RenderedEmail, html: bool)
 
 @router.get("/editions/{edition_id}", response_class=HTMLResponse)
 def edition_page(
-    current: EditorSession, edition_id: int, error: str | None = None, notice: str | None = None
+    current: EditorSession, edition_id: RowId, error: str | None = None, notice: str | None = None
 ) -> Response:
     edition = _edition(current, edition_id)
     email = current.app.render(edition)
@@ -195,7 +197,7 @@ def edition_page(
 
 
 @router.get("/editions/{edition_id}/preview", response_class=HTMLResponse)
-def preview(current: EditorSession, edition_id: int, dark: bool = False) -> Response:
+def preview(current: EditorSession, edition_id: RowId, dark: bool = False) -> Response:
     edition = _edition(current, edition_id)
     html = _sample(current, edition, current.app.render(edition), True)
     if dark:
@@ -209,7 +211,7 @@ def _version(email: RenderedEmail) -> str:
 
 
 @router.get("/editions/{edition_id}/version")
-def version(current: EditorSession, edition_id: int) -> JSONResponse:
+def version(current: EditorSession, edition_id: RowId) -> JSONResponse:
     """What the page polls: changes when the edition or a template changes."""
     edition = _edition(current, edition_id)
     return JSONResponse({"version": _version(current.app.render(edition))})
@@ -233,7 +235,7 @@ def _change(current: Editor, edition_id: int, change: object) -> Response:
 @router.post("/editions/{edition_id}/fields")
 def edit_fields(
     current: EditorPost,
-    edition_id: int,
+    edition_id: RowId,
     subject: Annotated[str, Form()],
     preheader: Annotated[str, Form()] = "",
     intro: Annotated[str, Form()] = "",
@@ -243,13 +245,13 @@ def edit_fields(
 
 @router.post("/editions/{edition_id}/items/{article_id}/summary")
 def edit_summary(
-    current: EditorPost, edition_id: int, article_id: int, text: Annotated[str, Form()]
+    current: EditorPost, edition_id: RowId, article_id: RowId, text: Annotated[str, Form()]
 ) -> Response:
     return _change(current, edition_id, lambda e: editing.with_summary(e, article_id, text))
 
 
 @router.post("/editions/{edition_id}/items/{article_id}/regenerate")
-def regenerate(current: EditorPost, edition_id: int, article_id: int) -> Response:
+def regenerate(current: EditorPost, edition_id: RowId, article_id: RowId) -> Response:
     app = current.app
 
     def change(edition: Edition) -> Edition:
@@ -265,25 +267,30 @@ def regenerate(current: EditorPost, edition_id: int, article_id: int) -> Respons
 
 @router.post("/editions/{edition_id}/items/{article_id}/move")
 def move(
-    current: EditorPost, edition_id: int, article_id: int, step: Annotated[int, Form(ge=-1, le=1)]
+    current: EditorPost,
+    edition_id: RowId,
+    article_id: RowId,
+    step: Annotated[int, Form(ge=-1, le=1)],
 ) -> Response:
     return _change(current, edition_id, lambda e: editing.moved(e, article_id, step))
 
 
 @router.post("/editions/{edition_id}/items/{article_id}/remove")
-def remove(current: EditorPost, edition_id: int, article_id: int) -> Response:
+def remove(current: EditorPost, edition_id: RowId, article_id: RowId) -> Response:
     return _change(current, edition_id, lambda e: editing.removed(e, article_id))
 
 
 @router.post("/editions/{edition_id}/items/{article_id}/section")
 def to_section(
-    current: EditorPost, edition_id: int, article_id: int, section: Annotated[int, Form(ge=0)]
+    current: EditorPost, edition_id: RowId, article_id: RowId, section: Annotated[int, Form(ge=0)]
 ) -> Response:
     return _change(current, edition_id, lambda e: editing.moved_to_section(e, article_id, section))
 
 
 @router.post("/editions/{edition_id}/approve")
-def approve(current: EditorPost, edition_id: int, send_at: Annotated[str, Form()] = "") -> Response:
+def approve(
+    current: EditorPost, edition_id: RowId, send_at: Annotated[str, Form()] = ""
+) -> Response:
     edition = _edition(current, edition_id)
     try:
         when = datetime.fromisoformat(send_at) if send_at.strip() else None
@@ -297,7 +304,7 @@ def approve(current: EditorPost, edition_id: int, send_at: Annotated[str, Form()
 
 
 @router.post("/editions/{edition_id}/cancel")
-def cancel(current: EditorPost, edition_id: int) -> Response:
+def cancel(current: EditorPost, edition_id: RowId) -> Response:
     try:
         current.app.cancel(_edition(current, edition_id))
     except DigestError as problem:
@@ -306,7 +313,7 @@ def cancel(current: EditorPost, edition_id: int) -> Response:
 
 
 @router.post("/editions/{edition_id}/test")
-def send_test(current: EditorPost, edition_id: int, address: Annotated[str, Form()]) -> Response:
+def send_test(current: EditorPost, edition_id: RowId, address: Annotated[str, Form()]) -> Response:
     try:
         current.app.test_send(_edition(current, edition_id), address)
     except (DigestError, ValueError) as problem:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -47,8 +48,10 @@ class FailureBackoff:
         ceiling: float = 3600.0,
         forget_after: float = 86400.0,
         max_clients: int = 100_000,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.free = free
+        self.clock = clock
         self.base = base
         self.ceiling = ceiling
         self.forget_after = forget_after
@@ -62,10 +65,10 @@ class FailureBackoff:
             failures = self._clients.get(key)
             if failures is None:
                 return 0.0
-            return max(0.0, failures.last + self._delay(failures.count) - time.monotonic())
+            return max(0.0, failures.last + self._delay(failures.count) - self.clock())
 
     def failed(self, key: str) -> None:
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             failures = self._clients.get(key)
             if failures is None or now - failures.last > self.forget_after:
