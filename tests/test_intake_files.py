@@ -7,9 +7,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from digest.intake import load_sources
+from digest.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "articles"
+NOW = datetime(2026, 11, 2, 8, tzinfo=UTC)
 
 
 def write(tmp_path: Path, name: str, text: str) -> str:
@@ -174,23 +176,29 @@ def test_control_characters_are_folded_in_every_format(tmp_path: Path) -> None:
     assert txt_article.author == "A.Writer"
 
 
-def test_a_feed_title_with_a_line_break_is_one_line() -> None:
-    """feedparser keeps `&#13;&#10;` in titles; the Article takes it as one line."""
+def test_a_feed_title_with_a_line_break_is_one_line(sqlite_store: Store) -> None:
+    """feedparser keeps `&#13;&#10;` in titles (a real feed's, served and fetched here); the
+    stored article's title is one line."""
     import feedparser
 
-    from digest.intake import build_article
+    from digest.feeds import fetch_feed
+    from digest.fetch import UrlFetcher
+    from digest.url_guard import UrlGuard
+    from tests.servers.feeds import Item, running_feed_site
 
-    feed = feedparser.parse(
-        '<?xml version="1.0"?><rss version="2.0"><channel><title>Wire&#10;Desk</title>'
-        "<item><title>Grain deal&#13;&#10;resumes</title><author>A. Writer&#13;</author>"
-        "<description>Talks resumed on Monday.</description></item></channel></rss>"
-    )
-    [entry] = feed.entries
-    assert "\r\n" in entry.title  # what a real feed gives
-    article = build_article(
-        "feed", title=entry.title, text="Talks resumed.", source=feed.feed.title
-    )
-    assert (article.title, article.source) == ("Grain deal resumes", "Wire Desk")
+    raw = "<rss><channel><item><title>Grain deal&#13;&#10;resumes</title></item></channel></rss>"
+    assert feedparser.parse(raw).entries[0].title == "Grain deal\r\nresumes"
+    long = " ".join(f"Sentence {n} about the grain talks in Istanbul." for n in range(30))
+    fetcher = UrlFetcher(timeout=1.0, max_bytes=1_000_000, guard=UrlGuard(["127.0.0.1"]))
+    with running_feed_site() as site:
+        site.rss = [Item("g1", "Grain deal\r\nresumes\u2028in Istanbul", f"<p>{long}</p>", NOW)]
+        try:
+            report = fetch_feed(f"{site.base}/rss.xml", sqlite_store, fetcher)
+        finally:
+            fetcher.close()
+    assert report.new == 1
+    [article] = sqlite_store.list_articles()
+    assert article.title == "Grain deal resumes in Istanbul"
 
 
 def test_a_url_with_a_line_break_is_refused(tmp_path: Path) -> None:
