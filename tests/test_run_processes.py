@@ -308,3 +308,39 @@ def test_database_locked_mid_run_is_one_line(sqlite_url: str, tmp_path: Path) ->
     )
     assert again.returncode == 0, again.stdout + again.stderr
     assert len(outbox_copies(tmp_path / "outbox")) == 2
+
+
+def test_a_slow_feed_never_delays_a_due_send(sqlite_url: str, tmp_path: Path) -> None:
+    """A feed that trickles a byte at a time: the due edition goes out first, then the feed
+    gets what is left of the tick's budget and is skipped until the next tick (not a failure)."""
+    with running_feed_site() as site:
+        site.rss = [Item("t-1", "Trickled story", f"<p>{ARTICLE}</p>", datetime.now(UTC))]
+        feeds = f'feeds = ["{site.base}/trickle.xml"]'
+        env = setup(
+            tmp_path,
+            sqlite_url,
+            {"DIGEST_FETCH_ALLOWED_NETWORKS": '["127.0.0.1"]', "DIGEST_FETCH_TICK_BUDGET": "2"},
+            newsletter_config("outbox", feeds=feeds),
+            readers=3,
+        )
+        started = time.monotonic()
+        result = subprocess.run(
+            [DIGEST, "run", "--json"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        took = time.monotonic() - started
+    assert result.returncode == 0, result.stdout + result.stderr
+    actions = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(a["action"], a["status"]) for a in actions] == [
+        ("build", "done"),
+        ("send", "done"),
+        ("fetch", "skipped"),
+    ]
+    sent, fetched = (datetime.fromisoformat(actions[i]["at"]) for i in (1, 2))
+    assert (fetched - sent).total_seconds() >= 1.5  # the feed took its time after the send
+    assert took < 30
+    assert len(outbox_copies(tmp_path / "outbox")) == 3
