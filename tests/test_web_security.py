@@ -111,8 +111,10 @@ def _rss() -> int:
     raise AssertionError("no VmRSS")
 
 
-def _post_chunked(port: int, headers: dict[str, str], total: int) -> tuple[bytes, int, int]:
-    """POST `total` bytes to the webhook, chunked (no Content-Length), the whole body whatever
+def _post_chunked(
+    port: int, headers: dict[str, str], total: int, path: str = WEBHOOK
+) -> tuple[bytes, int, int]:
+    """POST `total` bytes to `path`, chunked (no Content-Length), the whole body whatever
     the server says, as a hostile client would. Returns the server's first answer, how many
     bytes had gone out when it arrived, and how much this process's memory grew."""
     before = _rss()
@@ -122,7 +124,7 @@ def _post_chunked(port: int, headers: dict[str, str], total: int) -> tuple[bytes
     answer, answered_at, sent = b"", -1, 0
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
         sock.sendall(
-            f"POST {WEBHOOK} HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
             f"{head}\r\n".encode()
         )
         while sent < total:
@@ -168,6 +170,24 @@ def test_webhook_refuses_a_body_over_the_cap_before_reading_it(
         body = json.dumps([{"email": "nobody@example.org", "event": "delivered"}]).encode()
         fine = client.post(WEBHOOK, content=body, headers=signed(key, body, now))
         assert fine.status_code == 200 and fine.json() == {"received": 1, "changed": 0}
+
+
+def test_every_form_is_capped_before_it_is_read(sqlite_url: str, tmp_path: Path) -> None:
+    settings = settings_for(sqlite_url, tmp_path)
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    with serving(settings) as base, httpx.Client(base_url=base) as client:
+        port = int(base.rsplit(":", 1)[1])
+        declared = client.post("/login", content=b"secret=" + b"x" * 2_000_000, headers=form)
+        assert declared.status_code == 413
+        answer, answered_at, growth = _post_chunked(
+            port, form, 100_000_000, path="/subscribe/readers"
+        )
+        assert answer.startswith(b"HTTP/1.1 413"), answer[:100]
+        assert answered_at < 20_000_000 and growth < 100_000_000, (answered_at, growth)
+        # Ordinary forms still work.
+        assert (
+            client.post("/subscribe/readers", data={"email": "new@example.org"}).status_code == 200
+        )
 
 
 def test_webhook_refuses_old_or_future_signed_timestamps(sqlite_url: str, tmp_path: Path) -> None:

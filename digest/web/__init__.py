@@ -26,6 +26,7 @@ def create_app(settings: Settings, host: str | None = None, insecure_http: bool 
     `insecure_http`."""
     from digest.web import editor, public, webhooks
     from digest.web.hosts import HostCheck, allowed_hosts
+    from digest.web.limits import FORM_MAX_BYTES, BodyLimit
     from digest.web.ratelimit import FailureBackoff
     from digest.web.security import Sessions, exposure
 
@@ -46,9 +47,14 @@ def create_app(settings: Settings, host: str | None = None, insecure_http: bool 
     app.include_router(public.router)
     app.include_router(webhooks.router)
     app.include_router(editor.router)
+    app.add_middleware(
+        BodyLimit,
+        default=FORM_MAX_BYTES,
+        per_path={"/webhooks/sendgrid": settings.sendgrid_webhook_max_bytes},
+    )
     hosts = allowed_hosts(settings, bound)
     if hosts is not None:
-        app.add_middleware(HostCheck, allowed=hosts)
+        app.add_middleware(HostCheck, allowed=hosts)  # added last: it runs first
     return app
 
 

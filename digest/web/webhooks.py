@@ -1,6 +1,7 @@
 """POST /webhooks/sendgrid: SendGrid's Event Webhook. Nothing is read before the headers say the
-post is signed and fresh; the body is read up to a size cap, its signature checked, and its
-events handed to digest.app, which applies each once."""
+post is signed and fresh; the body is read up to its cap (sendgrid_webhook_max_bytes, enforced
+by limits.BodyLimit as it streams in), its signature checked, and its events handed to
+digest.app, which applies each once."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ async def sendgrid_events(request: Request) -> JSONResponse:
         raise HTTPException(status_code=403, detail="not signed")
     if not fresh(timestamp, settings.sendgrid_webhook_tolerance):
         raise HTTPException(status_code=403, detail="signed timestamp too old or in the future")
-    body = await read_body(request, settings.sendgrid_webhook_max_bytes)
+    body = await request.body()  # at most sendgrid_webhook_max_bytes (limits.BodyLimit)
     if not verify(key, signature, timestamp, body):
         raise HTTPException(status_code=403, detail="bad signature")
     try:
@@ -46,19 +47,3 @@ async def sendgrid_events(request: Request) -> JSONResponse:
         raise HTTPException(status_code=400, detail=str(problem)) from None
     changed = await run_in_threadpool(app.provider_events, events)
     return JSONResponse({"received": len(events), "changed": changed})
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The body, or 413 as soon as it is known to exceed `limit` bytes: from Content-Length
-    before reading anything, else (chunked) while streaming, never holding more than the cap."""
-    declared = request.headers.get("content-length", "")
-    if declared and (not declared.isascii() or not declared.isdigit() or len(declared) > 18):
-        raise HTTPException(status_code=400, detail="bad Content-Length")
-    if declared and int(declared) > limit:
-        raise HTTPException(status_code=413, detail=f"body over {limit} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise HTTPException(status_code=413, detail=f"body over {limit} bytes")
-    return bytes(body)
