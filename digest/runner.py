@@ -191,9 +191,7 @@ class _Tick:
             # again (after its busy timeout): its claimed row says as much.
             if due.kind != Kind.RECORD and not isinstance(error, OperationalError):
                 with suppress(SQLAlchemyError):
-                    self.store.schedule.record(
-                        key.newsletter, key.slot, key.action, FAILED, due.edition_id, detail
-                    )
+                    self.store.schedule.mark(key, FAILED, detail)
 
     def _action(self, key: SlotKey, status: str, edition_id: int | None, detail: str) -> Action:
         return Action(key.action, status, key.newsletter, key.slot, edition_id, detail)

@@ -125,5 +125,18 @@ def test_an_edition_built_for_a_claimed_slot_is_linked_with_it(store: Store) -> 
     assert done is not None and done.edition_id == built.id
 
 
+def test_a_failed_build_keeps_the_edition_it_made(store: Store) -> None:
+    """Marked failed after its edition was made (say, recording the outcome failed): the row
+    still names the edition, so the next tick adopts it rather than building again."""
+    stored = [o.article for o in store.add_articles([_article(1)])]
+    key = SlotKey("brief", SLOT, "build")
+    store.schedule.claim(key, None)
+    built = store.create_edition(edition_of(stored).model_copy(update={"send_at": SLOT}))
+    store.schedule.mark(key, "failed", "database error: gone")
+    run = store.schedule.get("brief", SLOT, "build")
+    assert run is not None and (run.status, run.edition_id) == ("failed", built.id)
+    assert run.detail == "database error: gone"
+
+
 def _article(n: int) -> Article:
     return Article(title=f"Story {n}", text=f"Story {n} has its own text, number {n}.")

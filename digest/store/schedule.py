@@ -107,6 +107,16 @@ class ScheduleRepository:
             with self.engine.begin() as connection:
                 connection.execute(update(ScheduleRunRow).where(key).values(**values))
 
+    def mark(self, key: SlotKey, status: str, detail: str) -> None:
+        """A claimed action's new status (failed: tried again next tick), keeping the edition
+        it names: a build that made its edition and then failed must not lose it."""
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(ScheduleRunRow)
+                .where(_key(key))
+                .values(status=status, detail=detail, updated_at=utcnow())
+            )
+
     def latest(self, newsletter: str, limit: int = 1) -> list[SlotRun]:
         table = ScheduleRunRow.__table__
         with self.engine.begin() as connection:
