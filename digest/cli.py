@@ -4,6 +4,7 @@ inside the commands that need them so that `digest --help` and idle cron ticks s
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -828,3 +829,18 @@ def main() -> None:
     except DigestError as error:
         typer.echo(f"error: {error}", err=True)
         sys.exit(1)
+    except Exception as error:
+        # An operator (or cron's mail) gets one line, never a traceback; DIGEST_DEBUG=1 shows it.
+        if os.environ.get("DIGEST_DEBUG"):
+            raise
+        typer.echo(f"error: {_one_line(error)}", err=True)
+        sys.exit(1)
+
+
+def _one_line(error: Exception) -> str:
+    """A database or system error as one line: the driver's own first line, without the SQL
+    SQLAlchemy appends (it can quote readers' addresses)."""
+    cause = getattr(error, "orig", None) or error
+    text = str(cause).strip().splitlines()
+    kind = "database" if type(error).__module__.startswith("sqlalchemy") else type(cause).__name__
+    return f"{kind}: {text[0] if text else type(cause).__name__}"

@@ -307,3 +307,28 @@ def test_erasing_a_subscriber_leaves_no_trace_in_the_ledger_or_the_outbox(
     left = [p.read_bytes() for p in (tmp_path / "outbox").rglob("*.eml")]
     assert len(left) == 1 and b"plain@example.org" in left[0]
     app.close()
+
+
+def test_a_database_error_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    import sqlite3
+    import subprocess
+    import sys
+
+    root = Path(__file__).parents[1]
+    (tmp_path / "digest.toml").write_text(
+        (root / "digest.toml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    env = {"PATH": "/usr/bin:/bin", "DIGEST_SECRET_KEY": "test-secret-0123456789"}
+    digest = str(Path(sys.executable).parent / "digest")
+    first = subprocess.run([digest, "articles", "list"], cwd=tmp_path, env=env)
+    assert first.returncode == 0
+    with sqlite3.connect(tmp_path / "digest.db") as connection:  # damaged behind our back
+        connection.execute("DROP TABLE edition_items")
+        connection.execute("DROP TABLE articles")
+    result = subprocess.run(
+        [digest, "articles", "list"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: database:"), result.stderr
+    assert "no such table" in lines[0] and "SELECT" not in lines[0]
