@@ -316,3 +316,76 @@ def test_sendgrid_settles_cut_off_batches_from_webhook_events(
     # A batch that reached SendGrid is settled by its events; one that did not (killed between
     # recording it and making its request) has no event while others do, and is sent.
     assert tally.misses == 0 and ledger[DeliveryStatus.UNKNOWN] == 0
+
+
+def _run_until_sent(env: dict[str, str], cwd: Path) -> None:
+    """Clean `digest run` ticks (as cron would) until the edition is sent."""
+    for _ in range(5):
+        subprocess.run([DIGEST, "run"], cwd=cwd, env=env, capture_output=True, timeout=300)
+        with environment(env):
+            app = App(load_settings())
+            statuses = [e.status.value for e in app.store.list_editions("brief")]
+            app.close()
+        if statuses and all(status == "sent" for status in statuses):
+            return
+    raise AssertionError(f"editions not sent: {statuses}")
+
+
+@pytest.mark.parametrize("sender", ["outbox", "smtp"])
+def test_digest_run_killed_at_every_step_sends_one_edition_once(
+    database_url: str, tmp_path: Path, sender: str
+) -> None:
+    """An automatic newsletter's `digest run`, killed after building, at each send step and at
+    random moments: one edition, each reader once (SMTP: at most one miss per kill, reported)."""
+    from tests.test_run_processes import newsletter_config, setup
+
+    readers = 2500 if sender == "outbox" else 120
+    with running_smtp(tmp_path) as server:
+        extra = {
+            "DIGEST_SMTP_HOST": server.host,
+            "DIGEST_SMTP_PORT": str(server.port),
+            "DIGEST_SMTP_SECURITY": "none",
+        }
+        env = setup(tmp_path, database_url, extra, newsletter_config(sender), readers)
+        plan: list[str | float] = ["after-build", *(f"{p}@1" for p in POINTS[::-1])]
+        rng = random.Random(11)
+        plan += [round(rng.uniform(0.5, 1.5), 2) for _ in range(3)]
+        kills = 0
+        for step in plan:
+            extra_env = {"DIGEST_FAULT_POINT": step} if isinstance(step, str) else {}
+            process = subprocess.Popen(
+                [DIGEST, "run"],
+                cwd=tmp_path,
+                env={**env, **extra_env},
+                text=True,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            try:
+                process.communicate(timeout=120 if isinstance(step, str) else step)
+            except subprocess.TimeoutExpired:
+                process.send_signal(signal.SIGKILL)
+                process.communicate()
+            kills += process.returncode == -signal.SIGKILL
+        _run_until_sent(env, tmp_path)
+        if sender == "smtp":
+            copies = Counter(r.rcpt_tos[0] for r in server.state.received)
+        else:
+            copies = Counter()
+            for path in (tmp_path / "outbox").glob("brief/edition-*/0*.eml"):
+                message = message_from_bytes(path.read_bytes(), policy=policy.default)
+                copies[message["To"].addresses[0].addr_spec] += 1
+    with environment(env):
+        app = App(load_settings())
+        editions = app.store.list_editions("brief")
+        app.close()
+    assert len(editions) == 1
+    expected = {f"r{n}@example.org" for n in range(readers)}
+    tally = Tally(
+        kills=kills,
+        duplicates=sum(count - 1 for count in copies.values() if count > 1),
+        misses=len(expected - set(copies)),
+    )
+    _record(f"digest run {sender} {database_url.split(':')[0]}", tally)
+    assert kills >= 4 and tally.duplicates == 0
+    assert tally.misses == 0 if sender == "outbox" else tally.misses <= kills

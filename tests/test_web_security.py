@@ -506,3 +506,19 @@ def test_web_settings_are_checked_naming_the_key(tmp_path: Path) -> None:
         config.write_text(line + "\n", encoding="utf-8")
         with pytest.raises(ConfigError, match=f"digest.toml: {key}: "):
             load_settings(config)
+
+
+def test_a_database_failure_mid_webhook_is_a_503_to_retry(sqlite_url: str, tmp_path: Path) -> None:
+    import sqlite3
+
+    key, public = webhook_key()
+    settings = settings_for(sqlite_url, tmp_path, sendgrid_webhook_public_key=public)
+    app = App(settings)
+    draft_edition(app, readers=1)
+    with sqlite3.connect(sqlite_url.removeprefix("sqlite:///")) as connection:
+        connection.execute("DROP TABLE webhook_events")  # the store fails under the webhook
+    event = {"email": "r0@example.org", "event": "bounce", "timestamp": int(time.time())}
+    with serving(settings) as base, httpx.Client(base_url=base) as client:
+        answer = _post(client, key, [{**event, "sg_event_id": "ev-db"}])
+    assert answer.status_code == 503 and "retry" in answer.text
+    app.close()

@@ -5,8 +5,11 @@ digest.app, which applies each once."""
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from digest.app import App
@@ -20,6 +23,7 @@ from digest.web.sendgrid_events import (
 )
 
 router = APIRouter()
+log = logging.getLogger("digest.webhooks")
 
 
 @router.post("/webhooks/sendgrid")
@@ -45,5 +49,12 @@ async def sendgrid_events(request: Request) -> JSONResponse:
         events = parse_events(body)
     except ValueError as problem:
         raise HTTPException(status_code=400, detail=str(problem)) from None
-    changed = await run_in_threadpool(app.provider_events, events)
+    try:
+        changed = await run_in_threadpool(app.provider_events, events)
+    except SQLAlchemyError as error:
+        # SendGrid posts again on any non-2xx, and event ids make the retry safe: one log
+        # line and a 503, never a traceback.
+        cause = str(getattr(error, "orig", None) or error).strip().splitlines()
+        log.warning("webhook: events not applied, database error: %s", cause[0] if cause else "")
+        raise HTTPException(status_code=503, detail="database unavailable; retry") from None
     return JSONResponse({"received": len(events), "changed": changed})
