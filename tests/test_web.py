@@ -267,3 +267,24 @@ def test_editor_pages_are_not_in_the_public_schema(
     with serving(settings) as base, httpx.Client(base_url=base) as client:
         schema = client.get("/openapi.json").json()
         assert path not in schema["paths"] and "/u/{token}" in schema["paths"]
+
+
+def test_subscribe_form_folds_odd_names_and_takes_international_addresses(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    settings = settings_for(sqlite_url, tmp_path)
+    app = App(settings)
+    with serving(settings) as base, httpx.Client(base_url=base) as client:
+        odd = client.post(
+            "/subscribe/readers",
+            data={"email": "андрій@приклад.укр", "name": "Андрій\r\nBcc: victim@example.net"},
+        )
+        assert odd.status_code == 200 and "check your inbox" in odd.text
+    list_id = app.store.subscribers.list_id("readers")
+    pending = app.store.subscribers.find(list_id, "андрій@приклад.укр")
+    assert pending is not None and pending.name == "Андрій Bcc: victim@example.net"
+    [mail] = (tmp_path / "outbox").rglob("notice-*.eml")
+    text = mail.read_bytes().decode("utf-8")
+    headers = text.split("\r\n\r\n", 1)[0]
+    assert "\nBcc:" not in headers and "андрій@xn--80aikifvh.xn--j1amh" in headers
+    app.close()
