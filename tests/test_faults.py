@@ -39,22 +39,12 @@ from digest.store.deliveries import DeliveryStatus
 from tests.conftest import cli_environment, environment
 from tests.servers.sendgrid import Fault, SendGridState, running_sendgrid
 from tests.servers.smtp import running_smtp
+from tests.test_run_processes import newsletter_config, setup
 from tests.test_send import ROOT, SECRET, subscribe
 from tests.web_support import serving
 
 DIGEST = str(Path(sys.executable).parent / "digest")
 POINTS = ["after-claim", "after-request", "after-record"]
-CONFIG = """
-[newsletters.brief]
-title = "The Test Brief"
-theme = "Russia's war in Ukraine and its allies"
-from_name = "Test Brief"
-from_address = "brief@example.org"
-postal_address = "1 Test Street, Testville"
-base_url = "https://brief.example.org"
-lists = ["readers"]
-sender = "{sender}"
-"""
 
 
 @dataclass
@@ -67,7 +57,7 @@ class Tally:
 def _setup(
     tmp_path: Path, database_url: str, sender: str, readers: int, **extra: str
 ) -> tuple[dict[str, str], int]:
-    env = cli_environment(tmp_path, CONFIG.format(sender=sender), database_url, SECRET, **extra)
+    env = cli_environment(tmp_path, newsletter_config(sender), database_url, SECRET, **extra)
     with environment(env):
         app = App(load_settings())
         app.add([str(ROOT / "examples/articles/sanctions.jsonl")])
@@ -190,9 +180,7 @@ def test_smtp_loses_or_doubles_at_most_one_message_per_kill(
             database_url,
             "smtp",
             readers,
-            DIGEST_SMTP_HOST=server.host,
-            DIGEST_SMTP_PORT=str(server.port),
-            DIGEST_SMTP_SECURITY="none",
+            **server.environment(),
             DIGEST_UNKNOWN_BATCH_POLICY=unknown_policy,
         )
         kills = _kill_runs(env, edition_id, tmp_path, _plan(7, 10, 4, 1.0))
@@ -223,9 +211,7 @@ def test_smtp_link_lost_after_data_is_one_unknown_not_a_duplicate(
             database_url,
             "smtp",
             readers,
-            DIGEST_SMTP_HOST=server.host,
-            DIGEST_SMTP_PORT=str(server.port),
-            DIGEST_SMTP_SECURITY="none",
+            **server.environment(),
         )
         server.state.vanish_after = 12  # the 12th message is taken, its answer never comes
         process = _send(env, edition_id, tmp_path)
@@ -337,16 +323,11 @@ def test_digest_run_killed_at_every_step_sends_one_edition_once(
 ) -> None:
     """An automatic newsletter's `digest run`, killed after building, at each send step and at
     random moments: one edition, each reader once (SMTP: at most one miss per kill, reported)."""
-    from tests.test_run_processes import newsletter_config, setup
-
     readers = 2500 if sender == "outbox" else 120
     with running_smtp(tmp_path) as server:
-        extra = {
-            "DIGEST_SMTP_HOST": server.host,
-            "DIGEST_SMTP_PORT": str(server.port),
-            "DIGEST_SMTP_SECURITY": "none",
-        }
-        env = setup(tmp_path, database_url, extra, newsletter_config(sender), readers)
+        env = setup(
+            tmp_path, database_url, server.environment(), newsletter_config(sender), readers
+        )
         plan: list[str | float] = ["after-build", *(f"{p}@1" for p in POINTS[::-1])]
         rng = random.Random(11)
         plan += [round(rng.uniform(0.5, 1.5), 2) for _ in range(3)]

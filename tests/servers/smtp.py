@@ -84,6 +84,14 @@ class SmtpServer:
     state: SmtpState
     ca_file: Path | None
 
+    def settings(self) -> dict[str, object]:
+        """digest's settings for this server (plain SMTP, no login)."""
+        return {"smtp_host": self.host, "smtp_port": self.port, "smtp_security": "none"}
+
+    def environment(self) -> dict[str, str]:
+        """The same, as a `digest` process's environment variables."""
+        return {f"DIGEST_{key.upper()}": str(value) for key, value in self.settings().items()}
+
 
 def free_port() -> int:
     with socket.socket() as probe:
