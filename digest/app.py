@@ -382,9 +382,10 @@ class App:
         subscribers = self.store.subscribers
         list_id = subscribers.list_id(list_name) if list_name else None
         ids = subscribers.ids_of(email, list_id)
+        stored = {subscribers.get(subscriber_id).email for subscriber_id in ids}
         deliveries = self.store.deliveries.forget(ids)
         removed = subscribers.remove(email, list_id)
-        OutboxSender(self.settings.outbox_dir).forget(set(deliveries), email)
+        OutboxSender(self.settings.outbox_dir).forget(set(deliveries), [email, *stored])
         return removed
 
     def test_send(self, edition: Edition, to: str, via: str | None = None) -> str:

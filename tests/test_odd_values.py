@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from digest.app import App
 from digest.cli import app as cli
 from digest.edition import EditionStatus
+from digest.send import Batch
 from digest.send.sendgrid_payload import build_payload, sendable
 from digest.store.subscribers import NewSubscriber
 from digest.store.tables import DeliveryRow, SubscriberRow
@@ -326,3 +327,39 @@ def test_a_database_error_is_one_line_not_a_traceback(tmp_path: Path) -> None:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: database:"), result.stderr
     assert "no such table" in lines[0] and "SELECT" not in lines[0]
+
+
+def test_outbox_files_keep_rfc_line_limits_and_erasure_takes_any_domain_form(
+    database_url: str, tmp_path: Path
+) -> None:
+    import os
+    import time
+
+    app = make_app(database_url, tmp_path)
+    edition_id = _edition(app, tmp_path)
+    _readers(app, READERS)
+    app.send(app.store.get_edition(edition_id))
+    [folder] = (tmp_path / "outbox").glob("brief/edition-*")
+    for path in folder.glob("*.eml"):
+        head, body = path.read_bytes().split(b"\r\n\r\n", 1)
+        assert max(len(line) for line in body.split(b"\r\n")) <= 78  # RFC 2045: QP at 76 + "="
+        assert b"\r\nList-Unsubscribe: <https://" in head  # one line, never folded
+    # A file half-written by a killed process, holding a reader's message.
+    stale = folder / ".abc123.tmp"
+    stale.write_bytes(b"To: Domain Reader <idn-domain@xn--80aikifvh.xn--j1amh>\r\n")
+    # Erasure by the form a reader sees in the To header (the ASCII form of the domain).
+    assert app.erase_subscriber("IDN-domain@xn--80aikifvh.xn--j1amh") == 1
+    assert not stale.exists() and len(list(folder.glob("*.eml"))) == 4
+    # Stale half-written files are swept when the edition is written again.
+    other = folder / ".def456.tmp"
+    other.write_bytes(b"partial")
+    old = time.time() - 3600
+    os.utime(other, (old, old))
+    from digest.send.outbox import OutboxSender
+
+    newsletter = app.settings.newsletter("brief")
+    OutboxSender(tmp_path / "outbox").send(
+        Batch(edition_id, newsletter, app.render(app.store.get_edition(edition_id)), [])
+    )
+    assert not other.exists()
+    app.close()

@@ -274,6 +274,10 @@ class _Campaign:
         # Resending through an idempotent sender cannot make a second copy.
         resend = self.resend_unknown or self.sender.idempotent
         count = deliveries.settle_unknown(batch_id, resend=resend, reason=reason)
+        if self.sender.idempotent:
+            # Nothing unknown about it: written again, to the same files.
+            log.info("batch %s (%s recipients) was cut off: written again", batch_id, count)
+            return
         if resend:
             self.report.resent_batches.append(batch_id)
             action = "requeued (unknown_batch_policy = resend)"

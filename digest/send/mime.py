@@ -33,7 +33,9 @@ def build_message(batch: Batch, recipient: Recipient) -> EmailMessage:
     values = placeholders.values_for(recipient.name, recipient.email, recipient.unsubscribe_url)
     domain = newsletter.from_address.rsplit("@", 1)[1]
     to = mail_address(recipient.email)
-    message = EmailMessage(policy=_UTF8_POLICY if to.smtputf8 else _POLICY)
+    # The body is encoded under the standard policy (quoted-printable lines of at most 76
+    # characters, RFC 2045), then the message takes the long-line policy for its headers.
+    message = EmailMessage(policy=SMTPUTF8 if to.smtputf8 else SMTP)
     message["Subject"] = header_text(batch.subject)
     message["From"] = Address(
         display_name=header_text(newsletter.from_name), addr_spec=newsletter.from_address
@@ -51,6 +53,7 @@ def build_message(batch: Batch, recipient: Recipient) -> EmailMessage:
     message.add_alternative(
         placeholders.fill(batch.email.html, values), subtype="html", cte="quoted-printable"
     )
+    message.policy = _UTF8_POLICY if to.smtputf8 else _POLICY
     return message
 
 

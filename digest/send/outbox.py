@@ -8,12 +8,14 @@ the outbox is idempotent, and a batch cut off by a crash is simply sent again.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import time
 from pathlib import Path
 
 from digest.send import Batch, BatchResult
+from digest.send.addresses import UnsendableAddress, mail_address
 from digest.send.mime import build_message
 from digest.store.deliveries import Failure
 
@@ -33,6 +35,8 @@ class OutboxSender:
     def send(self, batch: Batch, prepared: object = None) -> BatchResult:
         edition_folder = self.edition_folder(batch)
         edition_folder.mkdir(parents=True, exist_ok=True)
+        if batch.purpose == "edition":
+            _remove_stale_temporaries(edition_folder)
         result = BatchResult(provider_id=str(edition_folder))
         for recipient in batch.recipients:
             try:
@@ -56,9 +60,10 @@ class OutboxSender:
     def close(self) -> None:
         pass
 
-    def forget(self, delivery_ids: set[int], address: str) -> int:
-        """Erasure: delete the files of these deliveries, and the notices sent to `address`
-        (subscription confirmations). Returns how many files went."""
+    def forget(self, delivery_ids: set[int], addresses: list[str]) -> int:
+        """Erasure: delete the files of these deliveries, and the notices and half-written
+        files addressed to any of `addresses` (in either form of an internationalised
+        domain, any case). Returns how many files went."""
         removed = 0
         if not self.folder.is_dir():
             return 0
@@ -67,16 +72,35 @@ class OutboxSender:
             for delivery_id in sorted(delivery_ids)
             for path in self.folder.glob(f"*/edition-*/{delivery_id:08d}.eml")
         ]
-        needle = address.encode()
+        needles = {form.lower().encode() for address in addresses for form in _forms(address)}
         paths += [
             path
-            for path in self.folder.glob("*/edition-*/notice-*.eml")
-            if needle in path.read_bytes()
+            for pattern in ("*/edition-*/notice-*.eml", "*/edition-*/.*.tmp")
+            for path in self.folder.glob(pattern)
+            if any(needle in path.read_bytes().lower() for needle in needles)
         ]
         for path in paths:
             path.unlink(missing_ok=True)
             removed += 1
         return removed
+
+
+def _forms(address: str) -> list[str]:
+    """An address as written in our files: as stored, and with its domain in ASCII."""
+    try:
+        return [address, mail_address(address).address]
+    except UnsendableAddress:
+        return [address]
+
+
+def _remove_stale_temporaries(folder: Path, older_than: float = 60.0) -> None:
+    """Half-written files of a process killed mid-write (never read as messages, but they
+    hold a reader's message); left alone while young, in case a writer is at work."""
+    limit = time.time() - older_than
+    for path in folder.glob(".*.tmp"):
+        with contextlib.suppress(OSError):
+            if path.stat().st_mtime < limit:
+                path.unlink()
 
 
 def _write_atomically(target: Path, data: bytes) -> None:

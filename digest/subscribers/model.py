@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from enum import StrEnum
 
+import idna
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, Field, field_validator
 
@@ -71,5 +73,12 @@ def normalise_address(address: str, check_deliverability: bool = False) -> str:
 
 
 def address_key(address: str) -> str:
-    """The uniqueness key: one subscriber per address and list, whatever the case."""
+    """The uniqueness key: one subscriber per address and list, whatever the case, and
+    whichever form its domain is written in (addresses are stored with the Unicode form, the
+    one email-validator gives; a reader may quote the ASCII `xn--` form from a To header)."""
+    local, at, domain = address.rpartition("@")
+    if at and "xn--" in domain.lower():
+        with contextlib.suppress(idna.IDNAError):
+            domain = idna.decode(domain)
+        return f"{local}@{domain}".casefold()
     return address.casefold()
