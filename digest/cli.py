@@ -467,7 +467,9 @@ def serve(
     host: Annotated[
         str | None, typer.Option(help="Address to listen on (default web_host).")
     ] = None,
-    port: Annotated[int | None, typer.Option(help="Port (default web_port).")] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port (default web_port).", min=1, max=65535)
+    ] = None,
     behind_tls_proxy: Annotated[
         bool,
         typer.Option(
@@ -619,6 +621,38 @@ def _with_progress(total: int | None, work: Any, label: str = "sending") -> Any:
                 progress.advance(task, count)
 
         return work(advance)
+
+
+@app.command()
+def deliveries(
+    ctx: typer.Context,
+    edition: EditionArgument,
+    status: Annotated[
+        list[str] | None,
+        typer.Option(help="Only this status (repeatable): sent, failed, deferred, unknown, …"),
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="At most N.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Each reader's outcome for an edition: who failed and why, who is deferred until when."""
+    import json
+
+    instance = _app(ctx)
+    found = instance.edition(edition)
+    assert found.id is not None
+    for outcome in instance.store.deliveries.outcomes(found.id, status, limit):
+        if as_json:
+            data = outcome._asdict()
+            for key in ("next_attempt_at", "sent_at"):
+                data[key] = data[key].isoformat() if data[key] else None
+            typer.echo(json.dumps(data, ensure_ascii=False))
+            continue
+        line = f"{outcome.delivery_id}\t{outcome.email or '(erased)'}\t{outcome.status}"
+        if outcome.next_attempt_at and outcome.status == "deferred":
+            line += f"\tnext attempt {outcome.next_attempt_at:%Y-%m-%d %H:%M} UTC"
+        if outcome.error and outcome.status != "sent":
+            line += f"\t{outcome.error}"
+        typer.echo(line)
 
 
 @app.command("test-send")

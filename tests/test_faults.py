@@ -197,6 +197,17 @@ def test_smtp_loses_or_doubles_at_most_one_message_per_kill(
         assert tally.misses <= ledger["unknown"] <= kills
         if ledger["unknown"]:
             assert "--resend-unknown" in summary
+        listed = subprocess.run(
+            [DIGEST, "deliveries", str(edition_id), "--status", "unknown", "--json"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        unknown = [json.loads(line) for line in listed.stdout.splitlines()]
+        assert len(unknown) == ledger["unknown"]
+        assert all(u["email"].startswith("reader") and u["error"] for u in unknown)
     else:
         assert tally.misses == 0 and tally.duplicates <= kills
 

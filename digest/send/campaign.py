@@ -68,9 +68,11 @@ class SendReport:
             f"{self.skipped} skipped",
         ]
         if totals:
+            failed = totals.get(DeliveryStatus.FAILED, 0)
+            why = f" (`digest deliveries {self.edition_id} --status failed` says why)"
             parts.append(
-                f"in all {totals.get(DeliveryStatus.SENT, 0)} sent, "
-                f"{totals.get(DeliveryStatus.FAILED, 0)} failed"
+                f"in all {totals.get(DeliveryStatus.SENT, 0)} sent, {failed} failed"
+                + (why if failed else "")
             )
         deferred = totals.get(DeliveryStatus.DEFERRED, self.deferred)
         if deferred:

@@ -119,6 +119,18 @@ TAKEN_EVENTS = frozenset(
 FAILED_EVENTS = frozenset({"dropped", "bounce", "blocked"})
 
 
+class DeliveryOutcome(NamedTuple):
+    """One reader's outcome for an edition, as an operator reads it."""
+
+    delivery_id: int
+    email: str  # empty once the subscriber was erased
+    status: str
+    error: str
+    attempts: int
+    next_attempt_at: datetime | None
+    sent_at: datetime | None
+
+
 class DeliveryRepository:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -602,6 +614,34 @@ class DeliveryRepository:
                 .where(BatchRow.id == batch_id)
                 .values(status=BatchStatus.FAILED.value, error=error, finished_at=utcnow())
             )
+
+    def outcomes(
+        self, edition_id: int, statuses: Sequence[str] | None = None, limit: int | None = None
+    ) -> list[DeliveryOutcome]:
+        """Each reader's outcome, in delivery order (optionally only some statuses)."""
+        query = (
+            select(
+                DeliveryRow.id,
+                SubscriberRow.email,
+                DeliveryRow.status,
+                DeliveryRow.error,
+                DeliveryRow.attempts,
+                DeliveryRow.next_attempt_at,
+                DeliveryRow.sent_at,
+            )
+            .join(SubscriberRow, SubscriberRow.id == DeliveryRow.subscriber_id, isouter=True)
+            .where(DeliveryRow.edition_id == edition_id)
+            .order_by(DeliveryRow.id)
+            .limit(limit)
+        )
+        if statuses:
+            query = query.where(DeliveryRow.status.in_(list(statuses)))
+        with self.engine.begin() as connection:
+            rows = connection.execute(query).all()
+        return [
+            DeliveryOutcome(row[0], row[1] or "", row[2], row[3] or "", row[4] or 0, row[5], row[6])
+            for row in rows
+        ]
 
     def counts(self, edition_id: int, list_ids: Iterable[int] | None = None) -> dict[str, int]:
         query = (
