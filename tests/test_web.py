@@ -18,6 +18,7 @@ from digest.subscribers.model import Status
 from tests.web_support import (
     csrf_of,
     draft_edition,
+    plain_text_of,
     serving,
     settings_for,
     signed,
@@ -164,7 +165,7 @@ def test_double_opt_in_and_expiry(sqlite_url: str, tmp_path: Path) -> None:
         pending = app.store.subscribers.find(list_id, "new@example.org")
         assert pending is not None and pending.status == Status.PENDING
         [mail] = (tmp_path / "outbox").rglob("notice-*.eml")
-        link = re.search(r"https://brief\.example\.org(/confirm/\S+)", mail.read_text())
+        link = re.search(r"https://brief\.example\.org(/confirm/\S+)", plain_text_of(mail))
         assert link is not None
         confirm_path = link.group(1)
         assert client.get(confirm_path).status_code == 200  # a page, not yet a subscription

@@ -31,6 +31,7 @@ from tests.web_support import (
     SECRET,
     csrf_of,
     draft_edition,
+    plain_text_of,
     serving,
     settings_for,
     signed,
@@ -282,7 +283,7 @@ def test_an_old_complaint_does_not_undo_a_confirmed_resubscription(
         asked = client.post("/subscribe/readers", data={"email": "r0@example.org"})
         assert asked.status_code == 200
         notice = max((tmp_path / "outbox").rglob("notice-*.eml"), key=lambda p: p.stat().st_mtime)
-        link = re.search(r"https://brief\.example\.org(/confirm/\S+)", notice.read_text())
+        link = re.search(r"https://brief\.example\.org(/confirm/\S+)", plain_text_of(notice))
         assert link is not None and client.post(link.group(1)).status_code == 200
         back = app.store.subscribers.find(list_id, "r0@example.org")
         assert back is not None and back.status == Status.SUBSCRIBED

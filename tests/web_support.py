@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import base64
+import email
+import email.policy
 import re
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
+from email.message import EmailMessage
 from pathlib import Path
 
 import uvicorn
@@ -109,3 +112,13 @@ def signed(key: ec.EllipticCurvePrivateKey, body: bytes, timestamp: str) -> dict
         "X-Twilio-Email-Event-Webhook-Timestamp": timestamp,
         "Content-Type": "application/json",
     }
+
+
+def plain_text_of(eml: Path) -> str:
+    """The decoded plain-text part of a message file (its body is quoted-printable, with soft
+    line breaks that would cut a long link in the raw file)."""
+    message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    body = message.get_body(("plain",))
+    assert body is not None
+    return str(body.get_content())
