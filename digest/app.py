@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -20,6 +20,7 @@ from digest.summarize import Summarizer
 if TYPE_CHECKING:
     from digest.feeds import FeedReport
     from digest.fetch import UrlFetcher
+    from digest.intake import PasteKind
     from digest.provider_events import ProviderEvent
     from digest.send import Sender
     from digest.send.campaign import SendReport
@@ -119,11 +120,33 @@ class App:
 
         with self.url_fetcher() as fetcher:
             intake = load_sources(sources, fetch_url=fetcher)
-        articles = intake.articles
+        return self._store_added(intake.articles, intake.errors, tags)
+
+    def add_content(
+        self,
+        content: str,
+        origin: str,
+        kind: PasteKind | None = None,
+        tags: list[str] | None = None,
+        url: str | None = None,
+    ) -> AddReport:
+        """Add one article from content without a file: standard input or a paste in the web
+        page (HTML or a page's text, detected unless `kind` says)."""
+        from digest.intake import article_from_content
+
+        try:
+            article = article_from_content(content, origin, kind, url=url, now=datetime.now(UTC))
+        except SourceError as error:
+            return AddReport([], [error])
+        return self._store_added([article], [], tags)
+
+    def _store_added(
+        self, articles: list[Article], errors: list[SourceError], tags: list[str] | None
+    ) -> AddReport:
         if tags:
             articles = [a.model_copy(update={"tags": [*a.tags, *tags]}) for a in articles]
             articles = [Article.model_validate(a.model_dump()) for a in articles]
-        return AddReport(self.store.add_articles(articles), intake.errors)
+        return AddReport(self.store.add_articles(articles), errors)
 
     def build(
         self,

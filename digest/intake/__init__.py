@@ -6,11 +6,12 @@ the others are still loaded.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
@@ -99,8 +100,45 @@ def _load_file(path: Path, intake: Intake) -> None:
         intake.errors.append(SourceError(name, str(error)))
 
 
-def article_from_pasted(raw: str, origin: str, url: str | None = None) -> Article:
-    page = parse_pasted(raw)
+PasteKind = Literal["html", "text"]
+_HTML_START = re.compile(r"^\s*(?:<!doctype html|<html\b|<head\b|<body\b|<meta\b|<article\b)", re.I)
+_HTML_TAGS = re.compile(r"<(?:p|div|h[1-6]|article|span|a|br|li|section)\b[^>]*>", re.I)
+
+
+def looks_like_html(raw: str) -> bool:
+    """Whether pasted or piped content is HTML markup rather than a page's text."""
+    if _HTML_START.match(raw):
+        return True
+    return len(_HTML_TAGS.findall(raw[:20_000])) >= 3
+
+
+def article_from_content(
+    raw: str,
+    origin: str,
+    kind: PasteKind | None = None,
+    url: str | None = None,
+    now: datetime | None = None,
+) -> Article:
+    """An article from content that came without a file name (standard input, a paste in the
+    web page): HTML goes to the HTML reader, text to the pasted-page reader. `kind` is what
+    the caller knows (a clipboard's `text/html`), else it is detected."""
+    if kind is None:
+        kind = "html" if looks_like_html(raw) else "text"
+    try:
+        if kind == "html":
+            return article_from_html(raw, origin, url)
+        return article_from_pasted(raw, origin, url, now=now)
+    except SourceError:
+        raise
+    except ValueError as error:
+        raise SourceError(origin, str(error)) from None
+
+
+def article_from_pasted(
+    raw: str, origin: str, url: str | None = None, now: datetime | None = None
+) -> Article:
+    """`now` is when the page was copied: relative times ("24 min ago") count back from it."""
+    page = parse_pasted(raw, now=now)
     return build_article(
         origin,
         title=page.title,

@@ -62,8 +62,9 @@ class PastedArticle:
     dropped: list[str] = field(default_factory=list)
 
 
-def parse_pasted(raw: str) -> PastedArticle:
-    """Split a pasted page into headline, metadata and article text.
+def parse_pasted(raw: str, now: datetime | None = None) -> PastedArticle:
+    """Split a pasted page into headline, metadata and article text; relative times count back
+    from `now` (the time of the paste).
 
     Raises ValueError when no line looks like a headline.
     """

@@ -41,11 +41,8 @@ class SendReport:
     sent: int = 0  # by this run
     failed: int = 0
     skipped: int = 0
-    deferred: int = 0
-    unknown: int = 0
     batches: int = 0
     queued: int = 0
-    unknown_batches: list[int] = field(default_factory=list)
     resent_batches: list[int] = field(default_factory=list)
     awaiting_batches: list[int] = field(default_factory=list)
     remaining: int = 0
@@ -74,7 +71,7 @@ class SendReport:
                 f"in all {totals.get(DeliveryStatus.SENT, 0)} sent, {failed} failed"
                 + (why if failed else "")
             )
-        deferred = totals.get(DeliveryStatus.DEFERRED, self.deferred)
+        deferred = totals.get(DeliveryStatus.DEFERRED, 0)
         if deferred:
             when = (
                 f", next attempt {self.next_attempt:%Y-%m-%d %H:%M} UTC"
@@ -84,7 +81,7 @@ class SendReport:
             parts.append(f"{deferred} deferred{when}")
         if self.resent_batches:
             parts.append(f"unknown outcome, requeued: batches {self.resent_batches}")
-        unknown = totals.get(DeliveryStatus.UNKNOWN, self.unknown)
+        unknown = totals.get(DeliveryStatus.UNKNOWN, 0)
         if self.awaiting_batches:
             parts.append(
                 f"{unknown} of unknown outcome in batches {self.awaiting_batches}, waiting for "
@@ -148,9 +145,17 @@ def send_edition(
     """Send under the edition's lock; raises LockBusy if another run holds it."""
     assert edition.id is not None
     check_sendable(edition, newsletter)
-    campaign = _Campaign(store, newsletter, email, sender, tokens, resend_unknown, on_progress)
-    campaign.retry = retry or RetryPolicy()
-    campaign.settle_wait = settle_wait
+    campaign = _Campaign(
+        store,
+        newsletter,
+        email,
+        sender,
+        tokens,
+        resend_unknown,
+        on_progress,
+        retry or RetryPolicy(),
+        settle_wait,
+    )
     with store.lock(f"send-edition-{edition.id}"):
         # Read again under the lock: another run may have finished meanwhile.
         edition = store.get_edition(edition.id)
@@ -186,13 +191,20 @@ class _Campaign:
         tokens: UnsubscribeTokens,
         resend_unknown: bool,
         on_progress: ProgressCallback | None,
+        retry: RetryPolicy,
+        settle_wait: timedelta,
     ) -> None:
         self.store, self.newsletter, self.email = store, newsletter, email
         self.sender, self.tokens, self.resend_unknown = sender, tokens, resend_unknown
         self.on_progress = on_progress
+        self.retry, self.settle_wait = retry, settle_wait
         self.report = SendReport(edition_id=0, provider=sender.name)
-        self.retry = RetryPolicy()
-        self.settle_wait = timedelta(hours=1)
+
+    @property
+    def resends(self) -> bool:
+        """Readers of unknown outcome are sent again: by policy, or because sending twice
+        through an idempotent sender cannot make a second copy."""
+        return self.resend_unknown or self.sender.idempotent
 
     def run(self, edition: Edition, lists: list[str], limit: int | None) -> None:
         assert edition.id is not None
@@ -251,8 +263,6 @@ class _Campaign:
             count, requeued = deliveries.settle_awaiting(batch_id, resend=self.resend_unknown)
             if requeued:
                 self.report.resent_batches.append(batch_id)
-            else:
-                self.report.unknown_batches.append(batch_id)
             log.warning(
                 "batch %s: %s readers still unknown after waiting %s for events: %s",
                 batch_id,
@@ -264,7 +274,7 @@ class _Campaign:
     def _settle(self, batch_id: int, reason: str) -> None:
         deliveries = self.store.deliveries
         if self.sender.reports_events:
-            count = deliveries.await_events(batch_id, reason)
+            count = deliveries.settle_unknown(batch_id, False, reason, awaiting_events=True)
             log.warning(
                 "batch %s (%s recipients) has an unknown outcome: waiting up to %s for the "
                 "provider's events",
@@ -273,18 +283,15 @@ class _Campaign:
                 self.settle_wait,
             )
             return
-        # Resending through an idempotent sender cannot make a second copy.
-        resend = self.resend_unknown or self.sender.idempotent
-        count = deliveries.settle_unknown(batch_id, resend=resend, reason=reason)
+        count = deliveries.settle_unknown(batch_id, resend=self.resends, reason=reason)
         if self.sender.idempotent:
             # Nothing unknown about it: written again, to the same files.
             log.info("batch %s (%s recipients) was cut off: written again", batch_id, count)
             return
-        if resend:
+        if self.resends:
             self.report.resent_batches.append(batch_id)
             action = "requeued (unknown_batch_policy = resend)"
         else:
-            self.report.unknown_batches.append(batch_id)
             action = "not resent (unknown_batch_policy = skip)"
         log.warning("batch %s (%s recipients) has an unknown outcome: %s", batch_id, count, action)
 
@@ -371,15 +378,12 @@ class _Campaign:
             log.error("batch %s: %s", batch.id, reason)
             self._settle(batch.id, reason)
             raise SendStopped(reason) from None
-        resend = self.resend_unknown or self.sender.idempotent
         outcome = BatchOutcome(
-            batch.id, result.provider_id, result.failures, result.unknown, resend, self.retry
+            batch.id, result.provider_id, result.failures, result.unknown, self.resends, self.retry
         )
         count = len(batch.recipients)
         self.report.batches += 1
         self.report.failed += sum(1 for f in result.failures.values() if f.permanent)
-        self.report.deferred += sum(1 for f in result.failures.values() if not f.permanent)
-        self.report.unknown += len(result.unknown)
         self.report.sent += count - len(result.failures) - len(result.unknown)
         for delivery_id, reason in result.unknown.items():
             log.warning("delivery %s has an unknown outcome: %s", delivery_id, reason)

@@ -18,7 +18,7 @@ from email.utils import format_datetime, make_msgid
 from digest.render import placeholders
 from digest.send import Batch, Recipient
 from digest.send.addresses import mail_address
-from digest.text_fields import one_line as header_text
+from digest.text_fields import one_line
 
 # Long header lines rather than folding them: a folded List-Unsubscribe starts its value on a
 # continuation line, which some parsers (Python's among them) return with a leading space.
@@ -36,11 +36,11 @@ def build_message(batch: Batch, recipient: Recipient) -> EmailMessage:
     # The body is encoded under the standard policy (quoted-printable lines of at most 76
     # characters, RFC 2045), then the message takes the long-line policy for its headers.
     message = EmailMessage(policy=SMTPUTF8 if to.smtputf8 else SMTP)
-    message["Subject"] = header_text(batch.subject)
+    message["Subject"] = one_line(batch.subject)
     message["From"] = Address(
-        display_name=header_text(newsletter.from_name), addr_spec=newsletter.from_address
+        display_name=one_line(newsletter.from_name), addr_spec=newsletter.from_address
     )
-    message["To"] = _to_header(header_text(recipient.name), to.address, to.smtputf8)
+    message["To"] = _to_header(one_line(recipient.name), to.address, to.smtputf8)
     if newsletter.reply_to:
         message["Reply-To"] = newsletter.reply_to
     message["Date"] = format_datetime(datetime.now(UTC))
@@ -98,4 +98,4 @@ def list_id(batch: Batch) -> str:
     """RFC 2919 List-Id: the newsletter's title and a name under its web host."""
     newsletter = batch.newsletter
     host = newsletter.web_base.split("://", 1)[1].split("/", 1)[0]
-    return f"{header_text(newsletter.title)} <{newsletter.name}.{host}>"
+    return f"{one_line(newsletter.title)} <{newsletter.name}.{host}>"

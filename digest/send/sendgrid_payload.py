@@ -15,7 +15,7 @@ from digest.send import Batch, Recipient
 from digest.send.addresses import UnsendableAddress, mail_address
 from digest.send.mime import shared_headers
 from digest.store.deliveries import Failure
-from digest.text_fields import one_line as header_text
+from digest.text_fields import one_line
 
 # SendGrid's documented limit: 1000 personalizations (and 1000 recipients) per request.
 MAX_PERSONALIZATIONS = 1000
@@ -50,8 +50,8 @@ def build_payload(batch: Batch) -> dict[str, Any]:
         raise ValueError(f"a request holds 1 to {MAX_PERSONALIZATIONS} recipients")
     newsletter = batch.newsletter
     payload: dict[str, Any] = {
-        "from": {"email": newsletter.from_address, "name": header_text(newsletter.from_name)},
-        "subject": header_text(batch.subject),
+        "from": {"email": newsletter.from_address, "name": one_line(newsletter.from_name)},
+        "subject": one_line(batch.subject),
         "content": [
             {"type": "text/plain", "value": batch.email.text},
             {"type": "text/html", "value": batch.email.html},
@@ -108,7 +108,7 @@ def _display_name(name: str) -> str:
     it into two broken addresses (django-anymail works around the same bug): such a name is
     sent as an RFC 5322 quoted string."""
     if not name.isprintable():
-        name = header_text(name)
+        name = one_line(name)
     if "," in name or ";" in name:
         return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return name
@@ -117,7 +117,7 @@ def _display_name(name: str) -> str:
 def _encoded(value: str) -> str:
     """SendGrid wants custom header values already encoded (RFC 2047) when not ASCII; a
     trailing <...> (as in List-Id) stays as it is."""
-    value = header_text(value)
+    value = one_line(value)
     if value.isascii():
         return value
     phrase, bracket, rest = value.rpartition(" <")

@@ -220,18 +220,22 @@ class DeliveryRepository:
                 ).scalars()
             )
 
-    def settle_unknown(self, batch_id: int, resend: bool, reason: str) -> int:
+    def settle_unknown(
+        self, batch_id: int, resend: bool, reason: str, awaiting_events: bool = False
+    ) -> int:
         """Decide a batch of unknown outcome: leave its readers in the queue (resend), or mark
-        them unknown so they are not sent to again (skip). Returns how many it held."""
+        them unknown so they are not sent to again (skip); with `awaiting_events`, unknown
+        until the provider's events say otherwise (`apply_event`) or `settle_awaiting`
+        decides. Returns how many it held."""
+        if resend:
+            status = BatchStatus.ABANDONED
+        else:
+            status = BatchStatus.AWAITING if awaiting_events else BatchStatus.UNKNOWN
         with self.engine.begin() as connection:
             connection.execute(
                 update(BatchRow)
                 .where(BatchRow.id == batch_id)
-                .values(
-                    status=(BatchStatus.ABANDONED if resend else BatchStatus.UNKNOWN).value,
-                    error=reason,
-                    finished_at=utcnow(),
-                )
+                .values(status=status.value, error=reason, finished_at=utcnow())
             )
             in_batch = self._pending_in(connection, batch_id)
             if resend:
@@ -274,22 +278,6 @@ class DeliveryRepository:
                 )
             ).scalar()
         return found
-
-    def await_events(self, batch_id: int, reason: str) -> int:
-        """A cut-off batch of a provider that reports events: its readers are unknown until
-        the events say otherwise (`apply_event`), or until `settle_awaiting` decides."""
-        with self.engine.begin() as connection:
-            connection.execute(
-                update(BatchRow)
-                .where(BatchRow.id == batch_id)
-                .values(status=BatchStatus.AWAITING.value, error=reason, finished_at=utcnow())
-            )
-            result = connection.execute(
-                update(DeliveryRow)
-                .where(self._pending_in(connection, batch_id))
-                .values(status=DeliveryStatus.UNKNOWN.value, batch_id=batch_id, error=reason)
-            )
-            return int(result.rowcount or 0)
 
     def awaiting_batches(self, edition_id: int, list_id: int) -> list[tuple[int, datetime | None]]:
         """Batches waiting for events: (id, since when)."""
@@ -392,6 +380,7 @@ class DeliveryRepository:
                         BatchRow.status.in_(
                             [BatchStatus.AWAITING.value, BatchStatus.SENDING.value]
                         ),
+                        BatchRow.events_seen_at.is_(None),  # once: events come by the thousand
                     )
                     .values(events_seen_at=utcnow())
                 )
