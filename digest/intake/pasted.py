@@ -1,8 +1,10 @@
-"""Text pasted from a web page: find the headline, byline and source, drop the page chrome.
+"""Text pasted from a web page: find the article in it, its headline, byline, date and source.
 
-A copy of a news page carries more than the article: section labels above the headline, a byline
-glued to a relative time ("M.Kim24 min ago"), share buttons and comment counters below. These rules
-are about the shapes such chrome takes on news sites in general, not about any one site.
+A copy of a news page holds more than the article: a select-all copy carries the menus, cookie
+notice, link lists and footer; even a careful copy has share rows, captions and prompts. The
+article is found from the shapes of its lines (`page_lines`): the longest stretch of prose,
+weighed against the chrome between its paragraphs. The headline is the title-like line that
+opens it, just above the byline and date (`bylines`). Nothing here is about one site.
 """
 
 from __future__ import annotations
@@ -11,48 +13,21 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from dateutil import parser as date_parser
-
 from digest.articles import headline_attribution
+from digest.intake.bylines import find_byline, find_date
+from digest.intake.page_lines import PageLine, classify, paragraphs
 
-_TERMINAL = (".", "!", "?", '"', "'", "”", "’", ":", ")", "…")
-_TIME_UNITS = (
-    r"s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?|d|days?|w|wks?|weeks?|mos?|months?|y|yrs?"
-    r"|years?"
+_SOURCE_LINE = re.compile(r"^(?:source|sources|via|courtesy of)\s*:\s*(.+)$", re.I)
+_HEADER_REACH = 25  # lines above the article searched for its headline
+_META_REACH = 6  # lines around the headline searched for byline and date
+_TITLE_CASE_SMALL = frozenset(
+    "a an and as at but by for from in into of on or the to vs with".split()
 )
-_RELATIVE_TIME = re.compile(
-    rf"(?:\b|(?<=[a-z]))(\d+\s*(?:{_TIME_UNITS})\s+ago|just now|yesterday)\s*$", re.I
-)
-_BYLINE = re.compile(r"^(?:by|written by|words by|reporting by)\s+(.{2,80})$", re.I)
-_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
-_DATE_LINE = re.compile(
-    rf"^(?:(?:updated|published|posted|last updated|modified)\s*:?\s*)?"
-    rf"(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*,?\s+)?"
-    rf"(?:\d{{1,2}}\s+{_MONTH}\s+\d{{4}}|{_MONTH}\s+\d{{1,2}},?\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}}"
-    rf"|\d{{1,2}}[./]\d{{1,2}}[./]\d{{2,4}})"
-    rf"(?:[,\s]+(?:at\s+)?\d{{1,2}}[:.]\d{{2}}(?:\s*[ap]\.?m\.?)?(?:\s+[A-Z]{{2,4}})?)?\s*$",
-    re.I,
-)
-_READING_TIME = re.compile(r"^\d+\s*(?:min|minute)s?\s+read$", re.I)
-_SOURCE_LINE = re.compile(r"^(?:source|sources|via|credit|courtesy of)\s*:\s*(.+)$", re.I)
-_BREADCRUMB = re.compile(r"\s[›»>/|]\s")
-_CHROME = re.compile(
-    r"^(?:\d+|\d+\s+(?:comments?|shares?|likes?|replies|views)|comments?|no comments"
-    r"|leave a (?:comment|reply)|show comments|share(?: this(?: article| story)?)?(?: on \w+)?"
-    r"|tweet|email|print|copy link|save(?: article)?|advertisement|advert|ad|sponsored(?: content)?"
-    r"|skip to (?:main )?content|menu|search|log ?in|sign ?in|subscribe(?: now)?.{0,60}"
-    r"|sign up.{0,80}|follow us.{0,60}|read (?:more|also|next)\b.{0,200}|see also\b.{0,200}"
-    r"|related(?: articles| stories| news)?:?.{0,200}|more from .{1,60}|most read|trending"
-    r"|(?:©|copyright)\s.{0,120}|all rights reserved.{0,60}|back to top|top stories"
-    r"|photo:.{0,200}|image:.{0,200}|getty images|reuters/.{0,60}|ap photo.{0,60})$",
-    re.I,
-)
-_MAX_META_LINES = 5
 
 
 @dataclass
 class PastedArticle:
-    """What the heuristics recovered from a pasted page."""
+    """What the reader recovered from a pasted page."""
 
     title: str
     text: str
@@ -68,136 +43,235 @@ def parse_pasted(raw: str, now: datetime | None = None) -> PastedArticle:
 
     Raises ValueError when no line looks like a headline.
     """
-    lines = _unwrap(raw)
-    dropped: list[str] = []
-    start = _headline_index(lines)
-    if start is None:
+    texts = paragraphs(raw)
+    lines = [classify(text) for text in texts]
+    span = _article_span(lines)
+    if span is None:
+        return _short_note(texts, lines, now)
+    start, end = span
+    headline = _headline(texts, lines, start)
+    if headline is None:
         raise ValueError("no headline found: the text has no line of four or more words")
-    dropped.extend(lines[:start])
-    title = lines[start]
-    body = lines[start + 1 :]
-
-    author, published, body, meta = _take_meta(body)
-    dropped.extend(meta)
-    body, chrome = _drop_chrome(body)
-    dropped.extend(chrome)
-    if not body:
+    body_start = max(start, headline + 1)
+    while body_start <= end and not lines[body_start].prose:
+        body_start += 1
+    if body_start > end:
         raise ValueError("no article text found below the headline")
+    around = texts[max(0, headline - 2) : body_start + 1]
+    author, published = _meta(around[: _META_REACH + (body_start - headline)], now)
+    kept = _kept(lines, body_start, end)
+    body = [texts[index] for index in kept]
+    dropped = [text for index, text in enumerate(texts) if index != headline and index not in kept]
     return PastedArticle(
-        title=title,
+        title=texts[headline],
         text="\n\n".join(body),
         author=author,
-        source=_find_source(title, body),
+        source=_find_source(texts[headline], body),
         published=published,
         dropped=dropped,
     )
 
 
-def _unwrap(raw: str) -> list[str]:
-    """One entry per paragraph: hard-wrapped lines inside a block are joined back together."""
-    paragraphs: list[str] = []
-    for block in re.split(r"\n\s*\n", raw.replace("\r\n", "\n").replace("\r", "\n")):
-        current = ""
-        for line in (" ".join(part.split()) for part in block.split("\n")):
-            if not line:
-                continue
-            if current and _continues(current, line):
-                current = f"{current} {line}"
-            else:
-                if current:
-                    paragraphs.append(current)
-                current = line
-        if current:
-            paragraphs.append(current)
-    return paragraphs
-
-
-def _continues(previous: str, line: str) -> bool:
-    # A wrapped line breaks mid-sentence: the next one starts in lower case, or the previous one
-    # is long and ends without punctuation.
-    if previous.endswith(_TERMINAL) or _is_meta(line) or _is_meta(previous):
-        return False
-    return line[0].islower() or (len(previous) >= 60 and not previous.endswith(_TERMINAL))
-
-
-def _words(line: str) -> int:
-    return len(line.split())
-
-
-def _is_meta(line: str) -> bool:
-    return bool(
-        _RELATIVE_TIME.search(line)
-        or _BYLINE.match(line)
-        or _DATE_LINE.match(line)
-        or _READING_TIME.match(line)
-    )
-
-
-def _headline_index(lines: list[str]) -> int | None:
+def _article_span(lines: list[PageLine]) -> tuple[int, int] | None:
+    """First and last line of the best run of prose: each prose line counts its words, each
+    line between two prose lines costs what its shape says, and the best chain wins."""
+    best: tuple[float, int, int] | None = None
+    current: tuple[float, int] | None = None  # score so far, start
+    gap = 0.0
     for index, line in enumerate(lines):
-        if _CHROME.match(line) or _BREADCRUMB.search(line) or _is_meta(line):
+        if line.prose:
+            weight = float(min(line.words, 120))
+            if current is None or current[0] - gap <= 0:
+                current = (weight, index)
+            else:
+                current = (current[0] - gap + weight, current[1])
+            gap = 0.0
+            if best is None or current[0] > best[0]:
+                best = (current[0], current[1], index)
+        elif current is not None:
+            gap += _gap_cost(line)
+    return (best[1], best[2]) if best else None
+
+
+def _gap_cost(line: PageLine) -> float:
+    if line.chrome:
+        return 10.0
+    if line.sentence_like:
+        return 1.0
+    return 4.0
+
+
+def _headline(texts: list[str], lines: list[PageLine], start: int) -> int | None:
+    """The title-like line that opens the article: in the lines above its first paragraph (or
+    the first of them, when the headline reads as a sentence), the one that looks most like a
+    headline and stands just above a byline, a date or a standfirst."""
+    low = max(0, start - _HEADER_REACH)
+    page = [_normal(text) for text in texts]
+    best: tuple[float, int] | None = None
+    for index in range(low, min(start + 2, len(lines))):
+        if not _title_like(texts[index], lines[index]):
             continue
-        if _words(line) >= 4 and len(line) <= 300:
+        score = _headline_score(texts, lines, page, index, start)
+        if best is None or score > best[0]:
+            best = (score, index)
+    if best is not None:
+        return best[1]
+    for index, line in enumerate(lines[: start + 1]):
+        if _title_like(texts[index], line):
             return index
     return None
 
 
-def _take_meta(body: list[str]) -> tuple[str | None, datetime | None, list[str], list[str]]:
-    """Read byline and date lines just under the headline; return them and the rest."""
-    author: str | None = None
-    published: datetime | None = None
-    meta: list[str] = []
-    index = 0
-    while index < min(len(body), _MAX_META_LINES):
-        line = body[index]
-        relative = _RELATIVE_TIME.search(line)
-        byline = _BYLINE.match(line)
-        if relative and _words(line[: relative.start()]) <= 5:
-            author = author or _clean_author(line[: relative.start()])
-        elif byline and _words(line) <= 10:
-            author = author or _clean_author(byline.group(1))
-        elif _DATE_LINE.match(line):
-            published = published or _parse_date(line)
-        elif not (_READING_TIME.match(line) or (_CHROME.match(line) and _words(line) <= 4)):
+def _headline_score(
+    texts: list[str], lines: list[PageLine], page: list[str], index: int, start: int
+) -> float:
+    """How much a title-like line looks like this article's headline. What weighs most is
+    what follows it: a headline stands right above the byline or date, or above a longer
+    standfirst that stands above them."""
+    text, line = texts[index], lines[index]
+    score = _meta_below(texts, lines, index)
+    if index >= start and score < 3.0:
+        score -= 6.0  # a paragraph of the article is its headline only above a byline
+    repeated = any(j != index and page[index] in other for j, other in enumerate(page))
+    if repeated and line.words <= 4 and page.count(page[index]) > 1:
+        score -= 3.0  # a short line said twice is a menu entry
+    elif repeated:
+        score += 2.0  # repeated in a breadcrumb, a share line or the page's own title
+    if _title_case(text):
+        score += 1.5
+    if text.rstrip().endswith("."):
+        score -= 1.5
+    if text.isupper():
+        score -= 1.5
+    if line.credit or (index + 1 < len(lines) and lines[index + 1].credit):
+        score -= 3.0
+    if index > 0 and _title_like(texts[index - 1], lines[index - 1]):
+        if line.sentence_end or len(text) > 1.3 * len(texts[index - 1]):
+            score -= 1.0  # a standfirst under its headline
+    score -= 0.1 * max(0, line.words - 18)
+    score -= 0.05 * max(0, start - index)
+    return score
+
+
+def _meta_below(texts: list[str], lines: list[PageLine], index: int) -> float:
+    for distance in range(1, 5):
+        below = index + distance
+        if below >= len(lines) or (
+            lines[below].prose and (distance > 1 or lines[below].words > 45)
+        ):
+            return 0.0  # a standfirst may stand between, not a paragraph
+        if find_date(texts[below]) or _is_byline(texts[below]) or _name_line(texts[below]):
+            if distance == 1:
+                return 3.0
+            if distance == 2 and not lines[index + 1].chrome:
+                return 2.5  # a standfirst (or a section label) between
+            return 1.0
+    return 0.0
+
+
+def _name_line(text: str) -> bool:
+    author, _ = find_byline([text])
+    return author is not None and len(text) <= 60
+
+
+def _title_like(text: str, line: PageLine) -> bool:
+    if line.chrome or line.credit or len(text) > 250 or len(text) < 12:
+        return False
+    if not 3 <= line.words <= 35 or _is_byline(text) or find_date(text):
+        return False
+    if line.words <= 4 and line.function_share == 0 and len(text) < 20:
+        return False  # a menu entry ("View All Result"), not a headline
+    return not text.endswith((":", ",")) and text[:1].isupper() or text[:1].isdigit()
+
+
+def _title_case(text: str) -> bool:
+    words = [word for word in re.findall(r"[^\W\d_][\w'’-]*", text)]
+    big = [word for word in words if word.lower() not in _TITLE_CASE_SMALL]
+    return len(big) >= 3 and sum(word[0].isupper() for word in big) >= 0.7 * len(big)
+
+
+def _is_byline(text: str) -> bool:
+    return bool(re.match(r"^\W*(?:by\b|by(?=[A-Z])|author\b|written by\b)", text, re.I))
+
+
+def _normal(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+
+
+def _meta(lines: list[str], now: datetime | None) -> tuple[str | None, datetime | None]:
+    author, _ = find_byline(lines, now)
+    published = None
+    for line in lines:
+        published = find_date(line, now)
+        if published:
             break
-        meta.append(line)
-        index += 1
-    return author, published, body[index:], meta
+    return author, published
 
 
-def _clean_author(text: str) -> str | None:
-    text = re.sub(r"[\s,|·•-]+$", "", text.strip())
-    text = re.sub(r"\s*(?:[|·•]|,\s*(?:updated|published)).*$", "", text, flags=re.I)
-    return text or None
+def _kept(lines: list[PageLine], start: int, end: int) -> set[int]:
+    """The article's lines: its prose, and the short lines between that read as its own
+    (one-line paragraphs, a subheading) rather than captions, credits, prompts or link lists."""
+    kept: set[int] = set()
+    for index in range(start, end + 1):
+        line = lines[index]
+        if line.prose and not _caption(lines, index):
+            kept.add(index)
+        elif line.sentence_like and not _caption(lines, index):
+            kept.add(index)
+        elif _subheading(lines, index):
+            kept.add(index)
+    return kept
 
 
-def _parse_date(line: str) -> datetime | None:
-    cleaned = re.sub(
-        r"^(?:updated|published|posted|last updated|modified)\s*:?\s*", "", line, flags=re.I
+def _caption(lines: list[PageLine], index: int) -> bool:
+    """A picture's caption: its own credit at the end, or a credit line right after it."""
+    line = lines[index]
+    if line.credit:
+        return True
+    following = lines[index + 1] if index + 1 < len(lines) else None
+    return following is not None and following.credit and line.words <= 45
+
+
+def _subheading(lines: list[PageLine], index: int) -> bool:
+    line = lines[index]
+    if line.chrome or line.credit or line.words > 12 or line.words < 1:
+        return False
+    before = lines[index - 1] if index > 0 else None
+    after = lines[index + 1] if index + 1 < len(lines) else None
+    return bool(before and before.prose and after and after.prose)
+
+
+def _short_note(texts: list[str], lines: list[PageLine], now: datetime | None) -> PastedArticle:
+    """A paste with no paragraph long enough to be prose: a headline and a few short lines."""
+    headline = next(
+        (i for i, text in enumerate(texts) if _title_like(text, lines[i]) and lines[i].words >= 4),
+        None,
     )
-    cleaned = re.sub(r"\bat\b", " ", cleaned)
-    try:
-        return date_parser.parse(
-            cleaned, fuzzy=True, dayfirst=bool(re.match(r"^\d{1,2}[./]", cleaned))
-        )
-    except (ValueError, OverflowError):
-        return None
-
-
-def _drop_chrome(body: list[str]) -> tuple[list[str], list[str]]:
-    """Remove share/comment/ad lines anywhere, and short non-sentences at the end."""
-    kept: list[str] = []
-    dropped: list[str] = []
-    for line in body:
-        (dropped if _CHROME.match(line) else kept).append(line)
-    while kept and _words(kept[-1]) <= 3 and not kept[-1].endswith(_TERMINAL[:3]):
-        dropped.append(kept.pop())
-    return kept, dropped
+    if headline is None:
+        raise ValueError("no headline found: the text has no line of four or more words")
+    rest = [
+        i
+        for i in range(headline + 1, len(texts))
+        if not lines[i].chrome and not find_date(texts[i], now) and not _is_byline(texts[i])
+    ]
+    if not rest:
+        raise ValueError("no article text found below the headline")
+    author, published = _meta(texts[headline + 1 : headline + 1 + _META_REACH], now)
+    body = [texts[i] for i in rest]
+    return PastedArticle(
+        title=texts[headline],
+        text="\n\n".join(body),
+        author=author,
+        source=_find_source(texts[headline], body),
+        published=published,
+        dropped=[text for i, text in enumerate(texts) if i != headline and i not in rest],
+    )
 
 
 def _find_source(title: str, body: list[str]) -> str | None:
-    """The outlet credited: a "Source:" line first, else an attribution after the headline."""
-    for line in body:
+    """The outlet credited: a "Source:" line at the top or the foot of the article (one in the
+    middle credits a chart or a picture), else an attribution after the headline."""
+    for line in [*body[:3], *body[-2:]]:
         match = _SOURCE_LINE.match(line)
         if match:
             credited = re.split(r"\s*(?:,|;|\bciting\b|\bquoting\b|\bvia\b|\s[–—-]\s)", match[1])[0]
