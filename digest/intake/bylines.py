@@ -112,7 +112,7 @@ def date_span(line: str) -> tuple[int, int] | None:
 
 
 def _parse_date(text: str) -> datetime | None:
-    cleaned = re.sub(r"\s+at\s+|\s*[|/]\s*", " ", text)
+    cleaned = re.sub(r"\s+at\s+|\s+[|/]\s+", " ", text)
     cleaned = re.sub(r"(\d)(?:st|nd|rd|th)\b", r"\1", cleaned)
     cleaned = re.sub(r"(?<=\d)\s*-\s*(?=\d{1,2}[:.]\d{2})", " ", cleaned)
     day_first = bool(re.match(r"^\d{1,2}[./]\d{1,2}[./]\d{4}", cleaned))

@@ -53,10 +53,10 @@ _CHROME_LINE = re.compile(
 )
 # Credits for pictures: a caption's last line, or the end of a caption line.
 _CREDIT = re.compile(
-    r"^(?:photo(?:graph)?s?|image|picture|illustration|credit)\s*(?:by|:)"
-    r"|\b(?:getty images|shutterstock|alamy|istock|ap photo|afp(?: via getty)?|epa|reuters"
-    r"|associated press|handout|file photo|courtesy(?: of)?|usa today sports)\b"
-    r"|\b\w+/(?:ap|afp|reuters|getty|epa|bloomberg|afp/getty|getty images)\b|\bphoto:",
+    r"^(?:photo(?:graph)?s?|image|picture|illustration|credit)\s*(?:by|:)|\bphoto:"
+    r"|\b(?:getty images|shutterstock|alamy|istock|ap photo|file photo|usa today sports)\b"
+    r"|\w\s*/\s*(?:ap|afp|reuters|getty|epa|bloomberg|xinhua|anadolu)\b"
+    r"|\b(?:ap|afp|reuters|epa)\s*/\s*\w|\bcourtesy of\b|\((?:photo|image|credit)[^)]*\)",
     re.I,
 )
 _CAPTION_END = re.compile(

@@ -59,8 +59,8 @@ def parse_pasted(raw: str, now: datetime | None = None) -> PastedArticle:
         raise ValueError("no article text found below the headline")
     around = texts[max(0, headline - 2) : body_start + 1]
     author, published = _meta(around[: _META_REACH + (body_start - headline)], now)
-    kept = _kept(lines, body_start, end)
-    body = [texts[index] for index in kept]
+    kept = _kept(texts, lines, body_start, end)
+    body = [texts[index] for index in sorted(kept)]
     dropped = [text for index, text in enumerate(texts) if index != headline and index not in kept]
     return PastedArticle(
         title=texts[headline],
@@ -130,7 +130,7 @@ def _headline_score(
     standfirst that stands above them."""
     text, line = texts[index], lines[index]
     score = _meta_below(texts, lines, index)
-    if index >= start and score < 3.0:
+    if index >= start and score < 2.5:
         score -= 6.0  # a paragraph of the article is its headline only above a byline
     repeated = any(j != index and page[index] in other for j, other in enumerate(page))
     if repeated and line.words <= 4 and page.count(page[index]) > 1:
@@ -164,7 +164,8 @@ def _meta_below(texts: list[str], lines: list[PageLine], index: int) -> float:
             if distance == 1:
                 return 3.0
             if distance == 2 and not lines[index + 1].chrome:
-                return 2.5  # a standfirst (or a section label) between
+                # a standfirst between (longer than its headline), or a section label
+                return 3.0 if len(texts[index + 1]) > len(texts[index]) else 2.5
             return 1.0
     return 0.0
 
@@ -208,13 +209,16 @@ def _meta(lines: list[str], now: datetime | None) -> tuple[str | None, datetime 
     return author, published
 
 
-def _kept(lines: list[PageLine], start: int, end: int) -> set[int]:
+def _kept(texts: list[str], lines: list[PageLine], start: int, end: int) -> set[int]:
     """The article's lines: its prose, and the short lines between that read as its own
-    (one-line paragraphs, a subheading) rather than captions, credits, prompts or link lists."""
+    (one-line paragraphs, a subheading, whom it credits) rather than captions, credits,
+    prompts or link lists."""
     kept: set[int] = set()
     for index in range(start, end + 1):
         line = lines[index]
-        if line.prose and not _caption(lines, index):
+        if _SOURCE_LINE.match(texts[index]) and index - start < 3:
+            kept.add(index)
+        elif line.prose and not _caption(lines, index):
             kept.add(index)
         elif line.sentence_like and not _caption(lines, index):
             kept.add(index)
@@ -233,12 +237,18 @@ def _caption(lines: list[PageLine], index: int) -> bool:
 
 
 def _subheading(lines: list[PageLine], index: int) -> bool:
+    """A short heading inside the article: prose follows it, and prose comes before it once
+    the chrome in between (a "Read more" link, a share row) is set aside."""
     line = lines[index]
-    if line.chrome or line.credit or line.words > 12 or line.words < 1:
+    if line.chrome or line.credit or not 1 <= line.words <= 12:
         return False
-    before = lines[index - 1] if index > 0 else None
     after = lines[index + 1] if index + 1 < len(lines) else None
-    return bool(before and before.prose and after and after.prose)
+    if after is None or not after.prose:
+        return False
+    before = index - 1
+    while before >= 0 and lines[before].chrome:
+        before -= 1
+    return before >= 0 and lines[before].prose
 
 
 def _short_note(texts: list[str], lines: list[PageLine], now: datetime | None) -> PastedArticle:
