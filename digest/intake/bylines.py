@@ -21,7 +21,7 @@ _MONTH = (
     r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
     r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
 )
-_WEEKDAY = r"(?:(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)[a-z]*\.?,?\s+)?"
+_WEEKDAY = r"(?:\b(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)[a-z]*\.?,?\s+)?"
 _CLOCK = r"\d{1,2}[:.]\d{2}(?::\d{2})?(?:\s*[ap]\.?m\.?)?"
 _ZONE = r"(?:\s+(?:[A-Z]{2,5}|[+-]\d{2}:?\d{2}))?"
 _TIME_AFTER = rf"(?:(?:,|\s|\s*\|\s*|\s*/\s*|\s+at\s+|\s*-\s*)+{_CLOCK}{_ZONE})?"
@@ -88,6 +88,12 @@ _BY = re.compile(
 )
 _BY_GLUED = re.compile(r"^(?:[|/·•\s-]*)By(?=[A-Z])")
 _NAME_WORD = re.compile(r"^(?:[A-Z][\w'’.-]*|[A-Z]\.(?:[A-Z]\.)*|de|da|van|von|der|bin|al|le|la)$")
+# Words of labels and menus that can look like a name on a line of their own.
+_NOT_A_NAME = re.compile(
+    r"\b(?:news|latest|home|menu|sections?|video|breaking|top|stories|more|live|world|local"
+    r"|business|sports?|opinion|politics|weather|entertainment|share|follow|contact|search)\b",
+    re.I,
+)
 _DATE_WORDS = re.compile(
     r"^(?:updated|published|posted|last updated|modified|first published|created)\b(?:\s+on)?\s*:?\s*",
     re.I,
@@ -150,6 +156,8 @@ def find_byline(lines: Sequence[str], now: datetime | None = None) -> tuple[str 
             return author, index
     for index, line in enumerate(lines):
         near = lines[max(0, index - 1) : index + 3]
+        if _NOT_A_NAME.search(line):
+            continue
         if _name(line) and any(find_date(other, now or datetime.now(UTC)) for other in near):
             return _name(line), index
     return None, None
@@ -164,7 +172,19 @@ def _after_by(line: str) -> str | None:
     if span:
         rest = rest[: span[0]]
     rest = re.split(r"\s+(?:published|updated|posted|on)\b|\s[|·•/]\s|\s[-–—]\s", rest, 1, re.I)[0]
-    return _name(rest.strip(" ,.-–|"), allow_outlet=True)
+    rest = rest.strip(" ,.-–|")
+    return _name(rest, allow_outlet=True) or _leading_names(rest)
+
+
+def _leading_names(text: str) -> str | None:
+    """ "Jessica Holly, Gail Levy, 7 News WSVN": the people, without the outlet after them."""
+    names: list[str] = []
+    for part in re.split(r",\s*|\s+and\s+", text):
+        name = _name(part)
+        if name is None:
+            break
+        names.append(name)
+    return ", ".join(names) or None
 
 
 def _name_beside_date(line: str) -> str | None:
@@ -173,7 +193,10 @@ def _name_beside_date(line: str) -> str | None:
         return None
     before = _DATE_WORDS.sub("", line[: span[0]])
     parts = [part for part in re.split(r"\s*[|/·•]\s*|\s+[-–—]\s+", before) if part.strip()]
-    return _name(parts[-1].strip(" ,.-")) if parts else None
+    if parts and _name(parts[-1].strip(" ,.-")):
+        return _name(parts[-1].strip(" ,.-"))
+    after = line[span[1] :].strip(" ,.-|/·•")
+    return _name(after) if after else None
 
 
 def _name_with_outlet(line: str) -> str | None:

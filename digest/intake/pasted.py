@@ -57,8 +57,7 @@ def parse_pasted(raw: str, now: datetime | None = None) -> PastedArticle:
         body_start += 1
     if body_start > end:
         raise ValueError("no article text found below the headline")
-    around = texts[max(0, headline - 2) : body_start + 1]
-    author, published = _meta(around[: _META_REACH + (body_start - headline)], now)
+    author, published = _meta(_meta_lines(texts, lines, headline), now)
     kept = _kept(texts, lines, body_start, end)
     body = [texts[index] for index in sorted(kept)]
     dropped = [text for index, text in enumerate(texts) if index != headline and index not in kept]
@@ -197,6 +196,21 @@ def _is_byline(text: str) -> bool:
 
 def _normal(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+
+
+def _meta_lines(texts: list[str], lines: list[PageLine], headline: int) -> list[str]:
+    """The lines where a byline and date stand: just above the headline, and below it down to
+    the first paragraph after a standfirst."""
+    found = texts[max(0, headline - 2) : headline]
+    prose_seen = 0
+    for index in range(headline + 1, min(len(texts), headline + 1 + _META_REACH + 4)):
+        if lines[index].prose:
+            prose_seen += 1
+            if prose_seen > 1 or lines[index].words > 45:
+                break
+            continue
+        found.append(texts[index])
+    return found
 
 
 def _meta(lines: list[str], now: datetime | None) -> tuple[str | None, datetime | None]:
