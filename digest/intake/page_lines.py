@@ -48,6 +48,8 @@ _CHROME_LINE = re.compile(
     r"|show more|load more|listen|play|pause|video|audio|watch|gallery|photos?|images?|facebook"
     r"|twitter|x|linkedin|reddit|whatsapp|pinterest|flipboard|instagram|youtube|tiktok|telegram"
     r"|rss|top|featured|latest|breaking|live|local|news|opinion|sport|sports|-|–|—|\||/|·|•|…"
+    r"|(?:(?:share|tweet|email|print|comments?|adjust|save|copy link|facebook|twitter|reddit"
+    r"|flipboard|whatsapp|linkedin|pinterest)[\s,|·•]*){2,}"
     r"|(?:\d+\s*)?min(?:ute)?s?\.?\s+read|reading time:.*|(?:\d+\s+)?minute read)$",
     re.I,
 )

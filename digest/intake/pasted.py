@@ -129,6 +129,14 @@ def _headline_score(
     standfirst that stands above them."""
     text, line = texts[index], lines[index]
     score = _meta_below(texts, lines, index)
+    top = index == 0 or not _title_like(texts[index - 1], lines[index - 1])
+    if (
+        top
+        and score >= 2.5
+        and index + 1 < len(lines)
+        and _title_like(texts[index + 1], lines[index + 1])
+    ):
+        score += 1.0  # the first of a headline and standfirst over the byline
     if index >= start and score < 2.5:
         score -= 6.0  # a paragraph of the article is its headline only above a byline
     repeated = any(j != index and page[index] in other for j, other in enumerate(page))
@@ -142,10 +150,10 @@ def _headline_score(
         score -= 1.5
     if text.isupper():
         score -= 1.5
-    if line.credit or (index + 1 < len(lines) and lines[index + 1].credit):
-        score -= 3.0
+    if index + 1 < len(lines) and lines[index + 1].credit and score < 2.5:
+        score -= 3.0  # a caption over its picture's credit
     if index > 0 and _title_like(texts[index - 1], lines[index - 1]):
-        if line.sentence_end or len(text) > 1.3 * len(texts[index - 1]):
+        if line.sentence_end:
             score -= 1.0  # a standfirst under its headline
     score -= 0.1 * max(0, line.words - 18)
     score -= 0.05 * max(0, start - index)
@@ -153,20 +161,34 @@ def _headline_score(
 
 
 def _meta_below(texts: list[str], lines: list[PageLine], index: int) -> float:
-    for distance in range(1, 5):
-        below = index + distance
-        if below >= len(lines) or (
-            lines[below].prose and (distance > 1 or lines[below].words > 45)
-        ):
+    """3 when a byline or date follows the line (section labels and share buttons between
+    do not count), 2.5 or 3 when a standfirst stands between, 1 when more does."""
+    distance = 0
+    for below in range(index + 1, min(index + 7, len(lines))):
+        if lines[below].chrome and not _is_meta(texts, below):
+            continue
+        distance += 1
+        if distance > 4 or (lines[below].prose and (distance > 1 or lines[below].words > 45)):
             return 0.0  # a standfirst may stand between, not a paragraph
-        if find_date(texts[below]) or _is_byline(texts[below]) or _name_line(texts[below]):
+        if _is_meta(texts, below):
             if distance == 1:
                 return 3.0
-            if distance == 2 and not lines[index + 1].chrome:
-                # a standfirst between (longer than its headline), or a section label
-                return 3.0 if len(texts[index + 1]) > len(texts[index]) else 2.5
+            if distance == 2:
+                between = texts[index + 1]
+                return 3.0 if len(between) > len(texts[index]) else 2.5
             return 1.0
     return 0.0
+
+
+def _is_meta(texts: list[str], index: int) -> bool:
+    """A byline or date line, or a name or outlet on its own over a date ("Reuters")."""
+    text = texts[index]
+    if find_date(text) or _is_byline(text) or _name_line(text):
+        return True
+    following = texts[index + 1] if index + 1 < len(texts) else ""
+    if len(text) > 40 or len(following) > 40 or _is_byline(following):
+        return False
+    return find_byline([text, following])[0] is not None and bool(find_date(following))
 
 
 def _name_line(text: str) -> bool:
