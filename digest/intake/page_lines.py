@@ -37,7 +37,8 @@ _CHROME_PHRASES = re.compile(
     r"|comments? (?:are|policy)|leave a (?:comment|reply)|write a comment|\breply\b"
     r"|related (?:articles?|stories|posts|content|coverage)|recommended (?:for you|stories)"
     r"|most (?:read|popular|viewed)|trending now|\bsponsored\b|skip to|back to (?:top|home)"
-    r"|\b(?:previous|next) (?:article|story|post)\b|\bsitemap\b|contact us|about us|\bpodcasts?\b|download (?:the|our) app|\bwatch live\b",
+    r"|\b(?:previous|next) (?:article|story|post)\b|\bsitemap\b|\bfollow (?:@?\w+ ){0,3}on (?:twitter|facebook|instagram|x|tiktok|youtube)\b"
+    r"|\bdownload (?:the |our )?(?:[\w-]+ ){0,3}apps?\b|\bfor ios and android\b|contact us|about us|\bpodcasts?\b|download (?:the|our) app|\bwatch live\b",
     re.I,
 )
 # A line that is nothing but chrome: counters, buttons, labels.
@@ -58,7 +59,8 @@ _CREDIT = re.compile(
     r"^(?:photo(?:graph)?s?|image|picture|illustration|credit)\s*(?:by|:)|\bphoto:"
     r"|\b(?:getty images|shutterstock|alamy|istock|ap photo|file photo|usa today sports)\b"
     r"|\w\s*/\s*(?:ap|afp|reuters|getty|epa|bloomberg|xinhua|anadolu)\b"
-    r"|\b(?:ap|afp|reuters|epa)\s*/\s*\w|\bcourtesy of\b|\((?:photo|image|credit)[^)]*\)",
+    r"|\b(?:ap|afp|reuters|epa)\s*/\s*\w|\bcourtesy of\b|\((?:photo|image|credit)[^)]*\)"
+    r"|^by\s+[A-Z][^.!?]{0,60}$",
     re.I,
 )
 _CAPTION_END = re.compile(
