@@ -3,12 +3,18 @@ shapes of page (the real example in ../shared/data and pages written for these t
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from digest.intake import load_sources
+from digest.evaluate_intake import Reading, load_cases, score
+from digest.intake import article_from_pasted, load_sources
+from digest.intake.bylines import find_byline, find_date
+from digest.intake.page_lines import classify, paragraphs
 from digest.intake.pasted import parse_pasted
+
+PASTED_AT = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 
 def test_real_pasted_page(shared_data: Path) -> None:
@@ -25,6 +31,13 @@ def test_real_pasted_page(shared_data: Path) -> None:
     # The attribution stays in the body: the reader still sees whom Bloomberg cites.
     assert "Source: Bloomberg" in article.text
     assert article.text.startswith("North Korea could send up to 100,000 troops")
+
+
+def test_real_pasted_page_time_counts_back_from_the_paste(shared_data: Path) -> None:
+    raw = (shared_data / "articles" / "north-korea-troops-pasted.txt").read_text()
+    article = article_from_pasted(raw, "paste", now=PASTED_AT)
+    assert article.author == "M.Kim"
+    assert article.published == PASTED_AT - timedelta(minutes=24)
 
 
 WIRE_STORY = """\
@@ -139,3 +152,212 @@ def test_source_line_is_preferred_and_cut_at_citing() -> None:
 def test_text_without_headline_is_an_error() -> None:
     with pytest.raises(ValueError, match="no headline"):
         parse_pasted("News\n\n0\n")
+
+
+def _development_score(shared_data: Path, kind: str) -> tuple[float, float, float, float]:
+    cases = load_cases(shared_data / "pasted")
+
+    def read(raw: str) -> Reading:
+        page = parse_pasted(raw, now=PASTED_AT)
+        return Reading(page.title, page.text, page.author, str(page.published or "") or None)
+
+    result = score(cases, kind, read)
+    return (
+        result.titles_right / result.pages,
+        result.body_share,
+        result.chrome_share,
+        result.dates / result.pages,
+    )
+
+
+def test_real_careful_copies(shared_data: Path) -> None:
+    titles, body, chrome, dates = _development_score(shared_data, "careful")
+    assert titles >= 0.95
+    assert body >= 0.95
+    assert chrome <= 0.20
+    assert dates >= 0.7
+
+
+def test_real_select_all_copies(shared_data: Path) -> None:
+    titles, body, chrome, dates = _development_score(shared_data, "select_all")
+    assert titles >= 0.85
+    assert body >= 0.95
+    assert chrome <= 0.30
+    assert dates >= 0.8
+
+
+SELECT_ALL_PAGE = """\
+Skip to main content
+We use cookies to improve your experience. By continuing you consent to our use of cookies.
+Accept
+News
+World
+Business
+Culture
+Most read
+Council election results in full
+Harbour bridge repairs delayed again
+Lake ferry operator cuts winter timetable
+Home › Science › Space
+Rare comet will be visible to the naked eye this weekend
+By Ana Ruiz
+12 March 2025, 14:05 GMT
+Share
+Tweet
+Email
+{body}
+Related stories
+Meteor shower lights up the sky over the desert
+Why the Moon looks bigger on the horizon
+Sign up for our science newsletter
+Comments (12)
+Our site uses cookies. Privacy policy. Terms of use.
+© 2025 Example Media Group. All rights reserved.
+"""
+
+
+# A browser's copy puts each paragraph on one line, however long.
+SELECT_ALL_BODY = [
+    "Stargazers across the northern hemisphere should be able to see the comet without a "
+    "telescope on Saturday night, astronomers said, if the skies are clear.",
+    "The comet, which last passed this close to the Sun about 6,000 years ago, has brightened "
+    "faster than expected over the past week.",
+    "The comet over the observatory on Tuesday. Photo: Ana Ruiz/Reuters",
+    "Amateur groups are planning viewing evenings in parks away from street lights, and several "
+    "observatories will open their doors late.",
+    '"It is the kind of thing you see once in a lifetime, and the forecast looks good," said one '
+    "of the organisers.",
+]
+
+
+def test_select_all_copy_finds_the_article_among_menus_and_teasers() -> None:
+    page = parse_pasted(SELECT_ALL_PAGE.format(body="\n".join(SELECT_ALL_BODY)))
+    assert page.title == "Rare comet will be visible to the naked eye this weekend"
+    assert page.author == "Ana Ruiz"
+    assert page.published == datetime(2025, 3, 12, 14, 5, tzinfo=UTC)
+    assert page.text.startswith("Stargazers across the northern hemisphere")
+    assert page.text.endswith("said one of the organisers.")
+    for chrome in ("cookies", "Most read", "Harbour bridge", "Photo:", "Related", "newsletter"):
+        assert chrome not in page.text
+
+
+def test_headline_is_never_joined_with_the_next_line() -> None:
+    # A long headline without a full stop, over a share row: two lines, not one paragraph.
+    raw = (
+        "Suburban voters in swing districts could prove crucial for Democratic candidates\n"
+        "Share Tweet Reddit Flipboard Email\n\n"
+        "Polls in the suburbs have moved by five points since the spring, and both parties have "
+        "moved money and volunteers there in the final weeks of the campaign.\n"
+    )
+    page = parse_pasted(raw)
+    assert page.title == (
+        "Suburban voters in swing districts could prove crucial for Democratic candidates"
+    )
+    assert "Flipboard" not in page.text
+    assert page.text.startswith("Polls in the suburbs")
+
+
+def test_headline_over_a_standfirst_and_byline() -> None:
+    raw = (
+        "Tram line opens two years late\n"
+        "The new route links the station with the hospital and the university campus\n"
+        "By Tomasz Nowak\n"
+        "Published 4 June 2024\n\n"
+        "The first trams ran on the new line on Tuesday morning, two years after the date first "
+        "promised by the city, and were full by the third stop.\n"
+    )
+    page = parse_pasted(raw)
+    assert page.title == "Tram line opens two years late"
+    assert page.author == "Tomasz Nowak"
+
+
+@pytest.mark.parametrize(
+    ("lines", "author"),
+    [
+        (["by: Cora Neas"], "Cora Neas"),
+        (["ByJ.R. Stone"], "J.R. Stone"),
+        (["BY J.O. HASELHOEF APR. 26, 2022"], "J.O. Haselhoef"),
+        (["Author: Lindsey O'Donnell"], "Lindsey O'Donnell"),
+        (["By Jessica Holly, Gail Levy, 7 News WSVN"], "Jessica Holly, Gail Levy"),
+        (["Jane Doe, Reuters"], "Jane Doe"),
+        (["By", "Loshaun Dixon", "-", "April 28, 2022"], "Loshaun Dixon"),
+        (["Shana Nys DambrotNovember 6, 2023"], "Shana Nys Dambrot"),
+        (["James Lynch", "Last updated on 20 Feb, 2020"], "James Lynch"),
+        (["By Evan Symon, August 14, 2020 2:30 pm"], "Evan Symon"),
+        (["Latest News", "April 26, 2022"], None),
+        (["Article by"], None),
+    ],
+)
+def test_bylines_in_their_common_forms(lines: list[str], author: str | None) -> None:
+    assert find_byline(lines, PASTED_AT)[0] == author
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("Posted: Nov 8, 2023 / 04:43 PM CST", datetime(2023, 11, 8, 16, 43)),
+        ("Updated 3 hours ago", PASTED_AT - timedelta(hours=3)),
+        ("M.Kim24 min ago", PASTED_AT - timedelta(minutes=24)),
+        ("Jan. 28, 2020, at 5:55 AM", datetime(2020, 1, 28, 5, 55)),
+        ("Monday, 6 January 2020", datetime(2020, 1, 6)),
+        ("2022-04-26 21:21:50", datetime(2022, 4, 26, 21, 21, 50)),
+        ("19.01.2020", datetime(2020, 1, 19)),
+        ("By Symon, nothing dated here", None),
+    ],
+)
+def test_dates_in_their_common_forms(line: str, expected: datetime | None) -> None:
+    found = find_date(line, PASTED_AT)
+    if expected is None:
+        assert found is None
+        return
+    assert found is not None
+    assert found.replace(tzinfo=None) == expected.replace(tzinfo=None)
+    if line.endswith("CST"):
+        assert found.utcoffset() == timedelta(hours=-6)
+
+
+def test_chart_credit_in_the_middle_is_not_the_source() -> None:
+    raw = (
+        "Flu cases rise for the third week running\n\n"
+        "Hospital admissions for flu rose again last week, with the sharpest rise among older "
+        "people, according to figures published on Thursday.\n\n"
+        "Doctors urged people who are eligible to take up the vaccine before the holidays, when "
+        "families gather and the virus spreads fastest.\n\n"
+        "Source: CDC\n\n"
+        "The agency said the season had started earlier than in any of the last five years, and "
+        "that pharmacies had enough doses for everyone who wanted one.\n\n"
+        "Officials will publish the next figures in a week, and expect the peak in January.\n"
+    )
+    assert parse_pasted(raw).source is None
+
+
+def test_captions_and_credits_are_dropped_but_one_line_paragraphs_kept() -> None:
+    raw = (
+        "Port strike ends after nine days of talks\n"
+        "By Lena Park\n\n"
+        "Dock workers voted on Sunday to accept a new contract, ending a strike that had left "
+        "hundreds of containers waiting at the quays.\n\n"
+        "Workers leave the port gate after the vote.\n"
+        "Photo: Lena Park/AFP\n\n"
+        "It was not easy.\n\n"
+        "The union said the deal raised pay by 6 percent this year and 4 percent next year, and "
+        "limited night shifts to two a week.\n"
+    )
+    page = parse_pasted(raw)
+    assert "Workers leave the port gate" not in page.text
+    assert "Photo:" not in page.text
+    assert "It was not easy." in page.text
+
+
+def test_line_shapes() -> None:
+    assert classify("Twitter / Facebook / RSS").chrome
+    assert classify("Share Adjust Comment Print").chrome
+    assert classify("Click to share on Facebook (Opens in new window)").chrome
+    assert classify("Follow The Gleaner on Twitter and Instagram").chrome
+    sentence = classify("The council voted on Thursday to build new lanes on four streets.")
+    assert sentence.prose and not sentence.chrome
+    # Hard-wrapped prose is joined; a browser's one-block-a-line copy is not.
+    assert paragraphs(
+        "A line that was wrapped at a fixed width in the middle of its\nsentence."
+    ) == ["A line that was wrapped at a fixed width in the middle of its sentence."]
+    assert len(paragraphs("A headline of some length over the next line\nBy Ana Ruiz")) == 2

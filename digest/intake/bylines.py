@@ -95,7 +95,8 @@ _NOT_A_NAME = re.compile(
     re.I,
 )
 _DATE_WORDS = re.compile(
-    r"^(?:updated|published|posted|last updated|modified|first published|created)\b(?:\s+on)?\s*:?\s*",
+    r"^(?:updated|published|posted|last updated|modified|first published|created)\b"
+    r"(?:\s+on)?\s*:?\s*",
     re.I,
 )
 
@@ -171,7 +172,8 @@ def _after_by(line: str) -> str | None:
     span = date_span(rest)
     if span:
         rest = rest[: span[0]]
-    rest = re.split(r"\s+(?:published|updated|posted|on)\b|\s[|·•/]\s|\s[-–—]\s", rest, 1, re.I)[0]
+    ends = r"\s+(?:published|updated|posted|on)\b|\s[|·•/]\s|\s[-–—]\s"
+    rest = re.split(ends, rest, maxsplit=1, flags=re.I)[0]
     rest = rest.strip(" ,.-–|")
     return _name(rest, allow_outlet=True) or _leading_names(rest)
 

@@ -28,17 +28,20 @@ FUNCTION_WORDS = frozenset(
 # What page chrome says, wherever it stands in a line: consent, accounts, newsletters and
 # donations, sharing and comments, related stories, syndication notes, ads and legal lines.
 _CHROME_PHRASES = re.compile(
-    r"\bcookies?\b|\bconsent to\b|privacy (?:policy|notice|settings)|terms (?:of|and) (?:use|service"
-    r"|conditions)|\bnewsletters?\b|\bsubscribe\b|\bsubscription\b|\bsign (?:up|in)\b|\blog ?in\b"
-    r"|\bdonat(?:e|ion)|support (?:our|independent) journalism|all rights reserved|copyright\b|©"
-    r"|originally (?:appeared|published)|this (?:article|story) (?:first|was)|opens? in (?:a )?new"
-    r" window|your browser|enable javascript|\badvertis(?:e|ement|ing)\b|affiliate commission"
+    r"\bcookies?\b|\bconsent to\b|privacy (?:policy|notice|settings)"
+    r"|terms (?:of|and) (?:use|service|conditions)|\bnewsletters?\b|\bsubscribe\b|\bsubscription\b"
+    r"|\bsign (?:up|in)\b|\blog ?in\b|\bdonat(?:e|ion)|support (?:our|independent) journalism"
+    r"|all rights reserved|copyright\b|©|originally (?:appeared|published)"
+    r"|this (?:article|story) (?:first|was)|opens? in (?:a )?new window|your browser"
+    r"|enable javascript|\badvertis(?:e|ement|ing)\b|affiliate commission"
     r"|\bread (?:more|next|also)\b|click (?:here|to)|follow us|\bshare (?:this|on|via)\b"
     r"|comments? (?:are|policy)|leave a (?:comment|reply)|write a comment|\breply\b"
     r"|related (?:articles?|stories|posts|content|coverage)|recommended (?:for you|stories)"
     r"|most (?:read|popular|viewed)|trending now|\bsponsored\b|skip to|back to (?:top|home)"
-    r"|\b(?:previous|next) (?:article|story|post)\b|\bsitemap\b|\bfollow (?:@?\w+ ){0,3}on (?:twitter|facebook|instagram|x|tiktok|youtube)\b"
-    r"|\bdownload (?:the |our )?(?:[\w-]+ ){0,3}apps?\b|\bfor ios and android\b|contact us|about us|\bpodcasts?\b|download (?:the|our) app|\bwatch live\b",
+    r"|\b(?:previous|next) (?:article|story|post)\b|\bsitemap\b"
+    r"|\bfollow (?:@?\w+ ){0,3}on (?:twitter|facebook|instagram|x|tiktok|youtube)\b"
+    r"|\bdownload (?:the |our )?(?:[\w-]+ ){0,3}apps?\b|\bfor ios and android\b|contact us"
+    r"|about us|\bpodcasts?\b|\bwatch live\b",
     re.I,
 )
 # A line that is nothing but chrome: counters, buttons, labels.
@@ -68,6 +71,10 @@ _CAPTION_END = re.compile(
     r"|\b(?:getty images|shutterstock|file photo))\s*$",
     re.I,
 )
+
+
+_BIDI_CONTROLS = re.compile(r"[\u202a-\u202e\u2066-\u2069]")
+_INLINE_BREAKS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 @dataclass(frozen=True)
@@ -136,6 +143,8 @@ def paragraphs(raw: str) -> list[str]:
     """One entry per block of the copy; lines hard-wrapped inside a block are joined again."""
     result: list[str] = []
     text = raw.replace("\r\n", "\n").replace("\r", "\n")
+    # A paste's blocks end in line feeds; other separators and controls are inside a line.
+    text = _INLINE_BREAKS.sub(" ", _BIDI_CONTROLS.sub("", text))
     for block in re.split(r"\n[ \t\xa0]*\n", text):
         lines = [" ".join(line.split()) for line in block.split("\n")]
         lines = [line for line in lines if line]

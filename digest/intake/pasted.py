@@ -21,7 +21,7 @@ _SOURCE_LINE = re.compile(r"^(?:source|sources|via|courtesy of)\s*:\s*(.+)$", re
 _HEADER_REACH = 25  # lines above the article searched for its headline
 _META_REACH = 6  # lines around the headline searched for byline and date
 _TITLE_CASE_SMALL = frozenset(
-    "a an and as at but by for from in into of on or the to vs with".split()
+    "a an and as at but by for from in into of on or the to vs with".split()  # noqa: SIM905
 )
 
 
@@ -152,9 +152,8 @@ def _headline_score(
         score -= 1.5
     if index + 1 < len(lines) and lines[index + 1].credit and score < 2.5:
         score -= 3.0  # a caption over its picture's credit
-    if index > 0 and _title_like(texts[index - 1], lines[index - 1]):
-        if line.sentence_end:
-            score -= 1.0  # a standfirst under its headline
+    if index > 0 and line.sentence_end and _title_like(texts[index - 1], lines[index - 1]):
+        score -= 1.0  # a standfirst under its headline
     score -= 0.1 * max(0, line.words - 18)
     score -= 0.05 * max(0, start - index)
     return score
@@ -203,7 +202,7 @@ def _title_like(text: str, line: PageLine) -> bool:
         return False
     if line.words <= 4 and line.function_share == 0 and len(text) < 20:
         return False  # a menu entry ("View All Result"), not a headline
-    return not text.endswith((":", ",")) and text[:1].isupper() or text[:1].isdigit()
+    return (not text.endswith((":", ",")) and text[:1].isupper()) or text[:1].isdigit()
 
 
 def _title_case(text: str) -> bool:
@@ -252,13 +251,9 @@ def _kept(texts: list[str], lines: list[PageLine], start: int, end: int) -> set[
     kept: set[int] = set()
     for index in range(start, end + 1):
         line = lines[index]
-        if _SOURCE_LINE.match(texts[index]) and index - start < 3:
-            kept.add(index)
-        elif line.prose and not _caption(lines, index):
-            kept.add(index)
-        elif line.sentence_like and not _caption(lines, index):
-            kept.add(index)
-        elif _subheading(lines, index):
+        credits = bool(_SOURCE_LINE.match(texts[index])) and index - start < 3
+        own = (line.prose or line.sentence_like) and not _caption(lines, index)
+        if credits or own or _subheading(lines, index):
             kept.add(index)
     return kept
 
@@ -317,7 +312,7 @@ def _short_note(texts: list[str], lines: list[PageLine], now: datetime | None) -
 def _find_source(title: str, body: list[str]) -> str | None:
     """The outlet credited: a "Source:" line at the top or the foot of the article (one in the
     middle credits a chart or a picture), else an attribution after the headline."""
-    for line in [*body[:3], *body[-2:]]:
+    for line in [*body[:2], *body[-1:]]:
         match = _SOURCE_LINE.match(line)
         if match:
             credited = re.split(r"\s*(?:,|;|\bciting\b|\bquoting\b|\bvia\b|\s[–—-]\s)", match[1])[0]
