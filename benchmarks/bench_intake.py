@@ -14,7 +14,10 @@ paragraph per line: a like-for-like comparison of text classifiers, not of HTML 
 from __future__ import annotations
 
 import html
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -92,6 +95,26 @@ def main() -> None:
     for case in cases[:25]:
         read_digest(case.texts["select_all"])
     print(f"\n25 select-all pages read in {time.perf_counter() - started:.2f} s")
+    print(f"`digest add` of 25 select-all pages in one call: {add_in_one_call(cases[:25]):.2f} s")
+
+
+def add_in_one_call(cases: list[Case]) -> float:
+    """Wall time of one `digest add FOLDER` process (start-up, reading, storing in SQLite)."""
+    folder = Path(tempfile.mkdtemp(prefix="bench-intake-"))
+    try:
+        pages = folder / "pages"
+        pages.mkdir()
+        for case in cases:
+            shutil.copy(DATA / f"{case.name}.select-all.txt", pages / f"{case.name}.txt")
+        config = folder / "digest.toml"
+        config.write_text(f'database_url = "sqlite:///{folder / "digest.db"}"\n')
+        command = [sys.executable, "-m", "digest", "--config", str(config), "add", str(pages)]
+        subprocess.run([*command[:5], "articles", "list"], check=True, capture_output=True)
+        started = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True)
+        return time.perf_counter() - started
+    finally:
+        shutil.rmtree(folder)
 
 
 if __name__ == "__main__":

@@ -127,7 +127,7 @@ def classify(text: str) -> PageLine:
     chrome = (
         bool(_CHROME_LINE.match(text.strip()))
         or _menu_row(text, words)
-        or (bool(_CHROME_PHRASES.search(text)) and len(words) < 90)
+        or (len(words) < 90 and bool(_CHROME_PHRASES.search(text)))
     )
     return PageLine(
         text=text,
@@ -135,7 +135,9 @@ def classify(text: str) -> PageLine:
         function_share=function / len(words) if words else 0.0,
         sentence_end=stripped.endswith(TERMINAL) and not stripped.endswith("...."),
         chrome=chrome,
-        credit=(bool(_CREDIT.search(text)) and len(words) <= 14) or bool(_CAPTION_END.search(text)),
+        # A caption's credit closes it: only the end of a line is searched for one.
+        credit=(len(words) <= 14 and bool(_CREDIT.search(text)))
+        or bool(_CAPTION_END.search(text[-80:])),
     )
 
 
