@@ -151,6 +151,9 @@ def test_run_killed_mid_send_then_rerun(database_url: str, tmp_path: Path) -> No
         )
         assert rerun.returncode == 0, rerun.stderr
         sends = [s for s in map(json.loads, rerun.stdout.splitlines()) if s["action"] == "send"]
+        # A rerun that starts in the next minute also records that minute's slot (skipped:
+        # no new articles); what matters is the resumed send of the first.
+        sends = [s for s in sends if s["status"] != "skipped"]
         # Resumed: the batch cut off is of unknown outcome (settled by the policy, or waiting
         # for SendGrid's events), the rest sent; nobody twice.
         assert len(sends) == 1 and sends[0]["status"] in ("done", "waiting"), sends
