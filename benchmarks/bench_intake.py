@@ -9,9 +9,11 @@ each half and for all. The reader's rules were first written on the even-numbere
 the odd-numbered ones, unseen until then, scored careful titles 16/20, select-all titles 15/20,
 body 0.98 / 0.98, chrome 0.33 / 0.23 (commit "Bylines: several names…"). The rules were then
 made more general on all pages, so today's held-out figures are no longer unseen: the
-independent set the project does not have is what checks them. The set keeps only the text of each page, not its HTML, so
-jusText and trafilatura (digest's `.html` path) read the same text given to them as HTML, one
-paragraph per line: a like-for-like comparison of text classifiers, not of HTML extraction.
+independent set the project does not have is what checks them.
+
+The set keeps only the text of each page, not its HTML, so jusText and trafilatura (digest's
+`.html` path) read the same text given to them as HTML, one paragraph per line: a like-for-like
+comparison of text classifiers, not of HTML extraction.
 """
 
 from __future__ import annotations
