@@ -51,6 +51,22 @@ class SendCheck(NamedTuple):
     email: RenderedEmail
 
 
+def categories_as_tags(articles: Sequence[Article], feeds: Sequence[str]) -> list[Article]:
+    """The articles of these feeds with their keywords (the feed's categories) as tags too.
+
+    Feeds store categories as keywords, whoever reads them: an article is stored once however
+    many newsletters' feeds bring it, so the newsletter's `feed_categories_as_tags` is applied
+    here, when one of its editions is built, to the copies it builds with (never the store's).
+    """
+    ours = set(feeds)
+    return [
+        article.model_copy(update={"tags": list(dict.fromkeys([*article.tags, *article.keywords]))})
+        if article.feed in ours and article.keywords
+        else article
+        for article in articles
+    ]
+
+
 class App:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -165,6 +181,8 @@ class App:
                 f"no new articles for {newsletter.name}: every stored article is already in an "
                 "edition (add some with `digest add`)"
             )
+        if newsletter.feed_categories_as_tags:
+            articles = categories_as_tags(articles, newsletter.feed_urls)
         summarizer = self.summarizer_for(newsletter)
         try:
             draft = build_draft(

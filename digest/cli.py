@@ -70,10 +70,23 @@ def _print_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
+# What scripts get of an article (and `.json` intake reads back), with its word count.
+_ARTICLE_FIELDS = {
+    "id",
+    "title",
+    "url",
+    "source",
+    "author",
+    "published",
+    "tags",
+    "keywords",
+    "text",
+}
+
+
 def _article_json(article: Article) -> dict[str, Any]:
-    return article.model_dump(
-        mode="json", include={"id", "title", "url", "source", "author", "published", "tags", "text"}
-    )
+    fields = article.model_dump(mode="json", include=_ARTICLE_FIELDS)
+    return {**fields, "word_count": article.word_count}
 
 
 def _edition_json(edition: Edition) -> dict[str, Any]:
@@ -150,6 +163,7 @@ def articles_show(
         ("author", article.author),
         ("published", article.published),
         ("tags", ", ".join(article.tags)),
+        ("keywords", ", ".join(article.keywords)),
     ):
         if value:
             typer.echo(f"{label}: {value}")
