@@ -29,6 +29,10 @@ if TYPE_CHECKING:
     from digest.subscribers.tokens import UnsubscribeTokens
 
 
+# The source that names standard input in `digest add`, and how its messages name it.
+STDIN = "-"
+STDIN_ORIGIN = "<stdin>"
+
 # How long applied provider event ids are remembered: SendGrid retries a post for 72 hours.
 EVENT_IDS_KEPT = timedelta(days=30)
 
@@ -49,6 +53,22 @@ class SendCheck(NamedTuple):
     newsletter: NewsletterConfig
     lists: list[str]
     email: RenderedEmail
+
+
+def categories_as_tags(articles: Sequence[Article], feeds: Sequence[str]) -> list[Article]:
+    """The articles of these feeds with their keywords (the feed's categories) as tags too.
+
+    Feeds store categories as keywords, whoever reads them: an article is stored once however
+    many newsletters' feeds bring it, so the newsletter's `feed_categories_as_tags` is applied
+    here, when one of its editions is built, to the copies it builds with (never the store's).
+    """
+    ours = set(feeds)
+    return [
+        article.model_copy(update={"tags": list(dict.fromkeys([*article.tags, *article.keywords]))})
+        if article.feed in ours and article.keywords
+        else article
+        for article in articles
+    ]
 
 
 class App:
@@ -115,12 +135,43 @@ class App:
         with self.url_fetcher() as fetcher:
             return fetch_feeds(urls, self.store, fetcher, deadline=self.settings.fetch_tick_budget)
 
-    def add(self, sources: list[str], tags: list[str] | None = None) -> AddReport:
+    def add(
+        self,
+        sources: list[str],
+        tags: list[str] | None = None,
+        stdin: bytes | None = None,
+        url: str | None = None,
+    ) -> AddReport:
+        """Articles from files, folders and URLs, in the order given. The source `-` is the
+        page on standard input: `stdin`, as the caller read it, at `url` if given."""
         from digest.intake import load_sources
 
+        articles: list[Article] = []
+        errors: list[SourceError] = []
         with self.url_fetcher() as fetcher:
-            intake = load_sources(sources, fetch_url=fetcher)
-        return self._store_added(intake.articles, intake.errors, tags)
+            for source in sources:
+                if source == STDIN:
+                    try:
+                        articles.append(self._stdin_article(stdin, url))
+                    except SourceError as error:
+                        errors.append(error)
+                    continue
+                intake = load_sources([source], fetch_url=fetcher)
+                articles += intake.articles
+                errors += intake.errors
+        return self._store_added(articles, errors, tags)
+
+    def _stdin_article(self, stdin: bytes | None, url: str | None) -> Article:
+        """The piped page (HTML or text, detected); errors name `<stdin>` like a file."""
+        from digest.intake import article_from_content
+
+        try:
+            content = (stdin or b"").decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            raise SourceError(STDIN_ORIGIN, f"not UTF-8 text (byte {error.start})") from None
+        if not content.strip():
+            raise SourceError(STDIN_ORIGIN, "nothing on standard input")
+        return article_from_content(content, STDIN_ORIGIN, url=url, now=datetime.now(UTC))
 
     def add_content(
         self,
@@ -165,6 +216,8 @@ class App:
                 f"no new articles for {newsletter.name}: every stored article is already in an "
                 "edition (add some with `digest add`)"
             )
+        if newsletter.feed_categories_as_tags:
+            articles = categories_as_tags(articles, newsletter.feed_urls)
         summarizer = self.summarizer_for(newsletter)
         try:
             draft = build_draft(

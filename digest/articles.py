@@ -32,7 +32,10 @@ class Article(BaseModel):
     source: str | None = Field(default=None, max_length=200)
     author: str | None = Field(default=None, max_length=300)
     published: datetime | None = None
+    # The editor's: they shape sections. Keywords are what a page's metadata or a feed's
+    # categories say about it; they are kept, shown, and shape nothing unless a newsletter says.
     tags: list[str] = Field(default_factory=list)
+    keywords: list[str] = Field(default_factory=list)
     text: str = Field(min_length=1)
     feed: str | None = None  # the feed it was collected from; None when added by hand
 
@@ -73,7 +76,7 @@ class Article(BaseModel):
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value.strip() or None if value else None
 
-    @field_validator("tags")
+    @field_validator("tags", "keywords")
     @classmethod
     def _clean_tags(cls, value: list[str]) -> list[str]:
         seen: list[str] = []

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -70,10 +70,23 @@ def _print_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
+# What scripts get of an article (and `.json` intake reads back), with its word count.
+_ARTICLE_FIELDS = {
+    "id",
+    "title",
+    "url",
+    "source",
+    "author",
+    "published",
+    "tags",
+    "keywords",
+    "text",
+}
+
+
 def _article_json(article: Article) -> dict[str, Any]:
-    return article.model_dump(
-        mode="json", include={"id", "title", "url", "source", "author", "published", "tags", "text"}
-    )
+    fields = article.model_dump(mode="json", include=_ARTICLE_FIELDS)
+    return {**fields, "word_count": article.word_count}
 
 
 def _edition_json(edition: Edition) -> dict[str, Any]:
@@ -91,12 +104,25 @@ def config_command(ctx: typer.Context) -> None:
 @app.command()
 def add(
     ctx: typer.Context,
-    sources: Annotated[list[str], typer.Argument(help="Files, folders or http(s) URLs.")],
+    sources: Annotated[
+        list[str], typer.Argument(help="Files, folders, http(s) URLs, or - for standard input.")
+    ],
     tag: Annotated[list[str] | None, typer.Option("--tag", "-t", help="Tag every article.")] = None,
+    url: Annotated[
+        str | None, typer.Option("--url", help="The address of the page given on standard input.")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Add articles from .txt, .md, .html, .json and .jsonl files, folders of them, or URLs."""
-    report = _app(ctx).add(sources, tag)
+    """Add articles from .txt, .md, .html, .json and .jsonl files, folders of them, URLs, or a
+    page's text or HTML piped in (-). Prints what was found in each, to check and fix."""
+    from digest.app import STDIN
+
+    if url is not None and STDIN not in sources:
+        raise typer.BadParameter(
+            "is the address of a page on standard input: add - as a source", param_hint="--url"
+        )
+    stdin = _read_stdin() if STDIN in sources else None
+    report = _app(ctx).add(sources, tag, stdin=stdin, url=url)
     for error in report.errors:
         typer.echo(f"error: {error}", err=True)
     if as_json:
@@ -106,6 +132,7 @@ def add(
             a = outcome.article
             if outcome.added:
                 typer.echo(f"added #{a.id}: {a.title}")
+                typer.echo(f"    {_found(a)}")
             else:
                 typer.echo(f"already stored as #{outcome.duplicate_of}: {a.title}")
         typer.echo(
@@ -114,6 +141,30 @@ def add(
         )
     if report.errors:
         raise typer.Exit(1)
+
+
+def _read_stdin() -> bytes:
+    """Standard input as bytes (the app decodes it); a hint first if a person is typing."""
+    if sys.stdin.isatty():
+        typer.echo("reading a page from standard input (end with Ctrl-D)", err=True)
+    return sys.stdin.buffer.read()
+
+
+def _found(article: Article) -> str:
+    """What intake guessed, said so an editor sees at once what is missing and to fix."""
+    parts = [f"by {article.author}" if article.author else "no byline found"]
+    if article.source:
+        parts.append(article.source)
+    parts.append(_when(article.published) if article.published else "no date found")
+    parts.append(f"{article.word_count} words")
+    return " · ".join(parts)
+
+
+def _when(published: datetime) -> str:
+    """A date alone when only a date was given (midnight UTC), else the time and its zone."""
+    if published.utcoffset() == timedelta(0) and published.time() == time(0):
+        return f"{published:%Y-%m-%d}"
+    return f"{published:%Y-%m-%d %H:%M %Z}".strip()
 
 
 @articles_app.command("list")
@@ -150,6 +201,7 @@ def articles_show(
         ("author", article.author),
         ("published", article.published),
         ("tags", ", ".join(article.tags)),
+        ("keywords", ", ".join(article.keywords)),
     ):
         if value:
             typer.echo(f"{label}: {value}")
@@ -340,8 +392,6 @@ def approve(
     ] = None,
 ) -> None:
     """Approve a draft for sending (or move an approved edition to another time)."""
-    from datetime import datetime
-
     instance = _app(ctx)
     when = None
     if send_at:
@@ -409,7 +459,7 @@ def schedule_command(
     as_json: JsonOption = False,
 ) -> None:
     """Each newsletter's next scheduled times (in its own time zone) and its last outcome."""
-    from datetime import UTC, datetime
+    from datetime import UTC
 
     from digest.schedule import next_times
 

@@ -85,6 +85,8 @@ class NewsletterConfig(BaseModel):
     timezone: str = "UTC"
     mode: Literal["automatic", "editorial"] = "editorial"
     feeds: list[HttpUrl] = Field(default_factory=list)
+    # A feed's item categories are keywords; true: its categories shape sections, like tags.
+    feed_categories_as_tags: bool = False
     lookback: timedelta = timedelta(days=7)
     lead_time: timedelta = timedelta(hours=2)
     editors: list[EmailStr] = Field(default_factory=list)

@@ -179,7 +179,9 @@ def _article(
             if not text:
                 raise
             log.info("%s: keeping the feed's excerpt, the page failed: %s", origin, error.reason)
-    tags = [tag.get("term") for tag in entry.get("tags", []) if tag.get("term")]
+    # Categories are stored as keywords, whichever newsletter reads the feed: one feed can
+    # serve several newsletters, and each decides at build time (feed_categories_as_tags).
+    categories = [tag.get("term") for tag in entry.get("tags", []) if tag.get("term")]
     article = build_article(
         origin,
         title=title or (text.split(".")[0][:120] if text else None),
@@ -188,7 +190,7 @@ def _article(
         source=feed_title,
         author=entry.get("author") or None,
         published=_published(entry),
-        tags=tags,
+        keywords=categories,
     )
     return article.model_copy(update={"feed": feed_url})
 

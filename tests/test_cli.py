@@ -58,7 +58,10 @@ def test_full_pipeline_from_examples(workdir: Path, shared_data: Path) -> None:
         ).stdout
     )
     assert len(added) == 10
-    assert set(added[0]) == {"id", "title", "url", "source", "author", "published", "tags", "text"}
+    assert set(added[0]) == {
+        *("id", "title", "url", "source", "author", "published", "tags", "keywords", "text"),
+        "word_count",
+    }
     pasted = next(a for a in added if a["source"] == "Bloomberg")
     assert (
         pasted["title"] == "North Korea may send up to 100,000 soldiers to help Russia – Bloomberg"

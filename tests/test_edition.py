@@ -151,3 +151,36 @@ def test_subject_line_shortens_at_a_word() -> None:
     assert len(subject) <= SUBJECT_LIMIT and subject.endswith("…")
     assert subject_line(["Short one", "b", "c"]) == "Short one + 2 more"
     assert subject_line(["Only one – Reuters"]) == "Only one"
+
+
+SITE_PAGE = """<!doctype html><html><head><title>{title} | Example Daily</title>
+<meta name="keywords" content="news, world, europe, politics">
+<meta property="article:tag" content="Breaking">
+<meta property="article:section" content="World">
+</head><body><nav><a href="/">Home</a></nav><article><h1>{title}</h1>{paragraphs}</article>
+</body></html>"""
+
+
+def test_page_keywords_are_not_tags_and_pages_are_clustered_by_topic(tmp_path: Path) -> None:
+    # Every page of a site carries the same keywords: as tags they would make one section.
+    topic_of = {}
+    for n, (topic, title, text) in enumerate(
+        (topic, title, text) for topic, pairs in TOPICS.items() for title, text in pairs
+    ):
+        paragraphs = "".join(f"<p>{part.strip()}.</p>" for part in text.split(". "))
+        page = SITE_PAGE.format(title=title, paragraphs=paragraphs.replace("..", "."))
+        (tmp_path / f"page-{n}.html").write_text(page, encoding="utf-8")
+        topic_of[title] = topic
+    intake = load_sources([str(tmp_path)])
+    assert intake.errors == []
+    articles = [a.model_copy(update={"id": n}) for n, a in enumerate(intake.articles, 1)]
+    assert {a.title for a in articles} == set(topic_of)
+    for article in articles:
+        assert article.tags == []
+        assert article.keywords == ["news", "world", "europe", "politics", "breaking"]
+
+    groups = plan_sections(articles, theme=THEME, max_sections=4)
+    assert len(groups) == 3
+    for group in groups:
+        assert len({topic_of[a.title] for a in group.articles}) == 1, group
+        assert group.title.lower() not in articles[0].keywords

@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 
+from digest.app import App, categories_as_tags
+from digest.articles import Article
+from digest.config import Settings
 from digest.feeds import fetch_feeds, html_to_text
 from digest.fetch import UrlFetcher
 from digest.store import Store
 from digest.url_guard import UrlGuard
+from tests.conftest import make_newsletter
 from tests.servers.feeds import FeedSite, Item, running_feed_site
 
 LONG = " ".join(f"Sentence {n} about the grain corridor and the ports of Odesa." for n in range(30))
@@ -71,7 +76,9 @@ def test_rss_and_atom_collected_once(store: Store, site: FeedSite, fetcher: UrlF
     excerpt = articles["Excerpt only"]
     assert excerpt.text.startswith("The whole story of the excerpt item.")  # fetched page
     assert "Home News" not in excerpt.text and "Copyright" not in excerpt.text
-    assert articles["Full item in the feed"].tags == ["economy"]
+    # A feed's categories are keywords: only a newsletter that says so makes them tags.
+    assert articles["Full item in the feed"].keywords == ["economy"]
+    assert articles["Full item in the feed"].tags == []
     assert articles["Full item in the feed"].source == "Example Wire"
     assert articles["Atom entry"].author == "Atom Writer"
     assert articles["Atom entry"].published == datetime(2026, 11, 4, 8, tzinfo=UTC)
@@ -168,3 +175,96 @@ def test_items_left_when_the_budget_is_spent_wait_for_the_next_call(
     assert (again.new, again.already_seen, again.not_modified) == (1, 1, False)
     excerpt = next(a for a in store.list_articles() if a.title == "Excerpt only")
     assert excerpt.text.startswith("The whole story of the excerpt item.")
+
+
+def story(*phrases: str) -> str:
+    """A feed item's full text (long enough not to be taken for an excerpt)."""
+    return "".join(f"<p>{phrase} {n}.</p>" for n in range(20) for phrase in phrases)
+
+
+CATEGORISED = [
+    Item(
+        "grain",
+        "Grain ships leave Odesa",
+        story("Grain ships left the ports of Odesa through the corridor", "Wheat cargo sailed"),
+        datetime(2026, 11, 20, 8, tzinfo=UTC),
+        tags=["Economy"],
+    ),
+    Item(
+        "rail",
+        "Rail freight to Poland grows",
+        story("Freight trains carried more steel to Polish border stations", "Rail cars queued"),
+        datetime(2026, 11, 20, 9, tzinfo=UTC),
+        tags=["Economy"],
+    ),
+    Item(
+        "drones",
+        "Drones downed over Kyiv",
+        story("Air defence shot down drones over Kyiv at night", "Shahed debris fell"),
+        datetime(2026, 11, 21, 8, tzinfo=UTC),
+        tags=["Defence"],
+    ),
+    Item(
+        "patriot",
+        "Allies pledge Patriot batteries",
+        story("Allies pledged Patriot missile batteries and interceptors", "Launchers ship soon"),
+        datetime(2026, 11, 21, 9, tzinfo=UTC),
+        tags=["Defence"],
+    ),
+]
+
+HAND_ADDED = """<!doctype html><html><head><title>Bakeries in Lviv open at dawn</title>
+<meta name="keywords" content="Economy, Defence"></head><body><article>
+<h1>Bakeries in Lviv open at dawn</h1>
+<p>Bakeries in the old town of Lviv open their doors at dawn, their owners said.</p>
+<p>Queues for bread and pastries form before six on weekdays, and longer on market days.</p>
+</article></body></html>"""
+
+
+@pytest.mark.parametrize("as_tags", [False, True])
+def test_feed_categories_shape_sections_only_where_the_newsletter_says(
+    as_tags: bool, sqlite_url: str, site: FeedSite, tmp_path: Path
+) -> None:
+    site.rss = CATEGORISED
+    newsletter = make_newsletter(
+        feeds=[f"{site.base}/rss.xml"], feed_categories_as_tags=as_tags, max_sections=4
+    )
+    settings = Settings(
+        database_url=sqlite_url,
+        newsletters={"brief": newsletter},
+        fetch_allowed_networks=["127.0.0.1"],
+    )
+    page = tmp_path / "bakeries.html"
+    page.write_text(HAND_ADDED, encoding="utf-8")
+    app = App(settings)
+    try:
+        [report] = app.fetch_feeds()
+        assert report.new == 4
+        assert app.add([str(page)]).errors == []
+        stored = {a.title: a for a in app.store.list_articles()}
+        assert stored["Grain ships leave Odesa"].keywords == ["economy"]
+        assert all(a.tags == [] for a in stored.values())  # the store keeps them keywords
+
+        edition = app.build(newsletter, date(2026, 11, 24))
+    finally:
+        app.close()
+    sections = {s.title: {i.article.title for i in s.items} for s in edition.sections}
+    assert sum(len(titles) for titles in sections.values()) == 5
+    if as_tags:
+        assert sections["Economy"] == {"Grain ships leave Odesa", "Rail freight to Poland grows"}
+        assert sections["Defence"] == {"Drones downed over Kyiv", "Allies pledge Patriot batteries"}
+    else:
+        assert not {"Economy", "Defence"} & set(sections)
+
+
+def test_categories_become_tags_only_for_the_newsletters_own_feeds() -> None:
+    def article(feed: str | None) -> Article:
+        return Article(title="A title", text="Text.", tags=["pick"], keywords=["eu"], feed=feed)
+
+    ours, other, by_hand = categories_as_tags(
+        [article("https://a.example/feed"), article("https://b.example/feed"), article(None)],
+        ["https://a.example/feed"],
+    )
+    assert ours.tags == ["pick", "eu"]
+    assert other.tags == by_hand.tags == ["pick"]
+    assert ours.keywords == ["eu"]

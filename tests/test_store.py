@@ -3,6 +3,7 @@ articles, numbering, and that nothing stored is lost when an edit fails."""
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import UTC, date, datetime, timedelta, timezone
 
@@ -250,3 +251,54 @@ def test_upgrade_from_the_first_revision_keeps_data(database_url: str) -> None:
     assert [a.title for a in store.list_articles()] == ["Kept"]
     assert "deliveries" in inspect(store.engine).get_table_names()
     store.close()
+
+
+def test_keywords_round_trip_apart_from_tags(store: Store) -> None:
+    [o] = store.add_articles([article(1, tags=["Pick"], keywords=["World", "news", "world"])])
+    stored = store.get_article(o.article.id or 0)
+    assert (stored.tags, stored.keywords) == (["pick"], ["world", "news"])
+
+
+def test_upgrade_makes_feed_categories_keywords_and_keeps_editors_tags(database_url: str) -> None:
+    from alembic import command
+
+    from digest.store.db import _alembic_config, make_engine
+
+    insert = text(
+        "INSERT INTO articles (title, content_hash, text, tags, feed, added_at) "
+        "VALUES (:title, :hash, 'Body.', :tags, :feed, CURRENT_TIMESTAMP)"
+    )
+    engine = make_engine(database_url)
+    config = _alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0006")
+        connection.execute(
+            insert,
+            {"title": "From a feed", "hash": "a", "tags": '["economy"]', "feed": "https://f"},
+        )
+        connection.execute(
+            insert, {"title": "By hand", "hash": "b", "tags": '["frontline"]', "feed": None}
+        )
+    store = open_store(database_url)
+    stored = {a.title: a for a in store.list_articles()}
+    assert (stored["From a feed"].tags, stored["From a feed"].keywords) == ([], ["economy"])
+    assert (stored["By hand"].tags, stored["By hand"].keywords) == (["frontline"], [])
+    [new] = store.add_articles([article(3)])
+    assert store.get_article(new.article.id or 0).keywords == []
+    store.close()
+
+    # And back: the categories are a feed item's tags again, as the old code expects.
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0006")
+        rows = connection.execute(text("SELECT title, tags FROM articles ORDER BY id")).all()
+        columns = {c["name"] for c in inspect(connection).get_columns("articles")}
+    engine.dispose()
+    assert "keywords" not in columns
+    tags = [(title, json.loads(v) if isinstance(v, str) else v) for title, v in rows]
+    assert tags == [
+        ("From a feed", ["economy"]),
+        ("By hand", ["frontline"]),
+        ("Story number 3", []),
+    ]

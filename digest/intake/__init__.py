@@ -23,7 +23,9 @@ from digest.intake.pasted import parse_pasted
 from digest.intake.records import json_records, jsonl_records
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl", ".ndjson")
-_RECORD_FIELDS = ("title", "url", "source", "author", "published", "tags", "text")
+_RECORD_FIELDS = ("title", "url", "source", "author", "published", "tags", "keywords", "text")
+# Fields of `digest add --json` output that the store or the text decides, ignored when read back.
+_DERIVED_FIELDS = ("id", "word_count")
 
 UrlFetcher = Callable[[str], Article]
 
@@ -170,14 +172,14 @@ def article_from_html(raw: str | bytes, origin: str, url: str | None = None) -> 
         source=page.source,
         published=page.published,
         url=page.url,
-        tags=page.tags,
+        keywords=page.keywords,
     )
 
 
 def article_from_record(record: Any, origin: str) -> Article:
     if not isinstance(record, dict):
         raise SourceError(origin, "expected an object with title and text")
-    fields = {key: value for key, value in record.items() if key != "id"}
+    fields = {key: value for key, value in record.items() if key not in _DERIVED_FIELDS}
     unknown = sorted(set(fields) - set(_RECORD_FIELDS))
     if unknown:
         raise SourceError(origin, f"field {unknown[0]!r}: unknown field")
@@ -189,9 +191,10 @@ def build_article(origin: str, **fields: Any) -> Article:
     published = fields.get("published")
     if isinstance(published, date) and not isinstance(published, datetime):
         fields["published"] = datetime(published.year, published.month, published.day, tzinfo=UTC)
-    tags = fields.get("tags")
-    if isinstance(tags, str):
-        fields["tags"] = [tag for tag in tags.split(",")]
+    for name in ("tags", "keywords"):
+        listed = fields.get(name)
+        if isinstance(listed, str):
+            fields[name] = listed.split(",")
     try:
         return Article.model_validate(fields)
     except ValidationError as error:

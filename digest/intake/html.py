@@ -14,7 +14,9 @@ class ExtractedPage:
     source: str | None
     published: datetime | None
     url: str | None
-    tags: list[str]
+    # What the site's metadata says the page is about (keywords, article:tag, its section):
+    # the site's words, not the editor's, so they are never tags.
+    keywords: list[str]
 
 
 def extract_page(html: str | bytes, url: str | None = None) -> ExtractedPage:
@@ -44,7 +46,9 @@ def extract_page(html: str | bytes, url: str | None = None) -> ExtractedPage:
             published = datetime.fromisoformat(document.date)
         except ValueError:
             published = None
-    tags = [*(document.tags or []), *(document.categories or [])]
+    # `<meta name="keywords">` comes as one comma-separated string.
+    listed = [*(document.tags or []), *(document.categories or [])]
+    keywords = [word for entry in listed for word in str(entry).split(",")]
     return ExtractedPage(
         title=title,
         text="\n\n".join(lines),
@@ -52,5 +56,5 @@ def extract_page(html: str | bytes, url: str | None = None) -> ExtractedPage:
         source=document.sitename or document.hostname or None,
         published=published,
         url=document.url or url,
-        tags=[str(tag) for tag in tags],
+        keywords=keywords,
     )

@@ -1,4 +1,5 @@
-"""Markdown articles with YAML front matter (title, url, source, author, published, tags)."""
+"""Markdown articles with YAML front matter (title, url, source, author, published, tags,
+keywords)."""
 
 from __future__ import annotations
 

@@ -97,6 +97,7 @@ class Store:
                 author=article.author,
                 published=article.published,
                 tags=list(article.tags),
+                keywords=list(article.keywords),
                 text=article.text,
                 feed=article.feed,
             )
@@ -325,6 +326,7 @@ def _article(row: ArticleRow) -> Article:
         author=row.author,
         published=row.published,
         tags=list(row.tags or []),
+        keywords=list(row.keywords or []),
         text=row.text,
         feed=row.feed,
     )

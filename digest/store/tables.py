@@ -61,6 +61,7 @@ class ArticleRow(Base):
     author: Mapped[str | None] = mapped_column(String(300))
     published: Mapped[datetime | None] = mapped_column(UTCDateTime)
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    keywords: Mapped[list[str]] = mapped_column(JSON, default=list)
     text: Mapped[str] = mapped_column(Text)
     added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # The feed it came from (None: added by hand); newsletters take articles of their own feeds.
