@@ -3,6 +3,7 @@ shapes of page (the real example in ../shared/data and pages written for these t
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -31,6 +32,17 @@ def test_real_pasted_page(shared_data: Path) -> None:
     # The attribution stays in the body: the reader still sees whom Bloomberg cites.
     assert "Source: Bloomberg" in article.text
     assert article.text.startswith("North Korea could send up to 100,000 troops")
+
+
+def test_pasted_file_times_count_back_from_when_it_was_saved(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / "paste.txt"
+    copy.write_text((shared_data / "articles" / "north-korea-troops-pasted.txt").read_text())
+    saved = datetime(2026, 11, 18, 9, 30, tzinfo=UTC)
+    os.utime(copy, (saved.timestamp(), saved.timestamp()))
+    [article] = load_sources([str(copy)]).articles
+    assert article.published == saved - timedelta(minutes=24)
 
 
 def test_real_pasted_page_time_counts_back_from_the_paste(shared_data: Path) -> None:

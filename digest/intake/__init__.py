@@ -82,7 +82,10 @@ def _load_file(path: Path, intake: Intake) -> None:
         return
     try:
         if suffix == ".txt":
-            intake.articles.append(article_from_pasted(raw, name))
+            # A paste saved to a file: its relative times ("24 min ago") count back from
+            # when the file was written.
+            saved = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+            intake.articles.append(article_from_pasted(raw, name, now=saved))
         elif suffix in (".md", ".markdown"):
             intake.articles.append(article_from_markdown(raw, name))
         elif suffix in (".html", ".htm"):
