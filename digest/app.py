@@ -35,6 +35,8 @@ STDIN_ORIGIN = "<stdin>"
 
 # How long applied provider event ids are remembered: SendGrid retries a post for 72 hours.
 EVENT_IDS_KEPT = timedelta(days=30)
+# What an editor may fix of a stored article (its text is what was read, and stays).
+ARTICLE_FIXES = ("title", "author", "source", "published", "url")
 
 
 @dataclass
@@ -190,6 +192,87 @@ class App:
         except SourceError as error:
             return AddReport([], [error])
         return self._store_added([article], [], tags)
+
+    def add_urls(self, urls: list[str], tags: list[str] | None = None) -> AddReport:
+        """Fetch pages named by URL only (as `digest add URL`, through the guarded fetcher):
+        anything else, a path on this machine above all, is refused, not read."""
+        wanted = [url for url in urls if url.startswith(("http://", "https://"))]
+        refused = [SourceError(url, "not an http(s) URL") for url in urls if url not in wanted]
+        report = self.add(wanted, tags) if wanted else AddReport([], [])
+        return AddReport(report.outcomes, refused + report.errors)
+
+    def add_upload(self, name: str, data: bytes, tags: list[str] | None = None) -> AddReport:
+        """Add the articles of an uploaded file, read as `digest add` reads a file so named."""
+        from digest.intake import load_upload
+
+        intake = load_upload(name, data)
+        return self._store_added(intake.articles, intake.errors, tags)
+
+    def add_to_draft(self, edition: Edition, articles: list[Article]) -> Edition:
+        """Put stored articles into a draft: each summarised and placed where the sections
+        would have put it (its tag's section, the closest themed one, or "In brief"); the
+        built subject, preheader and intro follow, an editor's own are kept."""
+        from digest.editing import with_added
+        from digest.edition import EditionStatus, Item, refreshed_copy
+        from digest.themes import section_for
+
+        if edition.status != EditionStatus.DRAFT:
+            raise DigestError(
+                f"edition {edition.id} is {edition.status.value}: only a draft takes more "
+                "articles (they are stored for the next edition)"
+            )
+        newsletter = self.settings.newsletter(edition.newsletter)
+        held = {item.article.id for item in edition.items}
+        new = [a for a in {a.id: a for a in articles}.values() if a.id not in held]
+        if not new:
+            return edition
+        summarizer = self.summarizer_for(newsletter)
+        updated = edition
+        try:
+            for article in new:
+                summary = summarizer.summarize(
+                    article, theme=newsletter.theme, max_words=newsletter.summary_words
+                )
+                sections = [(s.title, [i.article for i in s.items]) for s in updated.sections]
+                item = Item(article=article, summary=summary)
+                updated = with_added(updated, item, section_for(article, sections))
+        finally:
+            close = getattr(summarizer, "close", None)
+            if close is not None:
+                close()
+        return self.store.update_edition(refreshed_copy(edition, updated, newsletter.theme))
+
+    def update_article(self, article_id: int, **fields: str | None) -> Article:
+        """An editor's fix of what the intake guessed (title, author, source, published, url),
+        validated as any article is; drafts that hold it rewrite the copy built from its old
+        headline. Raises DigestError naming the field."""
+        from pydantic import ValidationError
+
+        from digest.edition import refreshed_copy
+
+        unknown = sorted(set(fields) - set(ARTICLE_FIXES))
+        if unknown:
+            raise DigestError(f"{unknown[0]}: not a field an editor can fix")
+        values = self.store.get_article(article_id).model_dump()
+        for key, value in fields.items():
+            text = (value or "").strip()
+            values[key] = text if text or key == "title" else None  # blank: not known
+        try:
+            fixed = Article.model_validate(values)
+        except ValidationError as error:
+            problem = error.errors()[0]
+            where = ".".join(str(part) for part in problem["loc"]) or "article"
+            raise DigestError(f"{where}: {problem['msg'].removeprefix('Value error, ')}") from None
+        drafts = self.store.drafts_holding(article_id)
+        stored = self.store.update_article(fixed)
+        for before in drafts:
+            assert before.id is not None
+            after = self.store.get_edition(before.id)
+            theme = self.settings.newsletter(before.newsletter).theme
+            refreshed = refreshed_copy(before, after, theme)
+            if refreshed != after:
+                self.store.update_edition(refreshed)
+        return stored
 
     def _store_added(
         self, articles: list[Article], errors: list[SourceError], tags: list[str] | None

@@ -238,3 +238,21 @@ def moved_to_section(edition: Edition, article_id: int, section: int) -> Edition
     item = groups[s_index].pop(i_index)
     groups[section].append(item)
     return _rebuild(edition, groups)
+
+
+def with_added(edition: Edition, item: Item, section: int | None) -> Edition:
+    """The edition with one more item, at the end of the given section, or (None) of its
+    "In brief" section, made at the end when there is none yet."""
+    from digest.themes import BRIEF_TITLE
+
+    if item.article.id in {existing.article.id for existing in edition.items}:
+        raise DigestError(f"article {item.article.id} is already in edition {edition.id}")
+    titles = [existing.title for existing in edition.sections]
+    if section is None and BRIEF_TITLE in titles:
+        section = titles.index(BRIEF_TITLE)
+    if section is None:
+        extra = Section(title=BRIEF_TITLE, items=[item])
+        return edition.model_copy(update={"sections": [*edition.sections, extra]})
+    groups = _sections(edition)
+    groups[section].append(item)
+    return _rebuild(edition, groups)

@@ -146,3 +146,25 @@ def intro(headlines: list[str], section_titles: list[str], theme: str) -> str:
         shape = f"{count} {stories} on {theme}."
     ending = "" if lead.endswith((".", "?", "!", "…")) else "."
     return f"{shape} We lead with: {lead}{ending}"
+
+
+def _headlines(edition: Edition) -> list[str]:
+    return [item.article.title for item in edition.items]
+
+
+def refreshed_copy(before: Edition, after: Edition, theme: str) -> Edition:
+    """`after` with its subject, preheader and intro written again from its headlines, each
+    only where the editor had left the one built from `before`'s: an article added late or a
+    headline fixed ("SKIP TO SITE INDEX" → the real one) shows in them, an editor's own words
+    are kept."""
+    old, new = _headlines(before), _headlines(after)
+    old_titles = [section.title for section in before.sections]
+    new_titles = [section.title for section in after.sections]
+    update: dict[str, str] = {}
+    if before.subject == subject_line(old):
+        update["subject"] = subject_line(new)
+    if before.preheader == preheader(old, theme):
+        update["preheader"] = preheader(new, theme)
+    if before.intro == intro(old, old_titles, theme):
+        update["intro"] = intro(new, new_titles, theme)
+    return after.model_copy(update=update)

@@ -56,6 +56,27 @@ def plan_sections(articles: Sequence[Article], *, theme: str, max_sections: int)
     return groups
 
 
+def section_for(article: Article, sections: Sequence[tuple[str, Sequence[Article]]]) -> int | None:
+    """Where an article added to a built edition goes, as planning would have put it: the
+    section named after one of its tags, else the themed section whose stories it shares the
+    most words with (if clustering would have merged them), else None: "In brief"."""
+    titles = [title for title, _ in sections]
+    for tag in article.tags:
+        if _tag_title(tag) in titles:
+            return titles.index(_tag_title(tag))
+    themed = [(i, list(arts)) for i, (title, arts) in enumerate(sections) if title != BRIEF_TITLE]
+    documents = [_profile(article)] + [_profile(a) for _, arts in themed for a in arts]
+    vectors = _tfidf(documents)
+    best, chosen, offset = _MERGE_THRESHOLD, None, 1
+    for index, arts in themed:
+        mine = vectors[offset : offset + len(arts)]
+        offset += len(arts)
+        linkage = sum(_cosine(vectors[0], other) for other in mine) / (len(mine) or 1)
+        if linkage >= best:
+            best, chosen = linkage, index
+    return chosen
+
+
 def rank_stories(
     articles: Sequence[Article], vectors: Sequence[Vector], theme: str
 ) -> list[Article]:

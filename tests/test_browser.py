@@ -90,6 +90,100 @@ def test_preview_edit_and_approve_in_the_browser(
     app.close()
 
 
+_PASTE_SCRIPT = """([html, text]) => {
+  // What a browser's clipboard holds after copying a page selection: its HTML and its text.
+  const data = new DataTransfer();
+  if (html) data.setData("text/html", html);
+  data.setData("text/plain", text);
+  const area = document.querySelector("[data-paste]");
+  area.focus();
+  const paste = {clipboardData: data, bubbles: true, cancelable: true};
+  area.dispatchEvent(new ClipboardEvent("paste", paste));
+}"""
+_STORY = (
+    "Ferries between Odesa and Varna sailed again on Monday after a month of storms, the port "
+    "said. Passengers queued from dawn. The operator said two more crossings a week would start "
+    "in December, weather allowing, and that tickets bought for cancelled sailings stay valid."
+)
+
+
+def test_pasting_html_into_the_add_box_puts_the_article_in_the_draft(
+    browser: Browser, sqlite_url: str, tmp_path: Path
+) -> None:
+    settings = settings_for(sqlite_url, tmp_path)
+    app = App(settings)
+    edition = draft_edition(app)
+    headline = "Ferries sail again between Odesa and Varna"
+    copied = (
+        f"<html><head><title>{headline} – Harbour Post</title>"
+        '<meta name="author" content="Olena Testenko"></head><body>'
+        '<nav><a href="/">Home</a> <a href="/sport">Sport</a></nav>'
+        f"<article><h1>{headline}</h1><p>{_STORY}</p><p>{_STORY.replace('Monday', 'Sunday')}</p>"
+        f"<p>{_STORY.replace('two', 'three')}</p></article>"
+        "<footer>By choosing I Accept, you consent to our use of cookies.</footer></body></html>"
+    )
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with serving(settings) as base:
+        page = browser.new_page(viewport={"width": 1400, "height": 1300})
+        # The email's logo is on a host that does not resolve here: refused at once, the
+        # preview's frame finishes loading (and is painted) without waiting for it.
+        page.route("https://brief.example.org/**", lambda route: route.abort())
+        page.goto(f"{base}/editions/{edition.id}")
+        # The plain text says something else: only the HTML may be what the server read.
+        page.evaluate(_PASTE_SCRIPT, [copied, "Plain text the clipboard also had"])
+        expect(page.get_by_role("status").first).to_contain_text("Added 1 article to this edition")
+        item = page.locator(".item", has_text=headline)
+        expect(item.locator(".headline")).to_have_text(headline)
+        expect(item.locator('[data-field="author"]')).to_have_text("by Olena Testenko")
+        expect(page.frame_locator("#preview").get_by_text(headline).first).to_be_visible()
+
+        # One click opens the fix; the fixed byline and source reach the preview.
+        item.locator("summary").click()
+        item.get_by_label("Byline").fill("Olena Testenko and Ivan Example")
+        item.get_by_label("Source").fill("Harbour Post")
+        item.get_by_role("button", name="Save article").click()
+        fixed = page.locator(".item", has_text=headline)
+        expect(fixed.locator('[data-field="source"]')).to_have_text("Harbour Post")
+        expect(page.frame_locator("#preview").get_by_text("Harbour Post").first).to_be_visible()
+        # What the editor sees: the box, the guessed fields, one fix open, the preview.
+        page.locator(".item .guessed summary").first.click()
+        page.wait_for_load_state("load")
+        page.screenshot(path=str(ARTIFACTS / "edition-guessed-fields.png"))
+        page.locator("#add-articles").screenshot(path=str(ARTIFACTS / "add-box.png"))
+        page.close()
+    [added] = [
+        i.article
+        for i in app.store.get_edition(edition.id or 0).items
+        if i.article.title == headline
+    ]
+    assert "Plain text the clipboard also had" not in added.text and "cookies" not in added.text
+    assert added.author == "Olena Testenko and Ivan Example"
+    assert (ARTIFACTS / "edition-guessed-fields.png").stat().st_size > 10_000
+    app.close()
+
+
+def test_pasting_plain_text_keeps_it_for_the_next_edition(
+    browser: Browser, sqlite_url: str, tmp_path: Path
+) -> None:
+    settings = settings_for(sqlite_url, tmp_path)
+    app = App(settings)
+    headline = "Night trains to Lviv are full until January"
+    text = f"{headline}\nBy Ivan Example\n\n{_STORY}\n\n{_STORY.replace('two', 'four')}\n"
+    with serving(settings) as base:
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(f"{base}/editions")
+        page.evaluate(_PASTE_SCRIPT, ["", text])
+        expect(page.get_by_role("status").first).to_contain_text("for the next edition")
+        waiting = page.locator("#waiting .item", has_text=headline)
+        expect(waiting.locator(".headline")).to_have_text(headline)
+        expect(waiting.locator('[data-field="author"]')).to_have_text("by Ivan Example")
+        page.screenshot(path=str(ARTIFACTS / "editions-add-box.png"), full_page=True)
+        page.close()
+    [stored] = app.store.articles_in_no_edition(5)
+    assert stored.title == headline and stored.author == "Ivan Example"
+    app.close()
+
+
 def test_page_reloads_itself_when_the_edition_changes(
     browser: Browser, sqlite_url: str, tmp_path: Path
 ) -> None:

@@ -64,10 +64,7 @@ def load_sources(sources: Iterable[str], fetch_url: UrlFetcher | None = None) ->
 
 def _load_file(path: Path, intake: Intake) -> None:
     name = str(path)
-    suffix = path.suffix.lower()
-    if suffix not in SUPPORTED_SUFFIXES:
-        supported = ", ".join(SUPPORTED_SUFFIXES)
-        intake.errors.append(SourceError(name, f"unsupported file type (supported: {supported})"))
+    if not _supported(name, intake):
         return
     try:
         raw = path.read_text(encoding="utf-8-sig")
@@ -80,6 +77,36 @@ def _load_file(path: Path, intake: Intake) -> None:
     except OSError as error:
         intake.errors.append(SourceError(name, error.strerror or str(error)))
         return
+    _read_text(name, raw, intake)
+
+
+def load_upload(name: str, data: bytes) -> Intake:
+    """The articles of one uploaded file (the web page's upload): read by its name's suffix
+    exactly as `digest add` reads a file of that name, without writing it to disk."""
+    intake = Intake()
+    if not _supported(name, intake):
+        return intake
+    try:
+        raw = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        intake.errors.append(SourceError(name, f"not UTF-8 text (byte {error.start})"))
+        return intake
+    _read_text(name, raw, intake)
+    return intake
+
+
+def _supported(name: str, intake: Intake) -> bool:
+    if Path(name).suffix.lower() in SUPPORTED_SUFFIXES:
+        return True
+    supported = ", ".join(SUPPORTED_SUFFIXES)
+    intake.errors.append(SourceError(name, f"unsupported file type (supported: {supported})"))
+    return False
+
+
+def _read_text(name: str, raw: str, intake: Intake) -> None:
+    """One file's text, read by the reader its suffix names; errors name the file (and the
+    record of a JSON file)."""
+    suffix = Path(name).suffix.lower()
     try:
         if suffix == ".txt":
             # A paste saved to a file: its relative times ("24 min ago") count back from

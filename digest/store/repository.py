@@ -153,6 +153,83 @@ class Store:
         with self.session() as session:
             return [_article(row) for row in session.scalars(query)]
 
+    def articles_in_no_edition(self, limit: int) -> list[Article]:
+        """Articles that no edition holds (a cancelled one aside), newest first: what the next
+        build will choose from, shown to the editor with what the intake guessed."""
+        used = (
+            select(ItemRow.id)
+            .join(EditionRow, EditionRow.id == ItemRow.edition_id)
+            .where(
+                ItemRow.article_id == ArticleRow.id,
+                EditionRow.status != EditionStatus.CANCELLED.value,
+            )
+        )
+        query = select(ArticleRow).where(~exists(used)).order_by(ArticleRow.id.desc()).limit(limit)
+        with self.session() as session:
+            return [_article(row) for row in session.scalars(query)]
+
+    def update_article(self, article: Article) -> Article:
+        """Replace what an editor may fix of a stored article: title, byline, source, date and
+        URL (never its text, so its content hash holds). Refused while an approved, sending or
+        sent edition holds it: readers get what was approved."""
+        if article.id is None:
+            raise ValueError("update_article needs a stored article")
+        with self.session() as session:
+            row = session.get(ArticleRow, article.id, with_for_update=True)
+            if row is None:
+                raise NotFoundError(f"no article with id {article.id}")
+            self._check_unlocked(session, article.id)
+            if article.url_key and article.url_key != row.url_key:
+                other = session.scalar(
+                    select(ArticleRow.id).where(ArticleRow.url_key == article.url_key).limit(1)
+                )
+                if other is not None:
+                    raise DigestError(f"url: article {other} already has this URL")
+            row.title, row.url, row.url_key = article.title, article.url, article.url_key
+            row.source, row.author = article.source, article.author
+            row.published = article.published
+            try:
+                session.flush()
+            except IntegrityError:
+                raise DigestError("url: another article already has this URL") from None
+            return _article(row)
+
+    def _check_unlocked(self, session: Session, article_id: int) -> None:
+        locked = session.execute(
+            select(EditionRow.id, EditionRow.status)
+            .join(ItemRow, ItemRow.edition_id == EditionRow.id)
+            .where(
+                ItemRow.article_id == article_id,
+                EditionRow.status.in_(
+                    [
+                        s.value
+                        for s in (EditionStatus.APPROVED, EditionStatus.SENDING, EditionStatus.SENT)
+                    ]
+                ),
+            )
+            .limit(1)
+        ).first()
+        if locked is not None:
+            raise DigestError(
+                f"article {article_id} is in edition {locked.id}, which is {locked.status}: "
+                "only articles of drafts can be changed"
+            )
+
+    def drafts_holding(self, article_id: int) -> list[Edition]:
+        """The draft editions that hold an article (their copy may quote its headline)."""
+        query = (
+            select(EditionRow)
+            .options(_EDITION_LOAD)
+            .join(ItemRow, ItemRow.edition_id == EditionRow.id)
+            .where(
+                ItemRow.article_id == article_id,
+                EditionRow.status == EditionStatus.DRAFT.value,
+            )
+            .order_by(EditionRow.id)
+        )
+        with self.session() as session:
+            return [_edition(row) for row in session.scalars(query).unique()]
+
     # Editions
 
     def create_edition(self, edition: Edition) -> Edition:

@@ -24,9 +24,9 @@ def create_app(settings: Settings, host: str | None = None, insecure_http: bool 
     """The ASGI app. `host` is where it will listen: off loopback (or behind a TLS proxy)
     editors must log in, and off loopback without TLS it refuses (ConfigError) unless
     `insecure_http`."""
-    from digest.web import editor, public, webhooks
+    from digest.web import articles, editor, public, webhooks
     from digest.web.hosts import HostCheck, allowed_hosts
-    from digest.web.limits import FORM_MAX_BYTES, BodyLimit
+    from digest.web.limits import ADD_MAX_BYTES, ADD_PATH, FORM_MAX_BYTES, BodyLimit
     from digest.web.ratelimit import FailureBackoff
     from digest.web.security import Sessions, exposure
 
@@ -47,10 +47,14 @@ def create_app(settings: Settings, host: str | None = None, insecure_http: bool 
     app.include_router(public.router)
     app.include_router(webhooks.router)
     app.include_router(editor.router)
+    app.include_router(articles.router)
     app.add_middleware(
         BodyLimit,
         default=FORM_MAX_BYTES,
-        per_path={"/webhooks/sendgrid": settings.sendgrid_webhook_max_bytes},
+        per_path={
+            "/webhooks/sendgrid": settings.sendgrid_webhook_max_bytes,
+            ADD_PATH: ADD_MAX_BYTES,
+        },
     )
     hosts = allowed_hosts(settings, bound)
     if hosts is not None:

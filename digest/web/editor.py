@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Path, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from digest import editing
@@ -145,8 +145,13 @@ def home() -> Response:
     return RedirectResponse("/editions", status_code=303)
 
 
+# How many articles waiting for an edition the list shows, with what the intake guessed.
+WAITING_SHOWN = 50
+Errors = Annotated[list[str] | None, Query()]
+
+
 @router.get("/editions", response_class=HTMLResponse)
-def editions(current: EditorSession) -> Response:
+def editions(current: EditorSession, error: Errors = None, notice: str | None = None) -> Response:
     app = current.app
     sizes = {
         name: counts.get("subscribed", 0) for name, counts in app.store.subscribers.stats().items()
@@ -160,7 +165,14 @@ def editions(current: EditorSession) -> Response:
         )
         for edition in app.store.list_editions()
     ]
-    return current.page("editions.html", rows=rows)
+    return current.page(
+        "editions.html",
+        rows=rows,
+        drafts=[edition for edition, _ in rows if edition.status == EditionStatus.DRAFT],
+        waiting=app.store.articles_in_no_edition(WAITING_SHOWN),
+        errors=error or [],
+        notice=notice,
+    )
 
 
 def _edition(current: Editor, edition_id: int) -> Edition:
@@ -178,7 +190,7 @@ def _sample(current: Editor, edition: Edition, email: RenderedEmail, html: bool)
 
 @router.get("/editions/{edition_id}", response_class=HTMLResponse)
 def edition_page(
-    current: EditorSession, edition_id: RowId, error: str | None = None, notice: str | None = None
+    current: EditorSession, edition_id: RowId, error: Errors = None, notice: str | None = None
 ) -> Response:
     edition = _edition(current, edition_id)
     email = current.app.render(edition)
@@ -190,7 +202,7 @@ def edition_page(
         limit_kb=GMAIL_CLIP_BYTES / 1024,
         size_kb=email.size / 1024,
         editable=edition.status == EditionStatus.DRAFT,
-        error=error,
+        errors=error or [],
         notice=notice,
         version=_version(email),
     )

@@ -1,7 +1,7 @@
 """Request body caps, enforced before a route reads a byte: a declared Content-Length over the
 cap is refused at once, and a chunked body (which declares nothing) is counted as it streams
-in and refused as soon as it passes the cap. Every form here is small; only SendGrid's webhook
-takes more, up to its own setting."""
+in and refused as soon as it passes the cap. Every form here is small; only the "Add articles"
+box (files, a page's HTML) and SendGrid's webhook take more, up to their own caps."""
 
 from __future__ import annotations
 
@@ -12,6 +12,13 @@ from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 FORM_MAX_BYTES = 1_000_000
+# The "Add articles" box takes files and a page's HTML (a select-all copy of a news page is
+# often 1-3 MB of markup): the whole request up to 10 MB, about the size `fetch_max_bytes`
+# allows a fetched page (5 MB) twice over. Its URLs are fetched one after another while the
+# editor waits, so at most this many at once.
+ADD_PATH = "/articles/add"
+ADD_MAX_BYTES = 10_000_000
+ADD_MAX_URLS = 20
 
 
 class BodyLimit:
