@@ -77,7 +77,9 @@ def _load_file(path: Path, intake: Intake) -> None:
     except OSError as error:
         intake.errors.append(SourceError(name, error.strerror or str(error)))
         return
-    _read_text(name, raw, intake)
+    # A paste saved to a file: its relative times ("24 min ago") count back from when the
+    # file was written.
+    _read_text(name, raw, intake, written=datetime.fromtimestamp(path.stat().st_mtime, UTC))
 
 
 def load_upload(name: str, data: bytes) -> Intake:
@@ -91,7 +93,7 @@ def load_upload(name: str, data: bytes) -> Intake:
     except UnicodeDecodeError as error:
         intake.errors.append(SourceError(name, f"not UTF-8 text (byte {error.start})"))
         return intake
-    _read_text(name, raw, intake)
+    _read_text(name, raw, intake, written=datetime.now(UTC))
     return intake
 
 
@@ -103,16 +105,13 @@ def _supported(name: str, intake: Intake) -> bool:
     return False
 
 
-def _read_text(name: str, raw: str, intake: Intake) -> None:
+def _read_text(name: str, raw: str, intake: Intake, written: datetime) -> None:
     """One file's text, read by the reader its suffix names; errors name the file (and the
     record of a JSON file)."""
     suffix = Path(name).suffix.lower()
     try:
         if suffix == ".txt":
-            # A paste saved to a file: its relative times ("24 min ago") count back from
-            # when the file was written.
-            saved = datetime.fromtimestamp(path.stat().st_mtime, UTC)
-            intake.articles.append(article_from_pasted(raw, name, now=saved))
+            intake.articles.append(article_from_pasted(raw, name, now=written))
         elif suffix in (".md", ".markdown"):
             intake.articles.append(article_from_markdown(raw, name))
         elif suffix in (".html", ".htm"):
