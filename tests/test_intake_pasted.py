@@ -373,3 +373,17 @@ def test_line_shapes() -> None:
         "A line that was wrapped at a fixed width in the middle of its\nsentence."
     ) == ["A line that was wrapped at a fixed width in the middle of its sentence."]
     assert len(paragraphs("A headline of some length over the next line\nBy Ana Ruiz")) == 2
+
+
+def test_byline_glued_to_the_lead_or_signed_at_the_foot() -> None:
+    body = (
+        "The Americas cannot ignore the risk of further surges, the regional health agency "
+        "warned on Wednesday, as cases rose in other regions."
+    )
+    glued = parse_pasted(f"Health agency warns of new wave\n\nBy Aaron Cole: {body}\n")
+    assert glued.author == "Aaron Cole"
+    signed = parse_pasted(
+        f"Health agency warns of new wave\n\n{body}\n\n{body}\n\nWritten by Mia Lund on July 27, "
+        "2017\n"
+    )
+    assert signed.author == "Mia Lund"

@@ -164,6 +164,11 @@ def find_byline(lines: Sequence[str], now: datetime | None = None) -> tuple[str 
     return None, None
 
 
+def explicit_byline(line: str) -> str | None:
+    """The name in a line that says "By …" or "Written by …" outright, else None."""
+    return _after_by(line)
+
+
 def _after_by(line: str) -> str | None:
     match = _BY_GLUED.match(line) or _BY.match(line)
     if not match:

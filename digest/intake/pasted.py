@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from digest.articles import headline_attribution
-from digest.intake.bylines import find_byline, find_date
+from digest.intake.bylines import explicit_byline, find_byline, find_date
 from digest.intake.page_lines import PageLine, classify, paragraphs
 
 _SOURCE_LINE = re.compile(r"^(?:source|sources|via|courtesy of)\s*:\s*(.+)$", re.I)
@@ -58,6 +58,10 @@ def parse_pasted(raw: str, now: datetime | None = None) -> PastedArticle:
     if body_start > end:
         raise ValueError("no article text found below the headline")
     author, published = _meta(_meta_lines(texts, lines, headline), now)
+    if author is None:
+        # Some pages sign the article at its foot ("Written by Name on July 27, 2017"), or
+        # glue the byline to the lead ("By Name: The Americas cannot…").
+        author = _signed(texts[body_start : body_start + 1] + texts[end + 1 : end + 8])
     kept = _kept(texts, lines, body_start, end)
     body = [texts[index] for index in sorted(kept)]
     dropped = [text for index, text in enumerate(texts) if index != headline and index not in kept]
@@ -107,7 +111,7 @@ def _headline(texts: list[str], lines: list[PageLine], start: int) -> int | None
     low = max(0, start - _HEADER_REACH)
     page = [_normal(text) for text in texts]
     best: tuple[float, int] | None = None
-    for index in range(low, min(start + 2, len(lines))):
+    for index in range(low, min(start + 1, len(lines))):
         if not _title_like(texts[index], lines[index]):
             continue
         score = _headline_score(texts, lines, page, index, start)
@@ -232,6 +236,15 @@ def _meta_lines(texts: list[str], lines: list[PageLine], headline: int) -> list[
             continue
         found.append(texts[index])
     return found
+
+
+def _signed(lines: list[str]) -> str | None:
+    for line in lines:
+        if _is_byline(line) and len(line.split()) <= 60:
+            author = explicit_byline(line.split(":")[0] if ":" in line[:60] else line)
+            if author:
+                return author
+    return None
 
 
 def _meta(lines: list[str], now: datetime | None) -> tuple[str | None, datetime | None]:
