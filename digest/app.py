@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from digest.articles import Article
 from digest.config import NewsletterConfig, Settings
 from digest.edition import Edition, build_draft
-from digest.errors import DigestError, SourceError
+from digest.errors import DigestError, SourceError, first_problem
 from digest.render import RenderedEmail, render_edition
 from digest.store import AddOutcome, Store, open_store
 from digest.summarize import Summarizer
@@ -165,12 +165,9 @@ class App:
 
     def _stdin_article(self, stdin: bytes | None, url: str | None) -> Article:
         """The piped page (HTML or text, detected); errors name `<stdin>` like a file."""
-        from digest.intake import article_from_content
+        from digest.intake import article_from_content, decoded
 
-        try:
-            content = (stdin or b"").decode("utf-8-sig")
-        except UnicodeDecodeError as error:
-            raise SourceError(STDIN_ORIGIN, f"not UTF-8 text (byte {error.start})") from None
+        content = decoded(stdin or b"", STDIN_ORIGIN)
         if not content.strip():
             raise SourceError(STDIN_ORIGIN, "nothing on standard input")
         return article_from_content(content, STDIN_ORIGIN, url=url, now=datetime.now(UTC))
@@ -260,9 +257,8 @@ class App:
         try:
             fixed = Article.model_validate(values)
         except ValidationError as error:
-            problem = error.errors()[0]
-            where = ".".join(str(part) for part in problem["loc"]) or "article"
-            raise DigestError(f"{where}: {problem['msg'].removeprefix('Value error, ')}") from None
+            where, message = first_problem(error)
+            raise DigestError(f"{where}: {message.removeprefix('Value error, ')}") from None
         drafts = self.store.drafts_holding(article_id)
         stored = self.store.update_article(fixed)
         for before in drafts:

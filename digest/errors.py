@@ -1,5 +1,12 @@
 """Errors a user can act on: the CLI prints their message as one line, without a traceback."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
 
 class DigestError(Exception):
     """A problem with the user's input, files or settings, described so they can fix it."""
@@ -28,3 +35,10 @@ class LockBusy(DigestError):
 
 class AlreadySent(DigestError):
     """The edition went out completely before: a rerun has nothing to do."""
+
+
+def first_problem(error: ValidationError) -> tuple[str, str]:
+    """The field a validation failed on ("article" for the whole) and pydantic's message, for
+    a one-line error that names the field."""
+    problem = error.errors()[0]
+    return ".".join(str(part) for part in problem["loc"]) or "article", problem["msg"]

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from digest.articles import Article
-from digest.errors import SourceError
+from digest.errors import SourceError, first_problem
 from digest.intake.html import extract_page
 from digest.intake.markdown import parse_markdown
 from digest.intake.pasted import parse_pasted
@@ -67,12 +67,12 @@ def _load_file(path: Path, intake: Intake) -> None:
     if not _supported(name, intake):
         return
     try:
-        raw = path.read_text(encoding="utf-8-sig")
+        raw = decoded(path.read_bytes(), name)
     except FileNotFoundError:
         intake.errors.append(SourceError(name, "file not found"))
         return
-    except UnicodeDecodeError as error:
-        intake.errors.append(SourceError(name, f"not UTF-8 text (byte {error.start})"))
+    except SourceError as error:
+        intake.errors.append(error)
         return
     except OSError as error:
         intake.errors.append(SourceError(name, error.strerror or str(error)))
@@ -89,12 +89,21 @@ def load_upload(name: str, data: bytes) -> Intake:
     if not _supported(name, intake):
         return intake
     try:
-        raw = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        intake.errors.append(SourceError(name, f"not UTF-8 text (byte {error.start})"))
+        raw = decoded(data, name)
+    except SourceError as error:
+        intake.errors.append(error)
         return intake
     _read_text(name, raw, intake, written=datetime.now(UTC))
     return intake
+
+
+def decoded(data: bytes, name: str) -> str:
+    """The text of a file, upload or piped page (UTF-8, a byte-order mark allowed); raises
+    SourceError naming it and the first bad byte."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise SourceError(name, f"not UTF-8 text (byte {error.start})") from None
 
 
 def _supported(name: str, intake: Intake) -> bool:
@@ -227,6 +236,5 @@ def build_article(origin: str, **fields: Any) -> Article:
     try:
         return Article.model_validate(fields)
     except ValidationError as error:
-        problem = error.errors()[0]
-        where = ".".join(str(part) for part in problem["loc"]) or "article"
-        raise SourceError(origin, f"field {where!r}: {problem['msg']}") from None
+        where, message = first_problem(error)
+        raise SourceError(origin, f"field {where!r}: {message}") from None

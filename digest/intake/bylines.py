@@ -146,7 +146,7 @@ def _relative_delta(match: re.Match[str]) -> timedelta:
 def find_byline(lines: Sequence[str], now: datetime | None = None) -> tuple[str | None, int | None]:
     """The author named in these lines, and the index of the line that names them."""
     for index, line in enumerate(lines):
-        author = _after_by(line)
+        author = explicit_byline(line)
         if author is None and line.strip().lower() in ("by", "by:") and index + 1 < len(lines):
             author = _name(lines[index + 1])
         if author:
@@ -166,10 +166,6 @@ def find_byline(lines: Sequence[str], now: datetime | None = None) -> tuple[str 
 
 def explicit_byline(line: str) -> str | None:
     """The name in a line that says "By …" or "Written by …" outright, else None."""
-    return _after_by(line)
-
-
-def _after_by(line: str) -> str | None:
     match = _BY_GLUED.match(line) or _BY.match(line)
     if not match:
         return None

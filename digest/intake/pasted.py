@@ -62,16 +62,26 @@ def parse_pasted(raw: str, now: datetime | None = None) -> PastedArticle:
         # Some pages sign the article at its foot ("Written by Name on July 27, 2017"), or
         # glue the byline to the lead ("By Name: The Americas cannot…").
         author = _signed(texts[body_start : body_start + 1] + texts[end + 1 : end + 8])
-    kept = _kept(texts, lines, body_start, end)
+    return _assembled(texts, headline, _kept(texts, lines, body_start, end), author, published)
+
+
+def _assembled(
+    texts: list[str],
+    headline: int,
+    kept: set[int],
+    author: str | None,
+    published: datetime | None,
+) -> PastedArticle:
+    """The article from the lines chosen: the headline, the kept lines in page order as its
+    text, everything else dropped."""
     body = [texts[index] for index in sorted(kept)]
-    dropped = [text for index, text in enumerate(texts) if index != headline and index not in kept]
     return PastedArticle(
         title=texts[headline],
         text="\n\n".join(body),
         author=author,
         source=_find_source(texts[headline], body),
         published=published,
-        dropped=dropped,
+        dropped=[text for i, text in enumerate(texts) if i != headline and i not in kept],
     )
 
 
@@ -303,23 +313,15 @@ def _short_note(texts: list[str], lines: list[PageLine], now: datetime | None) -
     )
     if headline is None:
         raise ValueError("no headline found: the text has no line of four or more words")
-    rest = [
+    rest = {
         i
         for i in range(headline + 1, len(texts))
         if not lines[i].chrome and not find_date(texts[i], now) and not _is_byline(texts[i])
-    ]
+    }
     if not rest:
         raise ValueError("no article text found below the headline")
     author, published = _meta(texts[headline + 1 : headline + 1 + _META_REACH], now)
-    body = [texts[i] for i in rest]
-    return PastedArticle(
-        title=texts[headline],
-        text="\n\n".join(body),
-        author=author,
-        source=_find_source(texts[headline], body),
-        published=published,
-        dropped=[text for i, text in enumerate(texts) if i != headline and i not in rest],
-    )
+    return _assembled(texts, headline, rest, author, published)
 
 
 def _find_source(title: str, body: list[str]) -> str | None:

@@ -6,36 +6,22 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, File, Form, UploadFile
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from digest.app import AddReport, App
 from digest.errors import DigestError, NotFoundError, SourceError
 from digest.text_fields import one_line
-from digest.web.editor import EditorPost, RowId
+from digest.web.editor import EditorPost, RowId, back_to
 from digest.web.limits import ADD_MAX_URLS
 
 if TYPE_CHECKING:
     from digest.intake import PasteKind
 
 router = APIRouter(include_in_schema=False)
-# Past this many problems the page says how many more: a redirect's URL stays short.
-_ERRORS_SHOWN = 20
 _PASTE = "the paste"
 EditionChoice = Annotated[int, Form(ge=0, le=2**63 - 1)]
-
-
-def _answer(edition: int, notice: str = "", errors: list[str] | None = None) -> Response:
-    """Back to the page the form was on (an edition, or the list at 0), saying what happened."""
-    errors = errors or []
-    shown = errors[:_ERRORS_SHOWN]
-    if len(errors) > len(shown):
-        shown.append(f"… and {len(errors) - len(shown)} more problems")
-    query = urlencode({"notice": notice, "error": shown} if notice else {"error": shown}, True)
-    page = f"/editions/{edition}" if edition else "/editions"
-    return RedirectResponse(f"{page}?{query}" if query else page, status_code=303)
 
 
 def _upload_name(upload: UploadFile) -> str:
@@ -105,17 +91,17 @@ def add_articles(
     app = current.app
     report = _gather(app, urls, paste, clipboard, paste_kind, files or [])
     if report is None:
-        return _answer(edition, errors=["Nothing to add: give URLs, paste a page or choose files."])
+        return back_to(edition, errors=["Nothing to add: give URLs, paste a page or choose files."])
     errors = [str(error) for error in report.errors]
     if edition and report.outcomes:
         try:
             app.add_to_draft(app.store.get_edition(edition), [o.article for o in report.outcomes])
         except NotFoundError:
-            return _answer(0, errors=[f"no edition {edition}: the articles are stored"])
+            return back_to(0, errors=[f"no edition {edition}: the articles are stored"])
         except DigestError as problem:
-            return _answer(edition, _added_notice(report, False), [str(problem), *errors])
+            return back_to(edition, _added_notice(report, False), [str(problem), *errors])
     notice = _added_notice(report, bool(edition)) if report.outcomes else ""
-    return _answer(edition, notice, errors)
+    return back_to(edition, notice, errors)
 
 
 @router.post("/articles/{article_id}")
@@ -135,5 +121,5 @@ def fix_article(
             article_id, title=title, author=author, source=source, published=published, url=url
         )
     except DigestError as problem:
-        return _answer(back, errors=[f"Article {article_id} not saved: {problem}"])
-    return _answer(back, f"Article {article_id} saved.")
+        return back_to(back, errors=[f"Article {article_id} not saved: {problem}"])
+    return back_to(back, f"Article {article_id} saved.")

@@ -9,7 +9,7 @@ import logging
 import math
 from datetime import datetime
 from typing import Annotated
-from urllib.parse import quote
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -229,9 +229,23 @@ def version(current: EditorSession, edition_id: RowId) -> JSONResponse:
     return JSONResponse({"version": _version(current.app.render(edition))})
 
 
+# Past this many problems a page says how many more: a redirect's URL stays short.
+_ERRORS_SHOWN = 20
+
+
+def back_to(edition: int, notice: str = "", errors: list[str] | None = None) -> Response:
+    """Back to the page a form was on (an edition, or the list at 0), saying what happened."""
+    errors = errors or []
+    shown = errors[:_ERRORS_SHOWN]
+    if len(errors) > len(shown):
+        shown.append(f"… and {len(errors) - len(shown)} more problems")
+    query = urlencode({"notice": notice, "error": shown} if notice else {"error": shown}, True)
+    page = f"/editions/{edition}" if edition else "/editions"
+    return RedirectResponse(f"{page}?{query}" if query else page, status_code=303)
+
+
 def _back(edition_id: int, error: str | None = None, notice: str | None = None) -> Response:
-    query = f"?error={quote(error)}" if error else (f"?notice={quote(notice)}" if notice else "")
-    return RedirectResponse(f"/editions/{edition_id}{query}", status_code=303)
+    return back_to(edition_id, "" if error else notice or "", [error] if error else [])
 
 
 def _change(current: Editor, edition_id: int, change: object) -> Response:
