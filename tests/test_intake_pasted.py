@@ -296,6 +296,7 @@ def test_headline_over_a_standfirst_and_byline() -> None:
         (["Shana Nys DambrotNovember 6, 2023"], "Shana Nys Dambrot"),
         (["James Lynch", "Last updated on 20 Feb, 2020"], "James Lynch"),
         (["By Evan Symon, August 14, 2020 2:30 pm"], "Evan Symon"),
+        (["By Ana Vila Last updated Nov 8, 2023 Share"], "Ana Vila"),
         (["Latest News", "April 26, 2022"], None),
         (["Article by"], None),
     ],
@@ -366,6 +367,7 @@ def test_line_shapes() -> None:
     assert classify("Share Adjust Comment Print").chrome
     assert classify("Click to share on Facebook (Opens in new window)").chrome
     assert classify("Follow The Gleaner on Twitter and Instagram").chrome
+    assert classify("Join the conversation in our comments section below.").chrome
     sentence = classify("The council voted on Thursday to build new lanes on four streets.")
     assert sentence.prose and not sentence.chrome
     # Hard-wrapped prose is joined; a browser's one-block-a-line copy is not.
@@ -382,6 +384,7 @@ def test_byline_glued_to_the_lead_or_signed_at_the_foot() -> None:
     )
     glued = parse_pasted(f"Health agency warns of new wave\n\nBy Aaron Cole: {body}\n")
     assert glued.author == "Aaron Cole"
+    assert glued.text.startswith("The Americas cannot ignore")
     signed = parse_pasted(
         f"Health agency warns of new wave\n\n{body}\n\n{body}\n\nWritten by Mia Lund on July 27, "
         "2017\n"

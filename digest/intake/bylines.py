@@ -173,7 +173,7 @@ def explicit_byline(line: str) -> str | None:
     span = date_span(rest)
     if span:
         rest = rest[: span[0]]
-    ends = r"\s+(?:published|updated|posted|on)\b|\s[|·•/]\s|\s[-–—]\s"
+    ends = r"\s+(?:published|(?:last )?updated|posted|on)\b|\s[|·•/]\s|\s[-–—]\s"
     rest = re.split(ends, rest, maxsplit=1, flags=re.I)[0]
     rest = rest.strip(" ,.-–|")
     return _name(rest, allow_outlet=True) or _leading_names(rest)

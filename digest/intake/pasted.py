@@ -59,9 +59,13 @@ def parse_pasted(raw: str, now: datetime | None = None) -> PastedArticle:
         raise ValueError("no article text found below the headline")
     author, published = _meta(_meta_lines(texts, lines, headline), now)
     if author is None:
-        # Some pages sign the article at its foot ("Written by Name on July 27, 2017"), or
-        # glue the byline to the lead ("By Name: The Americas cannot…").
-        author = _signed(texts[body_start : body_start + 1] + texts[end + 1 : end + 8])
+        # Some pages glue the byline to the lead ("By Name: The Americas cannot…"): the name
+        # is the author, the rest the lead. Others sign at the foot ("Written by Name on …").
+        author, lead = _glued_byline(texts[body_start])
+        if author is not None:
+            texts = [*texts[:body_start], lead, *texts[body_start + 1 :]]
+        else:
+            author = _signed(texts[end + 1 : end + 8])
     return _assembled(texts, headline, _kept(texts, lines, body_start, end), author, published)
 
 
@@ -248,10 +252,21 @@ def _meta_lines(texts: list[str], lines: list[PageLine], headline: int) -> list[
     return found
 
 
+_GLUED_BYLINE = re.compile(r"^\W*by\s+(?P<name>[^:]{2,60}):\s+(?P<lead>\S.*)$", re.I)
+
+
+def _glued_byline(line: str) -> tuple[str | None, str]:
+    """The author and the lead of a first paragraph that starts "By Name: …"."""
+    match = _GLUED_BYLINE.match(line)
+    author = explicit_byline(f"By {match['name']}") if match else None
+    return (author, match["lead"]) if match and author else (None, line)
+
+
 def _signed(lines: list[str]) -> str | None:
+    """The author of a short "By …" or "Written by …" line at the article's foot."""
     for line in lines:
-        if _is_byline(line) and len(line.split()) <= 60:
-            author = explicit_byline(line.split(":")[0] if ":" in line[:60] else line)
+        if _is_byline(line) and len(line.split()) <= 15:
+            author = explicit_byline(line)
             if author:
                 return author
     return None
