@@ -390,3 +390,32 @@ def test_byline_glued_to_the_lead_or_signed_at_the_foot() -> None:
         "2017\n"
     )
     assert signed.author == "Mia Lund"
+
+
+def test_agency_photo_credits_and_lines_repeated_on_the_page_are_not_article_text() -> None:
+    lead = (
+        "The state's highest court swore in its first Native American justice on Wednesday, in a "
+        "ceremony attended by the governor and leaders of several tribes."
+    )
+    rest = (
+        "The new justice, a former tribal court judge, said she hoped her appointment would "
+        "encourage young people from the reservations to study law."
+    )
+    teaser = "Most shared this week: how the council plans to fix the bridge"
+    raw = "\n\n".join(
+        [
+            "First Native American justice sworn in",
+            "By Mia Lund",
+            lead,
+            "The justice takes the oath in the court's chamber on Wednesday. (AP Photo/Ed Park)",
+            teaser,
+            rest,
+            teaser,
+            rest.replace("young people", "students"),
+            teaser,
+        ]
+    )
+    page = parse_pasted(raw)
+    assert "AP Photo" not in page.text and "takes the oath" not in page.text
+    assert teaser not in page.text
+    assert page.text.startswith(lead)

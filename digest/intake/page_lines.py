@@ -36,7 +36,8 @@ _CHROME_PHRASES = re.compile(
     r"|enable javascript|\badvertis(?:e|ement|ing)\b|affiliate commission"
     r"|\bread (?:more|next|also)\b|click (?:here|to)|follow us|\bshare (?:this|on|via)\b"
     r"|comments? (?:are|policy|section)|leave a (?:comment|reply)|write a comment|\breply\b"
-    r"|join the (?:conversation|discussion|debate)\b"
+    r"|join the (?:conversation|discussion|debate)\b|\bcommenting\b|civil (?:forum|discussion)"
+    r"|comment(?:s|ing)? (?:guidelines|rules)|house rules|we want to hear from you"
     r"|related (?:articles?|stories|posts|content|coverage)|recommended (?:for you|stories)"
     r"|most (?:read|popular|viewed)|trending now|\bsponsored\b|skip to|back to (?:top|home)"
     r"|\b(?:previous|next) (?:article|story|post)\b|\bsitemap\b"
@@ -68,7 +69,8 @@ _CREDIT = re.compile(
     re.I,
 )
 _CAPTION_END = re.compile(
-    r"(?:\((?:photo|image|picture|credit)[^)]*\)|(?:[A-Z][\w.'-]+ ){1,3}[A-Z][\w'-]*/[A-Z][\w/ ]+"
+    r"(?:\([^()]{0,40}\b(?:photo|photograph|image|picture|credit)s?\b[^()]{0,60}\)"
+    r"|(?:[A-Z][\w.'-]+ ){1,3}[A-Z][\w'-]*/[A-Z][\w/ ]+"
     r"|\b(?:getty images|shutterstock|file photo))\s*$",
     re.I,
 )

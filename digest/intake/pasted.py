@@ -10,6 +10,7 @@ opens it, just above the byline and date (`bylines`). Nothing here is about one 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -125,9 +126,11 @@ def _headline(texts: list[str], lines: list[PageLine], start: int) -> int | None
     low = max(0, start - _HEADER_REACH)
     page = [_normal(text) for text in texts]
     best: tuple[float, int] | None = None
-    for index in range(low, min(start + 1, len(lines))):
+    for index in range(low, min(start + 2, len(lines))):
         if not _title_like(texts[index], lines[index]):
             continue
+        if index > start and lines[index].prose:
+            continue  # the second paragraph of the article, over a byline at its foot
         score = _headline_score(texts, lines, page, index, start)
         if best is None or score > best[0]:
             best = (score, index)
@@ -287,8 +290,14 @@ def _kept(texts: list[str], lines: list[PageLine], start: int, end: int) -> set[
     (one-line paragraphs, a subheading, whom it credits) rather than captions, credits,
     prompts or link lists."""
     kept: set[int] = set()
+    # A line said three times or more on the page is its furniture (a teaser repeated in
+    # every rail, a label in every card), however sentence-like: an article does not repeat
+    # itself word for word.
+    counts = Counter(texts)
     for index in range(start, end + 1):
         line = lines[index]
+        if counts[texts[index]] >= 3:
+            continue
         credits = bool(_SOURCE_LINE.match(texts[index])) and index - start < 3
         own = (line.prose or line.sentence_like) and not _caption(lines, index)
         if credits or own or _subheading(lines, index):
@@ -302,7 +311,9 @@ def _caption(lines: list[PageLine], index: int) -> bool:
     if line.credit:
         return True
     following = lines[index + 1] if index + 1 < len(lines) else None
-    return following is not None and following.credit and line.words <= 45
+    # Only a credit line of its own marks the line above as its caption; a caption that
+    # ends in its credit is a caption by itself, not the paragraph before it.
+    return following is not None and following.credit and following.words <= 12 and line.words <= 45
 
 
 def _subheading(lines: list[PageLine], index: int) -> bool:
