@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from digest.articles import Article
 from digest.config import NewsletterConfig, Settings
 from digest.edition import Edition, build_draft
-from digest.errors import DigestError, SourceError, first_problem
+from digest.errors import DigestError, FieldError, SourceError, first_problem
 from digest.render import RenderedEmail, render_edition
 from digest.store import AddOutcome, Store, open_store
 from digest.summarize import Summarizer
@@ -37,6 +37,10 @@ STDIN_ORIGIN = "<stdin>"
 EVENT_IDS_KEPT = timedelta(days=30)
 # What an editor may fix of a stored article (its text is what was read, and stays).
 ARTICLE_FIXES = ("title", "author", "source", "published", "url")
+# Said instead of pydantic's words where those would puzzle an editor.
+_FIX_REASONS = {
+    "published": "not a date: write 2026-11-24, or 2026-11-24T07:30+01:00 with a time",
+}
 
 
 @dataclass
@@ -249,7 +253,7 @@ class App:
 
         unknown = sorted(set(fields) - set(ARTICLE_FIXES))
         if unknown:
-            raise DigestError(f"{unknown[0]}: not a field an editor can fix")
+            raise FieldError(unknown[0], "not a field an editor can fix")
         values = self.store.get_article(article_id).model_dump()
         for key, value in fields.items():
             text = (value or "").strip()
@@ -258,7 +262,8 @@ class App:
             fixed = Article.model_validate(values)
         except ValidationError as error:
             where, message = first_problem(error)
-            raise DigestError(f"{where}: {message.removeprefix('Value error, ')}") from None
+            reason = _FIX_REASONS.get(where, message.removeprefix("Value error, "))
+            raise FieldError(where, reason) from None
         drafts = self.store.drafts_holding(article_id)
         stored = self.store.update_article(fixed)
         for before in drafts:

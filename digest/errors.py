@@ -25,6 +25,15 @@ class SourceError(DigestError):
         self.reason = reason
 
 
+class FieldError(DigestError):
+    """A value an editor gave that is not valid; `field` names it, `reason` says why."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
 class NotFoundError(DigestError):
     """A stored record that the user asked for does not exist."""
 

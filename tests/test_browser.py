@@ -137,8 +137,18 @@ def test_pasting_html_into_the_add_box_puts_the_article_in_the_draft(
         expect(item.locator('[data-field="author"]')).to_have_text("by Olena Testenko")
         expect(page.frame_locator("#preview").get_by_text(headline).first).to_be_visible()
 
-        # One click opens the fix; the fixed byline and source reach the preview.
+        # A refused fix comes back scrolled to the article, its form open with the reason.
         item.locator("summary").click()
+        item.get_by_label("Date").fill("next Tuesday")
+        item.get_by_role("button", name="Save article").click()
+        refused = page.locator(".item", has_text=headline)
+        expect(refused.locator("form.fix .error")).to_contain_text("Date: not a date")
+        expect(refused.get_by_label("Byline")).to_be_visible()
+        anchor = refused.locator("details").get_attribute("id") or "missing"
+        assert page.url.endswith(f"#{anchor}")
+
+        # One click opens the fix; the fixed byline and source reach the preview.
+        refused.get_by_label("Date").fill("")
         item.get_by_label("Byline").fill("Olena Testenko and Ivan Example")
         item.get_by_label("Source").fill("Harbour Post")
         item.get_by_role("button", name="Save article").click()

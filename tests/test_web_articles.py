@@ -106,7 +106,7 @@ def test_uploads_into_the_draft_and_each_bad_file_named(database_url: str, tmp_p
     assert errors[1].startswith("scan.pdf: unsupported file type")
     assert errors[2] == "latin.txt: not UTF-8 text (byte 3)"
     assert len(errors) == 3
-    assert "Added 2 articles to this edition." in page
+    assert "Added 2 articles to this edition: “" in page
     stored = app.store.get_edition(edition.id or 0)
     titles = [item.article.title for item in stored.items]
     assert len(titles) == before + 2
@@ -134,12 +134,15 @@ def test_a_paste_as_html_or_text_kept_for_the_next_edition(sqlite_url: str, tmp_
             paste_kind="html",
             files=[("clipboard", ("paste.html", PAGE.encode(), "text/html"))],
         )
-        assert "Added 1 article for the next edition." in page
+        assert "Added 1 article for the next edition: “Cranes return to Odesa port” (" in page
         # Without the page's script, the textarea's text comes as `paste`.
         text = f"Night trains to Lviv are full\nBy: Ivan Example\n\n{BODY}\n\n{BODY}\n"
         second = _add(client, csrf, paste=text)
         again = _add(client, csrf, paste=text)
-    assert "Added 1 article for the next edition." in second
+    assert (
+        "Added 1 article for the next edition: “Night trains to Lviv are full” "
+        "(by Ivan Example · no date found)." in second
+    )
     assert "Added 0 articles for the next edition. 1 already stored." in again
     [from_text, from_html] = app.store.articles_in_no_edition(10)
     assert from_html.title == "Cranes return to Odesa port"
@@ -199,17 +202,17 @@ def test_fixing_what_the_intake_guessed(database_url: str, tmp_path: Path) -> No
 
         bad_date = post(published="next Tuesday")
         assert _errors(bad_date) == [
-            f"Article {top.id} not saved: published: Input should be a valid datetime or date, "
-            "invalid character in year"
+            f"Article {top.id} not saved: Date: not a date: write 2026-11-24, or "
+            "2026-11-24T07:30+01:00 with a time"
         ]
         bad_url = post(url="javascript:alert(1)")
-        assert _errors(bad_url) == [f"Article {top.id} not saved: url: must be an http(s) URL"]
+        assert _errors(bad_url) == [f"Article {top.id} not saved: URL: must be an http(s) URL"]
         taken = post(url=other.url or "https://example.org/")
         assert _errors(taken) == [
-            f"Article {top.id} not saved: url: article {other.id} already has this URL"
+            f"Article {top.id} not saved: URL: article {other.id} already has this URL"
         ]
         assert _errors(post(title="  ")) == [
-            f"Article {top.id} not saved: title: String should have at least 1 character"
+            f"Article {top.id} not saved: Title: String should have at least 1 character"
         ]
         assert app.store.get_article(top.id or 0) == top  # nothing changed by the refusals
         saved = post(

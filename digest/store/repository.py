@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from digest.articles import Article
 from digest.edition import Edition, EditionStatus, Item, Section
-from digest.errors import DigestError, NotFoundError
+from digest.errors import DigestError, FieldError, NotFoundError
 from digest.run_plan import BUILD, SlotKey
 from digest.store.db import make_engine, migrate
 from digest.store.deliveries import DeliveryRepository
@@ -184,14 +184,14 @@ class Store:
                     select(ArticleRow.id).where(ArticleRow.url_key == article.url_key).limit(1)
                 )
                 if other is not None:
-                    raise DigestError(f"url: article {other} already has this URL")
+                    raise FieldError("url", f"article {other} already has this URL")
             row.title, row.url, row.url_key = article.title, article.url, article.url_key
             row.source, row.author = article.source, article.author
             row.published = article.published
             try:
                 session.flush()
             except IntegrityError:
-                raise DigestError("url: another article already has this URL") from None
+                raise FieldError("url", "another article already has this URL") from None
             return _article(row)
 
     def _check_unlocked(self, session: Session, article_id: int) -> None:

@@ -11,7 +11,8 @@ from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import Response
 
 from digest.app import AddReport, App
-from digest.errors import DigestError, NotFoundError, SourceError
+from digest.articles import Article
+from digest.errors import DigestError, FieldError, NotFoundError, SourceError
 from digest.text_fields import one_line
 from digest.web.editor import EditorPost, RowId, back_to
 from digest.web.limits import ADD_MAX_URLS
@@ -66,13 +67,35 @@ def _gather(
 
 
 def _added_notice(report: AddReport, into_draft: bool) -> str:
+    """What was added and what the intake made of it, so the editor sees at once what to fix
+    (the page scrolls to the first one)."""
     new = len(report.added)
     known = len(report.outcomes) - new
     where = "to this edition" if into_draft else "for the next edition"
-    notice = f"Added {new} article{'' if new == 1 else 's'} {where}."
+    notice = f"Added {new} article{'' if new == 1 else 's'} {where}"
+    shown = [f"“{a.title}” ({_guessed(a)})" for a in report.added[:3]]
+    notice += (
+        (": " + "; ".join(shown) + ("; …" if new > len(shown) else "") + ".") if shown else "."
+    )
     if known:
         notice += f" {known} already stored" + (", now in this edition." if into_draft else ".")
     return notice
+
+
+def _guessed(article: Article) -> str:
+    byline = f"by {article.author}" if article.author else "no byline found"
+    when = f"{article.published:%Y-%m-%d}" if article.published else "no date found"
+    return f"{byline} · {when}"
+
+
+# The fix form's labels, for its one-line errors.
+_LABELS = {
+    "title": "Title",
+    "author": "Byline",
+    "source": "Source",
+    "published": "Date",
+    "url": "URL",
+}
 
 
 @router.post("/articles/add")
@@ -101,7 +124,8 @@ def add_articles(
         except DigestError as problem:
             return back_to(edition, _added_notice(report, False), [str(problem), *errors])
     notice = _added_notice(report, bool(edition)) if report.outcomes else ""
-    return back_to(edition, notice, errors)
+    first = f"article-{report.outcomes[0].article.id}" if report.outcomes else ""
+    return back_to(edition, notice, errors, anchor=first)
 
 
 @router.post("/articles/{article_id}")
@@ -120,6 +144,11 @@ def fix_article(
         current.app.update_article(
             article_id, title=title, author=author, source=source, published=published, url=url
         )
+    except FieldError as problem:
+        label = _LABELS.get(problem.field, problem.field)
+        message = f"Article {article_id} not saved: {label}: {problem.reason}"
+        return back_to(back, errors=[message], anchor=f"article-{article_id}")
     except DigestError as problem:
-        return back_to(back, errors=[f"Article {article_id} not saved: {problem}"])
-    return back_to(back, f"Article {article_id} saved.")
+        message = f"Article {article_id} not saved: {problem}"
+        return back_to(back, errors=[message], anchor=f"article-{article_id}")
+    return back_to(back, f"Article {article_id} saved.", anchor=f"article-{article_id}")

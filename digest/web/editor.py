@@ -233,15 +233,19 @@ def version(current: EditorSession, edition_id: RowId) -> JSONResponse:
 _ERRORS_SHOWN = 20
 
 
-def back_to(edition: int, notice: str = "", errors: list[str] | None = None) -> Response:
-    """Back to the page a form was on (an edition, or the list at 0), saying what happened."""
+def back_to(
+    edition: int, notice: str = "", errors: list[str] | None = None, anchor: str = ""
+) -> Response:
+    """Back to the page a form was on (an edition, or the list at 0), saying what happened,
+    scrolled to `anchor` (an element's id) when given."""
     errors = errors or []
     shown = errors[:_ERRORS_SHOWN]
     if len(errors) > len(shown):
         shown.append(f"… and {len(errors) - len(shown)} more problems")
     query = urlencode({"notice": notice, "error": shown} if notice else {"error": shown}, True)
     page = f"/editions/{edition}" if edition else "/editions"
-    return RedirectResponse(f"{page}?{query}" if query else page, status_code=303)
+    fragment = f"#{anchor}" if anchor else ""
+    return RedirectResponse(f"{page}{'?' + query if query else ''}{fragment}", status_code=303)
 
 
 def _back(edition_id: int, error: str | None = None, notice: str | None = None) -> Response:
