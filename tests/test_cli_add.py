@@ -96,7 +96,7 @@ def test_an_html_page_on_stdin_goes_to_the_html_reader_at_its_url(workdir: Path)
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[:2] == [
         "added #1: Night trains return to the Alpine line",
-        "    by Paolo Ferri · Example Rail News · 2026-03-02 · 72 words",
+        "    by Paolo Ferri · Example Rail News · 2026-03-02 18:30 UTC · 72 words",
     ]
     article = stored(1)
     assert article["url"] == "https://rail.example.org/night-trains"
@@ -168,7 +168,7 @@ def test_json_output_has_keywords_and_word_count_and_reads_back(workdir: Path) -
     [article] = json.loads(result.stdout)
     assert article["author"] == "Paolo Ferri"
     assert article["source"] == "Example Rail News"
-    assert article["published"] == "2026-03-02T00:00:00Z"
+    assert article["published"] == "2026-03-02T18:30:00Z"
     assert article["keywords"] == ["transport", "europe", "news"]
     assert article["word_count"] == 72
     assert stored(1) == article

@@ -206,3 +206,21 @@ def test_a_url_with_a_line_break_is_refused(tmp_path: Path) -> None:
     path = write(tmp_path, "u.json", json.dumps(record))
     [error] = load_sources([path]).errors
     assert str(error).startswith(f"{path}:item 1: field 'url': Value error, must not contain")
+
+
+def test_html_page_time_keeps_its_offset() -> None:
+    from digest.intake.html import extract_page
+
+    paragraphs = "".join(
+        f"<p>Paragraph {n} of the story says what happened at the port on Friday, and why "
+        "the ferries were late again after the storm.</p>"
+        for n in range(4)
+    )
+    page = (
+        '<html><head><meta property="article:published_time" content="2026-11-20T08:15:00+02:00">'
+        f"<title>Ferries late again</title></head><body><article><h1>Ferries late again</h1>"
+        f"{paragraphs}</article></body></html>"
+    )
+    published = extract_page(page).published
+    assert published is not None
+    assert published.isoformat() == "2026-11-20T08:15:00+02:00"

@@ -19,17 +19,24 @@ class ExtractedPage:
     keywords: list[str]
 
 
+_DATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
+
+
 def extract_page(html: str | bytes, url: str | None = None) -> ExtractedPage:
     """Extract the article from a page; raises ValueError when it has no article text."""
     import trafilatura  # heavy: imported only when an HTML page is read
-    from trafilatura.settings import Document
+    from trafilatura.settings import Document, set_date_params
 
+    # trafilatura's own date settings, asked for the time and its offset too (it gives the
+    # day alone by default, so "08:15+02:00" would be stored as midnight UTC).
+    dates = {**set_date_params(), "outputformat": _DATE_FORMAT}
     document = trafilatura.bare_extraction(
         html,
         url=url,
         with_metadata=True,
         include_comments=False,
         include_tables=False,
+        date_extraction_params=dates,
     )
     if not isinstance(document, Document) or not (document.text or "").strip():
         raise ValueError("no article text found in the page")
