@@ -419,3 +419,25 @@ def test_agency_photo_credits_and_lines_repeated_on_the_page_are_not_article_tex
     assert "AP Photo" not in page.text and "takes the oath" not in page.text
     assert teaser not in page.text
     assert page.text.startswith(lead)
+
+
+def test_captions_after_picture_buttons_or_saying_what_a_picture_shows_are_dropped() -> None:
+    para = (
+        "Researchers at the university have found that people solve puzzles faster after a short "
+        "walk, in a study of two hundred volunteers published on Monday."
+    )
+    raw = "\n\n".join(
+        [
+            "Why a walk helps you think",
+            "By Mia Lund",
+            "Share on Pinterest",
+            "A new study looks at what happens in the brain during a walk.",
+            para,
+            "The screengrab shows volunteers at the start of the walking test.",
+            para.replace("Monday", "Tuesday"),
+        ]
+    )
+    page = parse_pasted(raw)
+    assert "A new study looks" not in page.text
+    assert "screengrab" not in page.text
+    assert page.text.startswith("Researchers at the university")

@@ -80,6 +80,20 @@ _BIDI_CONTROLS = re.compile(r"[\u202a-\u202e\u2066-\u2069]")
 _INLINE_BREAKS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 
 
+# A caption says what the picture shows: "Pictured: …", "The screengrab shows …".
+_CAPTION_START = re.compile(
+    r"^(?:pictured|above|below|top|inset|main picture|file photo)\s*:"
+    r"|^(?:the |this )?(?:screengrab|screenshot|photo|picture|image|still)s? (?:shows?|above)\b",
+    re.I,
+)
+# Buttons laid over a picture: the line after one is the picture's caption.
+IMAGE_BUTTON = re.compile(
+    r"^(?:share on pinterest|pin it|enlarge(?: image| this image)?|expand image|view gallery"
+    r"|open gallery|zoom)$",
+    re.I,
+)
+
+
 @dataclass(frozen=True)
 class PageLine:
     """One block of the copied page, with what its shape says about it."""
@@ -140,6 +154,7 @@ def classify(text: str) -> PageLine:
         chrome=chrome,
         # A caption's credit closes it: only the end of a line is searched for one.
         credit=(len(words) <= 14 and bool(_CREDIT.search(text)))
+        or (len(words) <= 40 and bool(_CAPTION_START.match(text)))
         or bool(_CAPTION_END.search(text[-80:])),
     )
 

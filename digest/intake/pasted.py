@@ -16,7 +16,7 @@ from datetime import datetime
 
 from digest.articles import headline_attribution
 from digest.intake.bylines import explicit_byline, find_byline, find_date
-from digest.intake.page_lines import PageLine, classify, paragraphs
+from digest.intake.page_lines import IMAGE_BUTTON, PageLine, classify, paragraphs
 
 _SOURCE_LINE = re.compile(r"^(?:source|sources|via|courtesy of)\s*:\s*(.+)$", re.I)
 _HEADER_REACH = 25  # lines above the article searched for its headline
@@ -306,9 +306,12 @@ def _kept(texts: list[str], lines: list[PageLine], start: int, end: int) -> set[
 
 
 def _caption(lines: list[PageLine], index: int) -> bool:
-    """A picture's caption: its own credit at the end, or a credit line right after it."""
+    """A picture's caption: its own credit at the end, a credit line right after it, or a
+    button laid over the picture right before it."""
     line = lines[index]
     if line.credit:
+        return True
+    if index > 0 and line.words <= 40 and IMAGE_BUTTON.match(lines[index - 1].text.strip()):
         return True
     following = lines[index + 1] if index + 1 < len(lines) else None
     # Only a credit line of its own marks the line above as its caption; a caption that
