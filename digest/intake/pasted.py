@@ -58,15 +58,19 @@ def parse_pasted(raw: str, now: datetime | None = None) -> PastedArticle:
         body_start += 1
     if body_start > end:
         raise ValueError("no article text found below the headline")
-    author, published = _meta(_meta_lines(texts, lines, headline), now)
+    # Below the headline, and just above the first paragraph (chrome can stand between).
+    near = (
+        _meta_lines(texts, lines, headline) + texts[max(headline + 1, body_start - 3) : body_start]
+    )
+    author, published = _meta(near, now)
     if author is None:
         # Some pages glue the byline to the lead ("By Name: The Americas cannot…"): the name
-        # is the author, the rest the lead. Others sign at the foot ("Written by Name on …").
+        # is the author, the rest the lead. Others sign below ("Written by Name on …").
         author, lead = _glued_byline(texts[body_start])
         if author is not None:
             texts = [*texts[:body_start], lead, *texts[body_start + 1 :]]
         else:
-            author = _signed(texts[end + 1 : end + 8])
+            author = _signed(texts[body_start : end + 8])
     return _assembled(texts, headline, _kept(texts, lines, body_start, end), author, published)
 
 
@@ -266,7 +270,7 @@ def _glued_byline(line: str) -> tuple[str | None, str]:
 
 
 def _signed(lines: list[str]) -> str | None:
-    """The author of a short "By …" or "Written by …" line at the article's foot."""
+    """The author of a short "By …" or "Written by …" line in the article or at its foot."""
     for line in lines:
         if _is_byline(line) and len(line.split()) <= 15:
             author = explicit_byline(line)
