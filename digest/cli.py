@@ -569,12 +569,22 @@ def eval_summaries(
         str | None, typer.Option("--dataset", help="Only records of this dataset (cnndm, xsum).")
     ] = None,
     max_words: Annotated[int, typer.Option(help="Word budget of each summary.")] = 84,
+    half: Annotated[
+        str | None,
+        typer.Option(help="Only one half: tuning (the default was tuned on it) or other."),
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="Write {id, summary} lines here.")] = None,
 ) -> None:
-    """ROUGE-1/2/L F1 (stemmed) of a summariser beside Lead-3 and any published systems."""
-    from digest.evaluate import TABLE_HEADER, evaluate, load_examples
+    """ROUGE-1/2/L F1 (stemmed) of a summariser beside Lead-3 and any published systems, with
+    the share of summaries with a dangling opening, budget filler or an unintroduced name."""
+    from digest.errors import DigestError
+    from digest.evaluate import TABLE_HEADER, evaluate, half_of, load_examples
 
-    examples = load_examples(dataset, part)
+    if half not in (None, "tuning", "other"):
+        raise DigestError(f"--half: {half!r} is not tuning or other")
+    examples = [e for e in load_examples(dataset, part) if half is None or half_of(e.id) == half]
+    if not examples:
+        raise DigestError(f"{dataset}: no examples in the {half} half")
     if summarizer == "llm":
         chosen = _app(ctx).summarizer
     else:
@@ -582,7 +592,11 @@ def eval_summaries(
 
         chosen = offline_summarizer(summarizer)
     scores, outputs = evaluate(examples, {summarizer: chosen}, theme="news", max_words=max_words)
-    typer.echo(f"{len(examples)} articles from {dataset}" + (f" ({part})" if part else ""))
+    typer.echo(
+        f"{len(examples)} articles from {dataset}"
+        + (f" ({part})" if part else "")
+        + (f", {half} half" if half else "")
+    )
     typer.echo(TABLE_HEADER)
     for row in scores:
         typer.echo(row.row())

@@ -7,6 +7,7 @@ computed by the `rouge-score` package, as the published figures are.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable, Iterable
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from digest.articles import Article
 from digest.errors import DigestError
+from digest.evaluate_readability import Problems, readability_problems
 from digest.summarize import Summarizer
 from digest.summarize.sentences import paragraphs, split_sentences
 
@@ -38,18 +40,20 @@ class Score:
     words: float
     per_second: float | None
     count: int
+    problems: Problems = field(default_factory=lambda: Problems(0, 0, 0, 0))
 
     def row(self) -> str:
         speed = f"{self.per_second:,.0f}" if self.per_second else "-"
         return (
             f"| {self.name} | {self.rouge1:.2f} | {self.rouge2:.2f} | {self.rougeL:.2f} | "
-            f"{self.rougeLsum:.2f} | {self.words:.1f} | {speed} |"
+            f"{self.rougeLsum:.2f} | {self.words:.1f} | {self.problems.percent('dangling')} | "
+            f"{self.problems.percent('filler')} | {self.problems.percent('names')} | {speed} |"
         )
 
 
 TABLE_HEADER = (
-    "| system | R-1 | R-2 | R-L | R-Lsum | words | articles/s |\n"
-    "| --- | --- | --- | --- | --- | --- | --- |"
+    "| system | R-1 | R-2 | R-L | R-Lsum | words | dangling | filler | names | articles/s |\n"
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 )
 
 
@@ -90,30 +94,77 @@ def lead(text: str, count: int = 3) -> str:
     return " ".join(sentences_of(text)[:count])
 
 
+def half_of(example_id: str) -> str:
+    """Which half of an evaluation set an article is in, "tuning" or "other", by a hash of its
+    id: tuning on one half and reporting the other keeps the figures about unseen articles."""
+    digest = hashlib.sha256(example_id.encode()).digest()
+    return "tuning" if digest[0] % 2 == 0 else "other"
+
+
+@dataclass(frozen=True)
+class _PairScore:
+    rouge: dict[str, float]
+    words: int
+    problems: Problems
+
+
+class ScoreCache:
+    """Scores of summaries against references, each (article, summary) pair computed once:
+    a search over settings meets the same summaries again and again."""
+
+    def __init__(self) -> None:
+        from rouge_score import rouge_scorer
+
+        self._scorer = rouge_scorer.RougeScorer(_MEASURES, use_stemmer=True)
+        self._pairs: dict[tuple[str, str], _PairScore] = {}
+
+    def pair(self, example: Example, summary: str) -> _PairScore:
+        key = (example.id, summary)
+        if key not in self._pairs:
+            result = self._scorer.score(_lines(example.reference), _lines(summary))
+            self._pairs[key] = _PairScore(
+                rouge={measure: result[measure].fmeasure for measure in _MEASURES},
+                words=len(summary.split()),
+                problems=readability_problems(example.article, summary),
+            )
+        return self._pairs[key]
+
+    def score(
+        self,
+        name: str,
+        examples: list[Example],
+        summaries: list[str],
+        seconds: float | None = None,
+    ) -> Score:
+        pairs = [self.pair(e, s) for e, s in zip(examples, summaries, strict=True)]
+        count = len(pairs)
+        problems = Problems(0, 0, 0, 0)
+        for item in pairs:
+            problems = problems + item.problems
+
+        def mean(measure: str) -> float:
+            return 100 * sum(item.rouge[measure] for item in pairs) / count
+
+        return Score(
+            name=name,
+            rouge1=mean("rouge1"),
+            rouge2=mean("rouge2"),
+            rougeL=mean("rougeL"),
+            rougeLsum=mean("rougeLsum"),
+            words=sum(item.words for item in pairs) / count,
+            per_second=count / seconds if seconds else None,
+            count=count,
+            problems=problems,
+        )
+
+
+_MEASURES = ("rouge1", "rouge2", "rougeL", "rougeLsum")
+
+
 def score(
     name: str, examples: list[Example], summaries: list[str], seconds: float | None = None
 ) -> Score:
-    from rouge_score import rouge_scorer
-
-    scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL", "rougeLsum"], use_stemmer=True)
-    totals = {"rouge1": 0.0, "rouge2": 0.0, "rougeL": 0.0, "rougeLsum": 0.0}
-    words = 0
-    for example, summary in zip(examples, summaries, strict=True):
-        result = scorer.score(_lines(example.reference), _lines(summary))
-        for key in totals:
-            totals[key] += result[key].fmeasure
-        words += len(summary.split())
-    count = len(examples)
-    return Score(
-        name=name,
-        rouge1=100 * totals["rouge1"] / count,
-        rouge2=100 * totals["rouge2"] / count,
-        rougeL=100 * totals["rougeL"] / count,
-        rougeLsum=100 * totals["rougeLsum"] / count,
-        words=words / count,
-        per_second=count / seconds if seconds else None,
-        count=count,
-    )
+    return ScoreCache().score(name, examples, summaries, seconds)
 
 
 def _lines(text: str) -> str:

@@ -288,3 +288,39 @@ def test_subscribers_and_send_through_the_cli(workdir: Path, tmp_path: Path) -> 
     assert "ana@example.org,Ana,unsubscribed" in exported
     removed = run(workdir, "subscribers", "remove", "cy@example.org", env=env)
     assert "removed 1 subscription(s)" in removed.stdout
+
+
+def test_eval_summaries_prints_readability_rates_on_the_half_not_tuned_on(
+    workdir: Path, shared_data: Path
+) -> None:
+    data = shared_data / "summaries/dev.jsonl"
+    result = run(workdir, "eval", "summaries", str(data), "--dataset", "cnndm", "--half", "other")
+    lines = result.stdout.splitlines()
+    assert "other half" in lines[0]
+    header = [cell.strip() for cell in lines[1].strip("|").split("|")]
+    assert header[:10] == [
+        "system",
+        "R-1",
+        "R-2",
+        "R-L",
+        "R-Lsum",
+        "words",
+        "dangling",
+        "filler",
+        "names",
+        "articles/s",
+    ]
+    rows = {
+        cells[0]: cells
+        for line in lines[3:]
+        if (cells := [cell.strip() for cell in line.strip("|").split("|")])
+    }
+    ours, lead3 = rows["extractive"], rows["Lead-3"]
+    # On articles it was not tuned on: above Lead-3 on and R-L, in fewer words, with
+    # at most 5% of summaries opening on a word that points back.
+    for column in (1, 2, 3):
+        assert float(ours[column]) > float(lead3[column]), (column, ours, lead3)
+    assert float(ours[5]) <= 75
+    assert float(ours[6].rstrip("%")) <= 5
+    bad = run(workdir, "eval", "summaries", str(data), "--half", "first", check=False)
+    assert bad.returncode == 1 and "--half" in bad.stderr

@@ -8,6 +8,9 @@ from pydantic import BaseModel, Field
 
 from digest.articles import Article
 
+# How a note saying which names were completed from the article begins.
+COMPLETION_NOTE = "names completed from the article: "
+
 
 class Summary(BaseModel):
     """One to three sentences about one article, the method that wrote them, and a note for the
@@ -16,6 +19,12 @@ class Summary(BaseModel):
     text: str = Field(min_length=1)
     method: str
     note: str = ""
+
+    @property
+    def note_is_warning(self) -> bool:
+        """Whether the note asks the editor to check something (a summary replaced), rather than
+        saying where the summary's words differ from the article's (names completed)."""
+        return bool(self.note) and not self.note.startswith(COMPLETION_NOTE)
 
 
 class Summarizer(Protocol):

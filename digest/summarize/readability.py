@@ -34,7 +34,7 @@ _POINTING_BACK_PHRASES = re.compile(
 # A sentence that is a quotation: its "I" and "we" are the speaker's, named in the attribution.
 _QUOTED_OPENING = re.compile(r"^[\"“‘'«]")
 _ATTRIBUTION = re.compile(
-    r"[,.?!]?[\"”’'»]\s*,?\s*(?:[A-Z][\w.'’-]*\s+){0,4}?(?:said|says|told|added|asked|wrote"
+    r"[,.?!]?[\"”’'»]\s*,?\s*(?:[\w.'’-]+\s+){0,4}?(?:said|says|told|added|asked|wrote"
     r"|explained|insisted|warned|noted|argued)\b",
 )
 _FIRST_WORD = re.compile(r"[A-Za-z][A-Za-z'’]*")
@@ -65,6 +65,34 @@ _BOILERPLATE = re.compile(
     re.I,
 )
 _EMAIL_ADDRESS = re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b")
+# Words without which none of the above can match: a plain substring test rules most
+# sentences out before the long pattern runs (it is slow on every sentence of every article).
+_TRIGGERS = (
+    *"""
+    appeared published posted republish reprint permission copyright © photo image picture
+    video graphic illustration getty reuters afp scroll click subscribe newsletter journalism
+    donat follow download comment contact tip @
+    """.split(),  # noqa: SIM905 - a word list reads better as text
+    "ran ",
+    "rights reserved",
+    "reporting by",
+    "editing by",
+    "writing by",
+    "compiled by",
+    "produced by",
+    "read more",
+    "read also",
+    "see also",
+    "related:",
+    "watch:",
+    "listen:",
+    "sign up",
+    "become a",
+    "share this",
+    "reached at",
+    "for more",
+    "this content",
+)
 
 
 def pointing_back(sentence: str) -> str | None:
@@ -92,4 +120,7 @@ def pointing_back(sentence: str) -> str | None:
 def boilerplate(sentence: str) -> bool:
     """Whether `sentence` is about the page rather than the news: a republication note, a
     caption or credit, a call to subscribe, donate, follow or click, an address to write to."""
+    lowered = sentence.lower()
+    if not any(trigger in lowered for trigger in _TRIGGERS):
+        return False
     return bool(_BOILERPLATE.search(sentence) or _EMAIL_ADDRESS.search(sentence))
