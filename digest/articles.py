@@ -113,8 +113,17 @@ _DATELINE = re.compile(
 )
 
 
+# "TAYLORVILLE — ", "ST CATHERINE, Jamaica — ", "KVELLER via JTA — ": a place (or wire) in
+# capitals and a dash before the first sentence.
+_CAPITALS_DATELINE = re.compile(
+    r"^[A-Z][A-Z.'-]+(?: [A-Z][A-Z.'-]+){0,3}(?:,? (?:[A-Z][\w.'-]*|via)(?: [A-Z][\w.'-]*){0,3})?"
+    r"\s+[—–]\s+(?=[A-Z\"“])"
+)
+
+
 def without_dateline(text: str) -> str:
-    return _DATELINE.sub("", text, count=1)
+    text = _DATELINE.sub("", text, count=1)
+    return _CAPITALS_DATELINE.sub("", text, count=1)
 
 
 # "Headline – Bloomberg", "Headline | Reuters": an outlet credited after the headline.

@@ -100,8 +100,10 @@ def test_theme_biases_the_choice() -> None:
     )
     article = Article(title="Council meets on budget", text=text)
     summarizer = ExtractiveSummarizer()
-    themed = summarizer.summarize(article, theme=THEME, max_words=20)
-    plain = summarizer.summarize(article, theme="city budget and council", max_words=20)
+    # The news leads either way; what the theme touches is what is added to it.
+    themed = summarizer.summarize(article, theme=THEME, max_words=35)
+    plain = summarizer.summarize(article, theme="city budget and council", max_words=35)
+    assert themed.text.startswith("The city council met") and plain.text.startswith("The city")
     assert "drone attacks" in themed.text
     assert "drone attacks" not in plain.text
 

@@ -62,7 +62,11 @@ def test_a_sentence_that_points_back_is_used_only_after_the_one_it_follows() -> 
             "The airport welcomed the tram line vote.",
         ]
     )
-    sentences = split_sentences(summary_of(text, words=70))
+    assert_points_back_only_after_what_it_follows(summary_of(text, words=70), text)
+
+
+def assert_points_back_only_after_what_it_follows(summary: str, text: str) -> None:
+    sentences = split_sentences(summary)
     article_sentences = [s for p in text.split("\n\n") for s in split_sentences(p)]
     for position, sentence in enumerate(sentences):
         if pointing_back(sentence):
@@ -173,3 +177,28 @@ def test_evaluation_counts_dangling_openings_and_filler_for_any_system() -> None
         article, "The council approved the tram line on Tuesday. A cat sat nearby."
     )
     assert late.filler == 1
+
+
+def test_quotations_with_a_pronoun_for_speaker_and_cut_captions_are_left_out() -> None:
+    assert pointing_back("“Loss rates have been lower on these lands,” he said.") == "he"
+    text = "\n\n".join(
+        [
+            "is among the unique menu items at the restaurant.",
+            "The city's oldest market reopened on Saturday after a two-year rebuilding that cost "
+            "the city 40 million dollars, the market's owners said.",
+            "“The market is back and better than before, and traders are happy,” she said.",
+            "• Traders said rents at the rebuilt market would rise by a tenth next year.",
+        ]
+    )
+    summary = summary_of(text, words=80, theme="the city")
+    assert summary.startswith("The city's oldest market reopened")
+    assert "is among" not in summary and "•" not in summary
+    assert_points_back_only_after_what_it_follows(summary, text)
+
+
+def test_a_dateline_in_capitals_is_not_part_of_the_summary() -> None:
+    text = (
+        "ST CATHERINE, Jamaica — A police inspector was hurt on Friday when a stone was thrown "
+        "at the police station, the police said."
+    )
+    assert summary_of(text, theme="crime").startswith("A police inspector was hurt")

@@ -32,6 +32,12 @@ _NOT_CONTENT = re.compile(
     r" note|correction|disclaimer)\b",
     re.I,
 )
+# A heading over the story's history: "Background:", "Context", "What we know so far".
+_BACKGROUND_HEADING = re.compile(
+    r"^(?:background|context|history|previously|the story so far|catch up|what happened before)"
+    r"\s*:?\s*$",
+    re.I,
+)
 # Page furniture glued to the front of a paragraph by the copy ("Scroll down for video A man…").
 _FURNITURE_PREFIX = re.compile(r"^(?:scroll down for (?:video|more)\W*|advertisement\s+)", re.I)
 # Asides about pictures the email does not carry: "(pictured)", "(left)", "(pictured above)".
@@ -40,6 +46,9 @@ _PICTURE_ASIDE = re.compile(
     r"(?:[ ,]+(?:left|right|centre|center|above|below|with \w+|in \d{4}))*\)",
     re.I,
 )
+_CUT_START = re.compile(r"(?:[—–-]\s*)?[a-z][a-z]*(?:[\s,;:.]|$)")
+# A list item's bullet: the item is the article's words, the bullet is not.
+_BULLET = re.compile(r"^[•·▪◦‣*]\s+")
 # Headings, captions and cut-off text end without a full stop: they are not sentences to quote.
 _SENTENCE_END = (".", "!", '"', "'", "’", "”", ")")
 
@@ -51,7 +60,7 @@ class Tuning:
 
     lead: float = 0.7  # weight of being early in the article
     central: float = 0.3  # weight of using the article's recurring words
-    theme: float = 0.5  # weight of touching the newsletter's theme
+    theme: float = 0.3  # weight of touching the newsletter's theme
     decay: float = 0.4  # how fast the lead weight falls with position
     # Centrality is divided by (distinct words) ** this: near 1, a short sentence does not win
     # on a few recurring words ("That's been driving down emissions.").
@@ -75,7 +84,7 @@ class _Candidate:
 
 # One-sentence mode (for one-line digests, and the XSum evaluation): the sentence most central
 # to the article, wherever it is; measured better than the lead there (see the README).
-ONE_SENTENCE = Tuning(lead=0.0, central=1.0, length_power=0.3, keep=0.0, sentences=1)
+ONE_SENTENCE = Tuning(lead=0.2, central=1.0, length_power=0.3, keep=0.0, sentences=1)
 # The summary's word budget at which the default is measured against Lead-3.
 EVALUATION_WORDS = 84
 
@@ -104,11 +113,13 @@ def article_sentences(text: str) -> list[str]:
     and paragraphs that are not the article's own words (sources, captions, links) left out."""
     sentences = []
     for paragraph in paragraphs(without_dateline(text)):
+        if _BACKGROUND_HEADING.match(paragraph):
+            break  # what follows is the story's history, not its news
         paragraph = _FURNITURE_PREFIX.sub("", paragraph)
         if not paragraph or _NOT_CONTENT.match(paragraph):
             continue
         for sentence in split_sentences(paragraph):
-            cleaned = _LEAD_LABEL.sub("", sentence)
+            cleaned = _LEAD_LABEL.sub("", _BULLET.sub("", sentence))
             if "(" in cleaned:
                 cleaned = _PICTURE_ASIDE.sub("", cleaned)
             if cleaned:
@@ -170,7 +181,9 @@ def _score(sentences: list[str], title: str, theme: str, tuning: Tuning) -> list
     for index, (sentence, stems) in enumerate(zip(sentences, stems_per_sentence, strict=True)):
         words = len(sentence.split())
         unique = frozenset(stems)
-        complete = sentence.endswith(_SENTENCE_END)
+        # Ends as a sentence ends, and begins as one begins: "is among the menu items…" is
+        # what is left of a caption ("iPhone sales…" is not).
+        complete = sentence.endswith(_SENTENCE_END) and not _CUT_START.match(sentence)
         if not (tuning.min_words <= words <= tuning.max_words and complete and unique):
             continue
         if _repeats_headline(unique, headline):

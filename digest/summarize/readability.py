@@ -27,6 +27,8 @@ _POINTING_BACK = frozenset(
 # Openings of more than one word that do the same.
 _POINTING_BACK_PHRASES = re.compile(
     r"^(?:in addition|as a result|even so|at the same time|on the other hand|in turn|after that"
+    r"|in other words|that said|for (?:example|instance)|in (?:fact|contrast|particular|short)"
+    r"|by contrast|on the contrary|what's more|after all|not only that|to (?:that|this) end"
     r"|before that|by then|for (?:his|her|their|its) part|the (?:latter|former)|both of them"
     r"|neither of them|the same (?:day|week|month|year|thing|way))\b",
     re.I,
@@ -36,6 +38,12 @@ _QUOTED_OPENING = re.compile(r"^[\"“‘'«]")
 _ATTRIBUTION = re.compile(
     r"[,.?!]?[\"”’'»]\s*,?\s*(?:[\w.'’-]+\s+){0,4}?(?:said|says|told|added|asked|wrote"
     r"|explained|insisted|warned|noted|argued)\b",
+)
+# A quotation or report attributed to a pronoun ("…,” he said.") leans on an earlier sentence
+# for its speaker as much as one that opens on "He".
+_PRONOUN_SPEAKER = re.compile(
+    r"[,”\"’']\s*(he|she|they|we|I)\s+(?:said|says|added|told|explained|insisted|warned|noted"
+    r"|argued|wrote|asked)\b"
 )
 _FIRST_WORD = re.compile(r"[A-Za-z][A-Za-z'’]*")
 
@@ -50,7 +58,8 @@ _BOILERPLATE = re.compile(
     r"|(?:additional )?reporting by|editing by|writing by|compiled by|produced by"
     r"|^\(?(?:photo|image|picture|video|graphic|illustration)s?(?: credit)?\s*(?::|by\b)"
     r"|getty images|\bap photo\b|\bafp via\b|/reuters\b|\breuters/"
-    r"|scroll down for|click here|read more\b|read also\b|see also\b|related:|watch:|listen:"
+    r"|scroll down for|click (?:here|through|the link|below|to)\b"
+    r"|read more\b|read also\b|see also\b|related:|watch:|listen:"
     r"|sign up (?:for|to|here|now)|subscribe (?:to|now|here|for|today)|newsletter sign"
     r"|(?:support|fund) (?:our|independent|quality) (?:journalism|reporting|work)"
     r"|^(?:please )?donate\b|\bdonate (?:now|today|here|to us)\b|make a donation to us"
@@ -97,9 +106,13 @@ _TRIGGERS = (
 
 def pointing_back(sentence: str) -> str | None:
     """The opening word or phrase of `sentence` that needs an earlier sentence to make sense
-    ("He", "This", "But", "As a result"), or None. A quotation with its speaker named ("We will
-    not leave," the mayor said.) stands on its own."""
+    ("He", "This", "But", "As a result"), or the pronoun a quotation is attributed to ("…," he
+    said.), or None. A quotation with its speaker named ("We will not leave," the mayor said.)
+    stands on its own."""
     text = sentence.lstrip(" \t([{—–-…")
+    speaker = _PRONOUN_SPEAKER.search(text)
+    if speaker:
+        return speaker[1]
     if _QUOTED_OPENING.match(text):
         if _ATTRIBUTION.search(text):
             return None
