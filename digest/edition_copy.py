@@ -74,7 +74,16 @@ def clean_headline(title: str) -> str:
         text = strip_attribution(text)
         text = _DATED_CREDIT.sub("", text).strip()
         text = _KICKER.sub("", text).strip()
+        head, dash, tail = text.rpartition(" - ")
+        if dash and len(head.split()) >= 4 and _credit_like(tail):
+            text = head
     return text.rstrip(" .") if not text.endswith("...") else text
+
+
+def _credit_like(text: str) -> bool:
+    """A credit such as "The St Kitts Nevis Observer" or "WSVN 7News": capitalised words."""
+    words = text.split()
+    return 0 < len(words) <= 6 and all(w[:1].isupper() or w[:1].isdigit() for w in words)
 
 
 # "| DW | 19.01.2020": an outlet with a date after the headline.
@@ -230,9 +239,10 @@ _SUBJECT_OTHERS = 2
 
 def _subject(stories: list[_Story], sections: Outline) -> tuple[str, set[int]]:
     """The lead's news and one or two other stories, within SUBJECT_LIMIT, with the indexes
-    of the stories named. The lead keeps as much of its headline as it can: a story more is
-    worth cutting the lead at a clause, not worth losing half of it. Where no other story
-    fits, the other sections' names may ("…; plus North Korea and Shadow fleet")."""
+    of the stories named. The lead keeps as much of its headline as it can, but another story
+    is worth cutting it at a clause ("…Kharkiv after overnight strikes" → "…Kharkiv"). Where
+    no other story fits, the other sections' names may ("…; plus North Korea and Shadow
+    fleet")."""
     if not stories:
         return "", set()
     best: tuple[float, str, set[int]] | None = None
@@ -271,7 +281,7 @@ def _with_topics(
             continue
         longer = f"{text}; plus {_join_and(topics[:count])}"
         if len(longer) <= SUBJECT_LIMIT:
-            return longer, score + (0.5 if count == 1 else 0.7)
+            return longer, score + (0.3 if count == 1 else 0.4)
     return text, score
 
 
@@ -279,7 +289,7 @@ def _join_forms(
     lead: _Form, picked: Sequence[tuple[int, _Story]], room: int
 ) -> tuple[str, float] | None:
     """The best subject with this lead form and these other stories, and its score."""
-    score = 3.0 * lead.kept - (1.5 if lead.cut else 0.0)
+    score = 2.0 * lead.kept - (1.5 if lead.cut else 0.0)
     parts = [lead.text]
     for index, story in picked:
         room -= 2  # "; "
@@ -378,7 +388,7 @@ def _intro(stories: list[_Story], sections: Outline) -> str:
         if not opener:
             continue
         company = f", and {_more(len(headlines) - 1)}" if len(headlines) > 1 else ""
-        sentences.append(f"In {title}, {_lowered(opener[0].text)}{company}.")
+        sentences.append(_sentence(f"In {title}, {_lowered(opener[0].text)}{company}"))
     rest = [title for _, title, _ in themed[INTRO_SECTIONS:]]
     if rest:
         sentences.append(f"More in {_join_and(rest)}.")
@@ -409,8 +419,13 @@ _COMMON_OPENERS = _words(
 
 
 def _lowered(text: str) -> str:
+    """The headline's first word in lower case when it is a common word in a sentence-case
+    headline ("In Ports, the terminal…"), not in a title-case one ("Where and How to Buy")."""
     first, _, rest = text.partition(" ")
-    if first.lower() in _COMMON_OPENERS and not first.isupper():
+    later = [w for w in rest.split() if w[:1].isalpha()]
+    capitals = sum(w[:1].isupper() for w in later)
+    title_case = len(later) >= 2 and capitals / len(later) > 0.5
+    if first.lower() in _COMMON_OPENERS and not first.isupper() and not title_case:
         return f"{first.lower()} {rest}".rstrip()
     return text
 
@@ -459,6 +474,7 @@ class _EditionWords:
     stories: list[set[str]]
     section_titles: set[str]
     words: set[str]
+    text: str
     total: int
     section_sizes: set[int]
 
@@ -475,6 +491,7 @@ def _edition_words(edition: Edition, theme: str) -> _EditionWords:
         stories=stories,
         section_titles={section.title.casefold() for section in edition.sections},
         words=set(tokens(f"{everything} {titles} {theme}")),
+        text=everything,
         total=len(edition.items),
         section_sizes={len(section.items) for section in edition.sections},
     )
@@ -571,8 +588,9 @@ def _section_named(clause: str, known: _EditionWords) -> str | None:
     for name in names:
         if name.casefold() in known.section_titles:
             continue
-        if all(token in known.words for token in tokens(name)):
-            return None  # "In Kyiv": a place the stories name, not a heading
+        proper = all(word[:1].isupper() for word in name.split())
+        if proper and name in known.text:
+            return None  # "In Kyiv", "In North Korea": a place the stories name
         return name
     return ""
 
