@@ -324,7 +324,7 @@ def _preheader(stories: list[_Story], sections: Outline, named: set[int], theme:
         room = PREHEADER_LIMIT - len(tail) - 2 * (count - 1) - 2
         texts = _fit_all([story.headline for story in chosen], room)
         if texts is not None:
-            return f"{'; '.join(texts)}. {tail}".strip()
+            return f"{_sentence('; '.join(texts))} {tail}".strip()
     return shorten(clean_headline(left[0].headline), PREHEADER_LIMIT)
 
 
