@@ -35,6 +35,8 @@ STDIN_ORIGIN = "<stdin>"
 
 # How long applied provider event ids are remembered: SendGrid retries a post for 72 hours.
 EVENT_IDS_KEPT = timedelta(days=30)
+# How many of the articles in no edition (newest first) a draft's copy is checked against.
+OUTSIDE_HEADLINES = 200
 # What an editor may fix of a stored article (its text is what was read, and stays).
 ARTICLE_FIXES = ("title", "author", "source", "published", "url")
 # Said instead of pydantic's words where those would puzzle an editor.
@@ -214,7 +216,7 @@ class App:
         would have put it (its tag's section, the closest themed one, or "In brief"); the
         built subject, preheader and intro follow, an editor's own are kept."""
         from digest.editing import with_added
-        from digest.edition import EditionStatus, Item, refreshed_copy
+        from digest.edition import EditionStatus, Item
         from digest.themes import section_for
 
         if edition.status != EditionStatus.DRAFT:
@@ -241,7 +243,16 @@ class App:
             close = getattr(summarizer, "close", None)
             if close is not None:
                 close()
-        return self.store.update_edition(refreshed_copy(edition, updated, newsletter.theme))
+        return self.revise(edition, updated)
+
+    def revise(self, before: Edition, after: Edition) -> Edition:
+        """Store an editor's change to a draft (the web page's edits, `digest edit`): the
+        subject, preheader and intro still as built follow what the edition now leads with and
+        holds; words the editor wrote are kept (the lint says where they no longer match)."""
+        from digest.edition import refreshed_copy
+
+        theme = self.settings.newsletter(before.newsletter).theme
+        return self.store.update_edition(refreshed_copy(before, after, theme))
 
     def update_article(self, article_id: int, **fields: str | None) -> Article:
         """An editor's fix of what the intake guessed (title, author, source, published, url),
@@ -326,10 +337,10 @@ class App:
         self, draft: Edition, summarizer: object, newsletter: NewsletterConfig
     ) -> Edition:
         """Subject, intro and headings from the LLM where they pass the guard; the offline
-        ones otherwise (with a warning)."""
+        ones otherwise (with a warning), written again for the LLM's headings."""
         import logging
 
-        from digest.edition import Section
+        from digest.edition import Section, refreshed_copy
         from digest.summarize.llm import LlmSummarizer, edition_copy
 
         assert isinstance(summarizer, LlmSummarizer)
@@ -344,10 +355,15 @@ class App:
         }
         headings = fields.get("headings")
         if isinstance(headings, list):
-            update["sections"] = [
-                Section(title=str(heading)[:120], items=section.items)
-                for heading, section in zip(headings, draft.sections, strict=True)
-            ]
+            renamed = draft.model_copy(
+                update={
+                    "sections": [
+                        Section(title=str(heading)[:120], items=section.items)
+                        for heading, section in zip(headings, draft.sections, strict=True)
+                    ]
+                }
+            )
+            draft = refreshed_copy(draft, renamed, newsletter.theme)
         return draft.model_copy(update=update)
 
     def edition(self, reference: str, newsletter: str | None = None) -> Edition:
@@ -362,8 +378,15 @@ class App:
         return self.store.get_edition(int(reference))
 
     def render(self, edition: Edition) -> RenderedEmail:
+        """The email as sent, with the lint: a draft's hand-written copy is also checked
+        against the stored articles it does not hold (a story removed goes back among them)."""
+        from digest.edition import EditionStatus
+
         newsletter = self.settings.newsletter(edition.newsletter)
-        return render_edition(edition, newsletter, self.settings.templates_dir)
+        outside: list[str] = []
+        if edition.status == EditionStatus.DRAFT:
+            outside = [a.title for a in self.store.articles_in_no_edition(OUTSIDE_HEADLINES)]
+        return render_edition(edition, newsletter, self.settings.templates_dir, outside)
 
     # Sending
 

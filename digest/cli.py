@@ -311,7 +311,7 @@ def edit(
             return
         text, origin = edited, f"edition {current.id}"
     try:
-        updated = instance.store.update_edition(apply_yaml(current, text, instance.store, origin))
+        updated = instance.revise(current, apply_yaml(current, text, instance.store, origin))
     except Exception:
         if not from_file:
             # Keep the editor's work: a validation error must not throw it away.

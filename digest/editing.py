@@ -240,6 +240,20 @@ def moved_to_section(edition: Edition, article_id: int, section: int) -> Edition
     return _rebuild(edition, groups)
 
 
+def renamed_section(edition: Edition, section: int, title: str) -> Edition:
+    """The edition with one section's heading changed."""
+    title = " ".join(title.split())
+    if not title:
+        raise DigestError("a section title must not be empty")
+    if len(title) > 120:
+        raise DigestError("a section title has at most 120 characters")
+    if not 0 <= section < len(edition.sections):
+        raise DigestError(f"edition {edition.id} has no section {section + 1}")
+    sections = list(edition.sections)
+    sections[section] = Section(title=title, items=sections[section].items)
+    return edition.model_copy(update={"sections": sections})
+
+
 def with_added(edition: Edition, item: Item, section: int | None) -> Edition:
     """The edition with one more item, at the end of the given section, or (None) of its
     "In brief" section, made at the end when there is none yet."""

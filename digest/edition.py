@@ -7,12 +7,32 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field, field_validator
 
-from digest.articles import Article, strip_attribution, without_controls
+from digest.articles import Article, without_controls
+from digest.edition_copy import (
+    PREHEADER_LIMIT,
+    SUBJECT_LIMIT,
+    Copy,
+    built_copy,
+    clean_headline,
+    outline,
+    shorten,
+)
 from digest.summarize import Summarizer, Summary
 from digest.themes import plan_sections
 
-SUBJECT_LIMIT = 78
-PREHEADER_LIMIT = 140
+__all__ = [
+    "PREHEADER_LIMIT",
+    "SUBJECT_LIMIT",
+    "Edition",
+    "EditionStatus",
+    "Item",
+    "Section",
+    "build_draft",
+    "clean_headline",
+    "edition_copy",
+    "refreshed_copy",
+    "shorten",
+]
 
 
 class EditionStatus(StrEnum):
@@ -75,7 +95,8 @@ def build_draft(
     max_sections: int,
     summary_words: int,
 ) -> Edition:
-    """A draft edition: articles grouped into themed sections, summarised, with a subject line."""
+    """A draft edition: articles grouped into themed sections, summarised, with the subject,
+    preheader and intro built from what it leads with and what its sections hold."""
     if not articles:
         raise ValueError("no articles to build an edition from")
     groups = plan_sections(articles, theme=theme, max_sections=max_sections)
@@ -93,78 +114,33 @@ def build_draft(
         )
         for group in groups
     ]
-    headlines = [item.article.title for section in sections for item in section.items]
+    copy = built_copy([(s.title, [i.article.title for i in s.items]) for s in sections], theme)
     return Edition(
         newsletter=newsletter,
         number=number,
         date=issue_date,
-        subject=subject_line(headlines),
-        preheader=preheader(headlines, theme),
-        intro=intro(headlines, [section.title for section in sections], theme),
+        subject=copy.subject,
+        preheader=copy.preheader,
+        intro=copy.intro,
         sections=sections,
     )
 
 
-def clean_headline(title: str) -> str:
-    """The headline without a trailing outlet credit (" – Bloomberg")."""
-    return strip_attribution(title)
-
-
-def shorten(text: str, limit: int) -> str:
-    """Cut at a word boundary with an ellipsis, so a subject never ends mid-word."""
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:–—-")
-    return f"{cut}…"
-
-
-def subject_line(headlines: list[str]) -> str:
-    lead = clean_headline(headlines[0])
-    more = len(headlines) - 1
-    suffix = f" + {more} more" if more else ""
-    if len(lead) + len(suffix) <= SUBJECT_LIMIT:
-        return lead + suffix
-    return shorten(lead, SUBJECT_LIMIT)
-
-
-def preheader(headlines: list[str], theme: str) -> str:
-    others = [clean_headline(title) for title in headlines[1:3]]
-    text = f"This edition: {theme}."
-    if others:
-        text += " Also: " + "; ".join(others)
-    return shorten(text, PREHEADER_LIMIT)
-
-
-def intro(headlines: list[str], section_titles: list[str], theme: str) -> str:
-    count = len(headlines)
-    stories = "story" if count == 1 else "stories"
-    lead = clean_headline(headlines[0])
-    if len(section_titles) > 1:
-        listed = ", ".join(section_titles[:-1]) + f" and {section_titles[-1]}"
-        shape = f"{count} {stories} on {theme}, in {len(section_titles)} sections: {listed}."
-    else:
-        shape = f"{count} {stories} on {theme}."
-    ending = "" if lead.endswith((".", "?", "!", "…")) else "."
-    return f"{shape} We lead with: {lead}{ending}"
-
-
-def _headlines(edition: Edition) -> list[str]:
-    return [item.article.title for item in edition.items]
+def edition_copy(edition: Edition, theme: str) -> Copy:
+    """The subject, preheader and intro built from the edition as it stands."""
+    return built_copy(outline(edition), theme)
 
 
 def refreshed_copy(before: Edition, after: Edition, theme: str) -> Edition:
-    """`after` with its subject, preheader and intro written again from its headlines, each
-    only where the editor had left the one built from `before`'s: an article added late or a
-    headline fixed ("SKIP TO SITE INDEX" → the real one) shows in them, an editor's own words
-    are kept."""
-    old, new = _headlines(before), _headlines(after)
-    old_titles = [section.title for section in before.sections]
-    new_titles = [section.title for section in after.sections]
+    """`after` (an edit of `before`) with its subject, preheader and intro written again from
+    what it now leads with and holds, each only where the editor had left the one built for
+    `before` and did not change it in this edit: a lead moved or removed, a section renamed,
+    an article added late or a headline fixed shows in them; an editor's own words are kept
+    (and the lint says where they no longer match)."""
+    old, new = edition_copy(before, theme), edition_copy(after, theme)
     update: dict[str, str] = {}
-    if before.subject == subject_line(old):
-        update["subject"] = subject_line(new)
-    if before.preheader == preheader(old, theme):
-        update["preheader"] = preheader(new, theme)
-    if before.intro == intro(old, old_titles, theme):
-        update["intro"] = intro(new, new_titles, theme)
+    for field in ("subject", "preheader", "intro"):
+        was = getattr(before, field)
+        if was == getattr(old, field) and getattr(after, field) == was:
+            update[field] = getattr(new, field)
     return after.model_copy(update=update)

@@ -7,7 +7,8 @@ from datetime import date
 from pathlib import Path
 
 from digest.articles import Article
-from digest.edition import SUBJECT_LIMIT, build_draft, subject_line
+from digest.edition import SUBJECT_LIMIT, build_draft
+from digest.edition_copy import built_copy
 from digest.intake import load_sources
 from digest.summarize.extractive import ExtractiveSummarizer
 from digest.themes import BRIEF_TITLE, plan_sections
@@ -139,18 +140,19 @@ def test_draft_from_example_articles() -> None:
     top = edition.top_story.article.title
     assert edition.subject.startswith(top.split(" – ")[0][:40])
     assert len(edition.subject) <= SUBJECT_LIMIT
-    assert THEME in edition.preheader and len(edition.preheader) <= 140
-    assert str(len(articles)) in edition.intro and THEME in edition.intro
+    assert 0 < len(edition.preheader) <= 140 and "This edition" not in edition.preheader
+    assert edition.intro.startswith(top.split(" – ")[0][:40])
+    assert "nine stories in all" in edition.intro.lower()
     for item in edition.items:
         assert 1 <= len(item.summary.text.split()) <= 80
 
 
-def test_subject_line_shortens_at_a_word() -> None:
-    long = "A very long headline " * 6
-    subject = subject_line([long, "Second"])
+def test_a_subject_without_a_clause_to_cut_at_is_cut_at_a_word() -> None:
+    long = " ".join(f"word{n}" for n in range(30))
+    subject = built_copy([("News", [long, "Second story here"])], "news").subject
     assert len(subject) <= SUBJECT_LIMIT and subject.endswith("…")
-    assert subject_line(["Short one", "b", "c"]) == "Short one + 2 more"
-    assert subject_line(["Only one – Reuters"]) == "Only one"
+    assert long.startswith(subject.removesuffix("…"))
+    assert built_copy([("News", ["Only one story – Reuters"])], "news").subject == "Only one story"
 
 
 SITE_PAGE = """<!doctype html><html><head><title>{title} | Example Daily</title>

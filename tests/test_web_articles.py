@@ -14,7 +14,8 @@ import httpx
 
 from digest.app import App
 from digest.articles import Article
-from digest.edition import Edition, Item, Section, refreshed_copy
+from digest.edition import Edition, Item, Section, edition_copy, refreshed_copy
+from digest.edition_copy import number_words
 from digest.intake import load_upload
 from digest.summarize import Summary
 from digest.themes import BRIEF_TITLE, section_for
@@ -117,8 +118,10 @@ def test_uploads_into_the_draft_and_each_bad_file_named(database_url: str, tmp_p
     assert "Ferry links to Varna resume" in [item.article.title for item in brief.items]
     assert all(item.summary.text for item in stored.items)
     assert "Ferry links to Varna resume" in preview and "Grain corridor insurance falls" in preview
-    # The subject was the built one, so it counts the new stories.
-    assert stored.subject.endswith(f"+ {before + 1} more")
+    # The intro was the built one, so it counts the new stories.
+    theme = app.settings.newsletter(stored.newsletter).theme
+    assert stored.intro == edition_copy(stored, theme).intro
+    assert f"{number_words(before + 2)} stories in all" in stored.intro.lower()
     app.close()
 
 
@@ -300,23 +303,24 @@ def test_a_late_article_goes_where_the_sections_would_put_it() -> None:
 def test_refreshed_copy_follows_headlines_only_where_built() -> None:
     summary = Summary(text="A summary.", method="extractive")
     items = [
-        Item(article=_article(n, f"Story number {n}", "Text."), summary=summary) for n in (1, 2)
+        Item(article=_article(n, f"Story number {n} told", "Text."), summary=summary)
+        for n in (1, 2, 3)
     ]
-    built = Edition(
+    shape = Edition(
         newsletter="brief",
         number=1,
         date=date(2026, 11, 24),
-        subject="Story number 1 + 1 more",
-        preheader="This edition: war. Also: Story number 2",
-        intro="2 stories on war. We lead with: Story number 1.",
-        sections=[Section(title="Stories", items=items)],
+        subject="x",
+        sections=[Section(title="Stories", items=items[:2])],
     )
-    longer = built.model_copy(
-        update={"sections": [Section(title="Stories", items=[*items, items[0]])]}
+    copy = edition_copy(shape, "war")
+    built = shape.model_copy(
+        update={"subject": copy.subject, "preheader": copy.preheader, "intro": copy.intro}
     )
+    longer = built.model_copy(update={"sections": [Section(title="Stories", items=items)]})
     refreshed = refreshed_copy(built, longer, "war")
-    assert refreshed.subject == "Story number 1 + 2 more"
-    assert refreshed.intro == "3 stories on war. We lead with: Story number 1."
+    assert refreshed.intro == edition_copy(longer, "war").intro != built.intro
+    assert "three stories" in refreshed.intro
     own = built.model_copy(update={"subject": "Mine"})
     mine_longer = longer.model_copy(update={"subject": "Mine"})
     assert refreshed_copy(own, mine_longer, "war").subject == "Mine"

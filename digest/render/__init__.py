@@ -3,6 +3,7 @@ mjml-python, plus a plain-text part from its own template."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import BaseModel, Field
@@ -43,8 +44,13 @@ def edition_web_url(newsletter: NewsletterConfig, edition: Edition) -> str:
 
 
 def render_edition(
-    edition: Edition, newsletter: NewsletterConfig, templates_dir: Path | None = None
+    edition: Edition,
+    newsletter: NewsletterConfig,
+    templates_dir: Path | None = None,
+    outside: Sequence[str] = (),
 ) -> RenderedEmail:
+    """The email and its lint findings; `outside` are headlines of stored articles the edition
+    does not hold (for the lint of hand-written copy that still names them)."""
     # Article and editor text is data: sending's markers in it are made inert first.
     shown = content.for_templates(edition)
     mjml, html, text = _render_parts(shown, newsletter, templates_dir)
@@ -58,7 +64,17 @@ def render_edition(
     if probe != shown:
         _, probe_html, probe_text = _render_parts(probe, newsletter, templates_dir)
         from_templates = (probe_html, probe_text)
-    email.findings = lint_email(shown, html=html, text=text, from_templates=from_templates)
+    # The copy and summaries are checked as the editor wrote them (before markers are made
+    # inert), against the newsletter's budget and theme.
+    email.findings = lint_email(
+        edition,
+        html=html,
+        text=text,
+        from_templates=from_templates,
+        summary_words=newsletter.summary_words,
+        theme=newsletter.theme,
+        outside=outside,
+    )
     return email
 
 

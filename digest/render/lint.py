@@ -1,15 +1,18 @@
 """Checks on a rendered email before anyone receives it: size against Gmail's clipping, images
-without alt text, empty summaries, insecure links, leftover template markers."""
+without alt text, empty or overlong summaries, a subject, preheader or intro written by hand
+that no longer matches the edition, insecure links, leftover template markers."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Literal
 
 from lxml import html as lxml_html
 from pydantic import BaseModel
 
 from digest.edition import Edition
+from digest.edition_copy import clean_headline, stale_copy
 from digest.render import placeholders
 
 # Gmail hides everything past 102 KB of HTML behind "[Message clipped]", including the footer
@@ -17,6 +20,8 @@ from digest.render import placeholders
 GMAIL_CLIP_BYTES = 102 * 1024
 SIZE_WARNING_BYTES = 90 * 1024
 SUBJECT_WARNING_CHARS = 90
+# A summary may run this far past the newsletter's summary_words before the lint says so.
+SUMMARY_SLACK = 1.25
 _TEMPLATE_MARKERS = re.compile(r"\{\{|\}\}|\{%|%\}|\{#|#\}|</?mj-[a-z-]+|%%[a-z_]+%%")
 
 
@@ -27,15 +32,29 @@ class Finding(BaseModel):
 
 
 def lint_email(
-    edition: Edition, *, html: str, text: str, from_templates: tuple[str, str] | None = None
+    edition: Edition,
+    *,
+    html: str,
+    text: str,
+    from_templates: tuple[str, str] | None = None,
+    summary_words: int | None = None,
+    theme: str = "",
+    outside: Sequence[str] = (),
 ) -> list[Finding]:
     """Findings on the email as sent. Leftover template markers are looked for in
     `from_templates` when given: (html, text) rendered with the markers taken out of the
     articles' and editors' text, so that a story quoting "{{ price }}" is not mistaken for a
-    broken template."""
+    broken template. `summary_words` and `theme` are the newsletter's: summaries are held to
+    the one, and the copy built from the edition (never stale) is told apart with the other;
+    `outside` are headlines of stored articles the edition does not hold, which hand-written
+    copy should no longer name."""
     findings: list[Finding] = []
     findings += _size(html)
-    findings += _content(edition)
+    findings += _content(edition, summary_words)
+    findings += [
+        _warning("stale-copy", f"{field}: {message}")
+        for field, message in stale_copy(edition, theme, outside)
+    ]
     document = lxml_html.document_fromstring(html)
     findings += _images(document)
     findings += _links(document)
@@ -67,7 +86,7 @@ def _size(html: str) -> list[Finding]:
     return []
 
 
-def _content(edition: Edition) -> list[Finding]:
+def _content(edition: Edition, summary_words: int | None) -> list[Finding]:
     findings = []
     if not edition.subject.strip():
         findings.append(_error("empty-subject", "the subject is empty"))
@@ -81,15 +100,21 @@ def _content(edition: Edition) -> list[Finding]:
         )
     if not edition.preheader.strip():
         findings.append(_warning("no-preheader", "no preheader: inboxes will show body text"))
-    for section in edition.sections:
-        for item in section.items:
-            if not item.summary.text.strip():
-                findings.append(
-                    _error(
-                        "empty-summary",
-                        f"article {item.article.id} ({item.article.title!r}) has an empty summary",
-                    )
+    for item in edition.items:
+        headline = clean_headline(item.article.title)
+        words = len(item.summary.text.split())
+        if not words:
+            findings.append(
+                _error("empty-summary", f'"{headline}" (article {item.article.id}): empty summary')
+            )
+        elif summary_words and words > SUMMARY_SLACK * summary_words:
+            findings.append(
+                _warning(
+                    "long-summary",
+                    f'"{headline}" (article {item.article.id}): the summary has {words} words, '
+                    f"more than a quarter over the newsletter's {summary_words}",
                 )
+            )
     return findings
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 from urllib.parse import urlencode
@@ -252,11 +253,11 @@ def _back(edition_id: int, error: str | None = None, notice: str | None = None) 
     return back_to(edition_id, "" if error else notice or "", [error] if error else [])
 
 
-def _change(current: Editor, edition_id: int, change: object) -> Response:
+def _change(current: Editor, edition_id: int, change: Callable[[Edition], Edition]) -> Response:
+    """One edit of a draft, stored through the app (built copy follows the edit)."""
     edition = _edition(current, edition_id)
     try:
-        updated = change(edition)  # type: ignore[operator]
-        current.app.store.update_edition(updated)
+        current.app.revise(edition, change(edition))
     except DigestError as problem:
         return _back(edition_id, error=str(problem))
     return _back(edition_id)
@@ -315,6 +316,16 @@ def to_section(
     current: EditorPost, edition_id: RowId, article_id: RowId, section: Annotated[int, Form(ge=0)]
 ) -> Response:
     return _change(current, edition_id, lambda e: editing.moved_to_section(e, article_id, section))
+
+
+@router.post("/editions/{edition_id}/sections/{section}/title")
+def rename_section(
+    current: EditorPost,
+    edition_id: RowId,
+    section: Annotated[int, Path(ge=0, le=1000)],
+    title: Annotated[str, Form()],
+) -> Response:
+    return _change(current, edition_id, lambda e: editing.renamed_section(e, section, title))
 
 
 @router.post("/editions/{edition_id}/approve")
