@@ -241,8 +241,8 @@ def _subject(stories: list[_Story], sections: Outline) -> tuple[str, set[int]]:
     """The lead's news and one or two other stories, within SUBJECT_LIMIT, with the indexes
     of the stories named. The lead keeps as much of its headline as it can, but another story
     is worth cutting it at a clause ("…Kharkiv after overnight strikes" → "…Kharkiv"). Where
-    no other story fits, the other sections' names may ("…; plus North Korea and Shadow
-    fleet")."""
+    no other story fits, the other sections' names may ("…, and more on North Korea and
+    Shadow fleet")."""
     if not stories:
         return "", set()
     best: tuple[float, str, set[int]] | None = None
@@ -279,7 +279,7 @@ def _with_topics(
     for count in (2, 1):
         if len(topics) < count:
             continue
-        longer = f"{text}; plus {_join_and(topics[:count])}"
+        longer = f"{text}, and more on {_join_and(topics[:count])}"
         if len(longer) <= SUBJECT_LIMIT:
             return longer, score + (0.3 if count == 1 else 0.4)
     return text, score
