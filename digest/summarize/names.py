@@ -10,7 +10,6 @@ where the summary differs from the article's words.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -26,11 +25,10 @@ _MENTION = re.compile(rf"\b(?:(?:Mr|Mrs|Ms|Miss|Dr)\.?\s+)?({_NAME_WORD})\b")
 _FULL_NAME = re.compile(rf"(?=\b({_NAME_WORD})\s+(?:[A-Z]\.\s+)?({_NAME_WORD})\b)")
 _CAPITALISED_BEFORE = re.compile(r"[A-Z][\w'’.-]*\s+$")
 _CAPITALISED_AFTER = re.compile(r"^\s+[A-Z]")
-# A run of capitalised words, initials among them ("John F. Kennedy"), on one line.
-_CAPITALISED_RUN = re.compile(
-    rf"\b{_NAME_WORD}(?:[ \t]+(?:[A-Z]\.[ \t]+)?{_NAME_WORD})*\b(?![-'’]\w)"
-)
-_INITIAL = re.compile(r"[A-Z]\.")
+# The given name (and perhaps an initial) just before a surname: "Chi ", "John F. ".
+_GIVEN_BEFORE = re.compile(rf"\b({_NAME_WORD})\s+(?:[A-Z]\.\s+)?$")
+# After a surname, what makes it part of something longer: "Wall Street Journal", "Smith-Jones".
+_FURTHER = re.compile(r"\s+[A-Z]|[-'’]\w")
 # Capitalised words that begin a name's run without being a given name: titles and offices,
 # words that start sentences, and the first words of places and bodies.
 _NOT_GIVEN_NAMES = frozenset(
@@ -63,8 +61,6 @@ class ArticleNames:
     def __init__(self, article_text: str) -> None:
         self.text = article_text
         self._found: dict[str, str | None] = {}
-        self._pairs: dict[str, list[_Mention]] | None = None
-        self._capitalised: Counter[str] = Counter()
 
     def full_name(self, surname: str) -> str | None:
         """The first full name the article gives for `surname` ("Onwurah" → "Chi Onwurah"), if
@@ -76,62 +72,54 @@ class ArticleNames:
         return self._found[surname]
 
     def _look_up(self, surname: str) -> str | None:
-        if self._pairs is None:
-            self._index()
-        pairs = self._pairs or {}
-        mentions = pairs.get(surname, [])
-        if not mentions or _occurs_as_word(self.text, surname.lower()):
+        # str.find and short look-behinds, not a pattern per surname: patterns would be
+        # compiled for each name of each article, and a pass over the whole article per
+        # summary costs more than the summary.
+        text = self.text
+        if surname.lower() in STOP_WORDS or _occurs_as_word(text, surname.lower()):
             return None
-        introductions = [m for m in mentions if _introduces(self.text, m)]
-        alone = self._capitalised[surname] - len(mentions)
-        given_alone = self._capitalised[mentions[0].given] - len(mentions)
+        places = _word_places(text, surname)
+        mentions = []
+        for at in places:
+            given = _GIVEN_BEFORE.search(text, max(0, at - 40), at)
+            after = text[at + len(surname) : at + len(surname) + 3]
+            if given is None or given[1].lower() in _NOT_GIVEN_NAMES or _FURTHER.match(after):
+                continue
+            mentions.append(_Mention(given[1], given.start(), at + len(surname)))
+        if not mentions:
+            return None
+        alone = len(places) - len(mentions)
+        given_alone = len(_word_places(text, mentions[0].given)) - len(mentions)
+        introductions = [m for m in mentions if _introduces(text, m)]
         if not introductions or alone < 1 or given_alone > 1:
             return None
-        return introductions[0].text
-
-    def _index(self) -> None:
-        # Two passes over the article, made once: patterns built per surname would be
-        # compiled again and again.
-        self._pairs = {}
-        runs = list(_CAPITALISED_RUN.finditer(self.text))
-        self._capitalised = Counter(word for run in runs for word in run[0].split())
-        for run in runs:
-            # Only a run's last two words can be "Given Surname": a further capitalised word
-            # after it makes it part of a longer name ("Wall Street Journal").
-            if " " not in run[0] and "\t" not in run[0]:
-                continue
-            words = run[0].split()
-            surname = words[-1]
-            given_at = -3 if _INITIAL.fullmatch(words[-2]) and len(words) > 2 else -2
-            given = words[given_at]
-            if given.lower() in _NOT_GIVEN_NAMES or surname.lower() in STOP_WORDS:
-                continue
-            start = run.start() + run[0].rindex(given, 0, run[0].rindex(surname))
-            mention = _Mention(given, surname, start, run.end(), self.text[start : run.end()])
-            self._pairs.setdefault(surname, []).append(mention)
+        first = introductions[0]
+        return " ".join(text[first.start : first.end].split())
 
 
-def _occurs_as_word(text: str, word: str) -> bool:
-    """Whether `word` occurs in `text` as a whole word (str.find: a pattern per word would be
-    compiled for each)."""
+@dataclass(frozen=True)
+class _Mention:
+    given: str
+    start: int
+    end: int
+
+
+def _word_places(text: str, word: str) -> list[int]:
+    """Where `word` occurs in `text` as a whole word."""
+    places = []
     at = text.find(word)
     while at != -1:
         end = at + len(word)
         if (at == 0 or not text[at - 1].isalnum()) and (
             end == len(text) or not text[end].isalnum()
         ):
-            return True
+            places.append(at)
         at = text.find(word, at + 1)
-    return False
+    return places
 
 
-@dataclass(frozen=True)
-class _Mention:
-    given: str
-    surname: str
-    start: int
-    end: int
-    text: str
+def _occurs_as_word(text: str, word: str) -> bool:
+    return bool(_word_places(text, word))
 
 
 def _introduces(text: str, mention: _Mention) -> bool:
