@@ -27,7 +27,14 @@ ARTICLE = Article(
         "disclosed, and production of 500 interceptors a year remains the constraint."
     ),
 )
-GOOD = "Allies pledged three more Patriot batteries to protect Ukraine's power plants."
+SANCTIONS = (
+    "European Union governments agreed sanctions that add dozens of shadow fleet tankers to a "
+    "list of ships barred from EU ports."
+)
+GOOD = (
+    "Ukrainian allies pledged three more Patriot batteries, and Kyiv asked for the systems to "
+    "protect power plants."
+)
 
 
 @pytest.fixture
@@ -116,10 +123,10 @@ def test_unfaithful_answers_are_replaced_and_flagged(
     state.replies.append(Reply(text=answer))
     model = summarizer(base)
     summary = model.summarize(ARTICLE, theme=THEME, max_words=40)
-    if "five" in answer:  # words for numbers are not checked; only digits are
-        assert summary.method == "llm"
-        return
-    assert summary.method == "extractive" and "not in the article" in summary.note
+    assert summary.method == "extractive" and "LLM summary not used" in summary.note
+    # A number in words is not a name or a digit, but grounding finds it is not in the article.
+    why = "five not in the sentences" if "five" in answer else "not in the article"
+    assert why in summary.note
     # An unfaithful answer is not cached: the next build asks again.
     state.replies.append(Reply(text=GOOD))
     assert model.summarize(ARTICLE, theme=THEME, max_words=40).method == "llm"
@@ -151,7 +158,7 @@ def test_edition_built_with_the_llm_in_parallel(
     # One good answer, one that invents a number: that one falls back, with a note.
     state.replies.extend(
         [
-            Reply(text="The EU acted against the shadow fleet."),
+            Reply(text=SANCTIONS),
             Reply(text="Oil revenues fell by 40 percent."),
         ]
     )
@@ -183,7 +190,7 @@ def test_subject_intro_and_headings_from_the_llm_under_the_guard(
     app.add([str(Path(__file__).resolve().parent.parent / "examples/articles/sanctions.jsonl")])
     state.replies.extend(
         [
-            Reply(text="The EU listed more shadow fleet tankers."),
+            Reply(text=SANCTIONS),
             Reply(text="Insurers check tanker papers under the price cap."),
             Reply(
                 text='{"subject": "EU goes after the shadow fleet", '

@@ -3,8 +3,14 @@
 
 Bounded concurrency, timeouts, retries on 429 and 5xx, a cache (article text + model + prompt
 version) so an article is asked about once, and per article a fall-back to the extractive
-summariser, with a warning, when the model fails. A faithfulness guard: every number and every
-name in the summary must be in the article, or the summary is replaced and the editor told.
+summariser, with a warning, when the model fails.
+
+A summary is used only if it passes the checks every summary passes and the guards: its first
+sentence does not point back to something it does not say ("He", "This", "But…"), none of its
+sentences is boilerplate (`readability`), every number and name in it is in the article
+(`unsupported`), and every sentence is grounded in one or two of the article's sentences, its
+words and the relations between them (`grounding`). Otherwise the extractive summary is used
+and the note for the editor says why.
 """
 
 from __future__ import annotations
@@ -20,7 +26,10 @@ import httpx
 
 from digest.articles import Article
 from digest.summarize import Summarizer, Summary
-from digest.terms import STOP_WORDS
+from digest.summarize.grounding import ungrounded, word_key
+from digest.summarize.readability import boilerplate, pointing_back
+from digest.summarize.sentences import paragraphs, split_sentences
+from digest.terms import STOP_WORDS, tokens
 
 log = logging.getLogger("digest.llm")
 
@@ -83,16 +92,11 @@ class LlmSummarizer:
             )
             summary = self.fallback.summarize(article, theme=theme, max_words=max_words)
             return summary.model_copy(update={"note": f"LLM failed ({error}); extractive used"})
-        missing = unsupported(text, article.text)
-        if missing:
-            log.warning(
-                "LLM summary of %r names %s, not in the article: extractive used",
-                article.title,
-                missing[0],
-            )
+        refusal = refused(text, article)
+        if refusal:
+            log.warning("LLM summary of %r not used (%s): extractive used", article.title, refusal)
             summary = self.fallback.summarize(article, theme=theme, max_words=max_words)
-            note = f"LLM summary not used: {', '.join(missing[:3])} not in the article"
-            return summary.model_copy(update={"note": note})
+            return summary.model_copy(update={"note": f"LLM summary not used: {refusal}"})
         if self.cache_put:
             self.cache_put(key, text)
         return Summary(text=text, method=self.method)
@@ -170,11 +174,43 @@ def _answer(response: httpx.Response) -> str:
     return text
 
 
+def refused(summary: str, article: Article) -> str:
+    """Why the LLM's `summary` of `article` may not be used, in an editor's words ("" when it
+    may): the readability checks, then names and numbers, then grounding, sentence by
+    sentence."""
+    sentences = [s for p in paragraphs(summary) for s in split_sentences(p)]
+    if not sentences:
+        return "it is empty"
+    opening = pointing_back(sentences[0])
+    if opening:
+        return f"it opens on {opening!r}, pointing back to something it does not say"
+    for sentence in sentences:
+        if boilerplate(sentence):
+            return f"{_quote(sentence)} is about the page, not the news"
+    missing = unsupported(summary, f"{article.title}\n\n{article.text}")
+    if missing:
+        return f"{', '.join(missing[:3])} not in the article"
+    for grounding in ungrounded(summary, article.text, title=article.title):
+        return f"{_quote(grounding.sentence)} is not supported by the article: {grounding.reason()}"
+    return ""
+
+
+def _quote(sentence: str, words: int = 12) -> str:
+    cut = sentence.split()
+    return "“" + " ".join(cut[:words]) + ("…" if len(cut) > words else "") + "”"
+
+
 def unsupported(summary: str, article: str) -> list[str]:
     """Numbers and names in the summary that the article does not contain."""
     flat = " ".join(article.split())
     digits = {number.replace(",", "") for number in _NUMBER.findall(flat)}
-    lowered = flat.lower()
+    # Names are compared word by word in their normalised forms, so that "Ukrainian" stands
+    # for the article's "Ukraine's" and "Russian" for its "Russia".
+    keys = {word_key(token) for token in tokens(flat)}
+
+    def known(name: str) -> bool:
+        return all(word_key(token) in keys for token in tokens(name))
+
     missing = [
         n
         for n in _NUMBER.findall(summary)
@@ -185,10 +221,10 @@ def unsupported(summary: str, article: str) -> list[str]:
         # the first word is one too unless it is a common word ("The", "However").
         first = re.match(r"[A-Z][a-z]+", sentence)
         word = first.group().lower() if first else ""
-        if word and word not in STOP_WORDS | _STARTERS and word not in lowered:
+        if word and word not in STOP_WORDS | _STARTERS and not known(word):
             missing.append(first.group())  # type: ignore[union-attr]
         for name in _NAME.findall(sentence[1:] if sentence else sentence):
-            if name.lower() not in lowered:
+            if not known(name):
                 missing.append(name)
     return list(dict.fromkeys(missing))
 
