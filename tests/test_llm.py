@@ -13,7 +13,7 @@ from digest.app import App
 from digest.articles import Article
 from digest.config import Settings
 from digest.summarize.extractive import ExtractiveSummarizer
-from digest.summarize.llm import LlmSummarizer, unsupported
+from digest.summarize.llm import LlmError, LlmSummarizer, edition_copy, json_object, unsupported
 from tests.conftest import make_newsletter
 from tests.servers.llm import LlmState, Reply, running_llm
 
@@ -228,3 +228,44 @@ def test_subject_intro_and_headings_from_the_llm_under_the_guard(
     second = app.build(settings.newsletter("brief"), date(2026, 12, 1))
     assert "Macron" not in second.subject and second.intro == "Drones and air defence."
     app.close()
+
+
+def test_edition_copy_asks_for_json_and_falls_back_when_json_mode_is_refused(
+    llm: tuple[str, LlmState],
+) -> None:
+    base, state = llm
+    sections = [("Sanctions", [(ARTICLE.title, GOOD)])]
+    state.replies.extend(
+        [
+            Reply("status", status=400),  # a server without JSON mode (or its schema)
+            Reply(
+                text='Here it is:\n```json\n{"subject": "Allies pledge Patriot batteries", '
+                '"intro": "Three more Patriot batteries.", "headings": ["Patriot batteries"]}\n```'
+            ),
+        ]
+    )
+    fields, notes = edition_copy(summarizer(base), THEME, sections)
+    assert fields["subject"] == "Allies pledge Patriot batteries" and notes == []
+    first, second = (request["body"] for request in state.requests)
+    assert first["response_format"]["type"] == "json_object"
+    assert first["response_format"]["schema"]["properties"]["headings"]["maxItems"] == 1
+    assert "response_format" not in second
+    assert first["temperature"] == 0 and first["seed"] == 0
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ('{"subject": "A"}', {"subject": "A"}),
+        ('Sure! {"subject": "A"} Hope it helps.', {"subject": "A"}),
+        ('```json\n{"subject": "A", "headings": ["x"]}\n```', {"subject": "A", "headings": ["x"]}),
+        ('{broken {"subject": "A"}', {"subject": "A"}),
+    ],
+)
+def test_json_is_read_tolerantly(raw: str, expected: dict[str, object]) -> None:
+    assert json_object(raw) == expected
+
+
+def test_no_json_at_all_is_an_error() -> None:
+    with pytest.raises(LlmError, match="not a JSON object"):
+        json_object('{ "subject": "cut off by the token limit')

@@ -33,7 +33,8 @@ from digest.terms import STOP_WORDS, tokens
 
 log = logging.getLogger("digest.llm")
 
-PROMPT_VERSION = "1"
+PROMPT_VERSION = "2"
+SEED = 0  # with temperature 0: the same answer for the same article, where the server can
 _ARTICLE_WORDS = 2500  # enough for any news story; keeps requests small
 _NUMBER = re.compile(r"\d[\d,.]*\d|\d")
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)*")
@@ -121,6 +122,8 @@ class LlmSummarizer:
             "model": self.model,
             "stream": False,
             "temperature": 0,
+            "seed": SEED,
+            "max_tokens": 4 * max_words + 32,
             "messages": [
                 {
                     "role": "system",
@@ -249,16 +252,21 @@ def edition_copy(
     """Subject, intro and section headings written by the model: (the fields that passed the
     faithfulness guard, notes on those that did not). `sections` is (heading, [(title,
     summary)]) in reading order."""
-    import json
-
     listing = "\n\n".join(
         f"Section {n}: {heading}\n" + "\n".join(f"- {title}: {summary}" for title, summary in items)
         for n, (heading, items) in enumerate(sections, start=1)
     )
-    body = {
+    body: dict[str, object] = {
         "model": summarizer.model,
         "stream": False,
         "temperature": 0,
+        "seed": SEED,
+        "max_tokens": 600,
+        # JSON mode: servers that have it constrain the answer to a JSON object, which a small
+        # model does not manage on its own (SmolLM2-135M nests its answer in an object named
+        # after the newsletter, and runs out of tokens). llama.cpp's server (llama-cpp-python)
+        # also takes the object's schema here and holds the model to it.
+        "response_format": {"type": "json_object", "schema": _edition_schema(len(sections))},
         "messages": [
             {
                 "role": "system",
@@ -269,20 +277,23 @@ def edition_copy(
             {"role": "user", "content": listing},
         ],
     }
-    notes: list[str] = []
     try:
         response = summarizer.client.post(summarizer.url, json=body)
+        if response.status_code == 400:
+            # A server without JSON mode, or without a schema in it, refuses the field: ask
+            # again without it, and read the JSON from the prose.
+            del body["response_format"]
+            response = summarizer.client.post(summarizer.url, json=body)
         if response.status_code != 200:
             raise LlmError(f"HTTP {response.status_code}")
-        raw = response.json()["choices"][0]["message"]["content"]
-        start, end = raw.find("{"), raw.rfind("}")
-        answer = json.loads(raw[start : end + 1])
+        answer = json_object(response.json()["choices"][0]["message"]["content"])
     except (LlmError, httpx.HTTPError, ValueError, KeyError, IndexError, TypeError) as error:
         return {}, [f"LLM subject, intro and headings not used ({error})"]
+    notes: list[str] = []
     fields: dict[str, object] = {}
     source = listing + " " + theme
     for key, limit in (("subject", 90), ("intro", 600)):
-        value = answer.get(key) if isinstance(answer, dict) else None
+        value = answer.get(key)
         if not isinstance(value, str) or not value.strip() or len(value) > limit:
             notes.append(f"LLM {key} not used (missing or too long)")
             continue
@@ -291,7 +302,7 @@ def edition_copy(
             notes.append(f"LLM {key} not used: {', '.join(missing[:3])} not in the articles")
             continue
         fields[key] = " ".join(value.split())
-    headings = answer.get("headings") if isinstance(answer, dict) else None
+    headings = answer.get("headings")
     if (
         isinstance(headings, list)
         and len(headings) == len(sections)
@@ -302,3 +313,40 @@ def edition_copy(
     else:
         notes.append("LLM section headings not used (wrong count, too long, or unsupported)")
     return fields, notes
+
+
+def _edition_schema(sections: int) -> dict[str, object]:
+    text = {"type": "string", "minLength": 1}
+    return {
+        "type": "object",
+        "properties": {
+            "subject": text,
+            "intro": text,
+            "headings": {
+                "type": "array",
+                "items": text,
+                "minItems": sections,
+                "maxItems": sections,
+            },
+        },
+        "required": ["subject", "intro", "headings"],
+        "additionalProperties": False,
+    }
+
+
+def json_object(raw: object) -> dict[str, object]:
+    """The JSON object in a model's answer, read tolerantly: inside a Markdown code fence or
+    after a sentence of preamble, the first balanced object. LlmError when there is none."""
+    import json
+
+    if not isinstance(raw, str):
+        raise LlmError("the answer is not text")
+    decoder = json.JSONDecoder()
+    for start in (i for i, c in enumerate(raw) if c == "{"):
+        try:
+            value, _ = decoder.raw_decode(raw, start)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            return value
+    raise LlmError(f"the answer is not a JSON object: {' '.join(raw.split())[:80]!r}")
