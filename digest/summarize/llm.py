@@ -246,6 +246,10 @@ _EDITION_PROMPT = (
 )
 
 
+# "Section 2: Air defences": a small model echoing the listing it was given.
+_LISTING_ECHO = re.compile(r"\bSection \d+:")
+
+
 def edition_copy(
     summarizer: LlmSummarizer, theme: str, sections: list[tuple[str, list[tuple[str, str]]]]
 ) -> tuple[dict[str, object], list[str]]:
@@ -291,11 +295,14 @@ def edition_copy(
         return {}, [f"LLM subject, intro and headings not used ({error})"]
     notes: list[str] = []
     fields: dict[str, object] = {}
-    source = listing + " " + theme
+    source = f"{summarizer.title}\n{theme}\n{listing}"  # the newsletter may name itself
     for key, limit in (("subject", 90), ("intro", 600)):
         value = answer.get(key)
         if not isinstance(value, str) or not value.strip() or len(value) > limit:
             notes.append(f"LLM {key} not used (missing or too long)")
+            continue
+        if _LISTING_ECHO.search(value):
+            notes.append(f"LLM {key} not used (it repeats the list it was given)")
             continue
         missing = unsupported(value, source)
         if missing:
