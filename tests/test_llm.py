@@ -158,8 +158,8 @@ def test_edition_built_with_the_llm_in_parallel(
     # One good answer, one that invents a number: that one falls back, with a note.
     state.replies.extend(
         [
-            Reply(text=SANCTIONS),
-            Reply(text="Oil revenues fell by 40 percent."),
+            Reply(text=SANCTIONS, when="EU agrees new sanctions"),
+            Reply(text="Oil revenues fell by 40 percent.", when="Oil price cap"),
         ]
     )
     edition = app.build(settings.newsletter("brief"), date(2026, 11, 24))

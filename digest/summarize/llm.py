@@ -37,7 +37,9 @@ PROMPT_VERSION = "2"
 SEED = 0  # with temperature 0: the same answer for the same article, where the server can
 _ARTICLE_WORDS = 2500  # enough for any news story; keeps requests small
 _NUMBER = re.compile(r"\d[\d,.]*\d|\d")
-_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)*")
+# A capitalised word, whole: "McCoy", "O'Neill", "Al-Douri", "Gisèle" (not "Neill", "Mc").
+_NAME_WORD = r"[A-Z][^\W\d_]+(?:['’-][^\W\d_]+)*"
+_NAME = re.compile(rf"(?<![.!?]\s)(?<!^)(?<![\w'’-]){_NAME_WORD}(?:\s+{_NAME_WORD})*")
 _SYSTEM = (
     "You write summaries for the newsletter {title!r}, whose theme is: {theme}. Summarise the "
     "article the user gives you faithfully, in 1 to 3 sentences and at most {words} words, in "
@@ -222,7 +224,7 @@ def unsupported(summary: str, article: str) -> list[str]:
     for sentence in re.split(r"(?<=[.!?])\s+", summary):
         # Capitalised words after the first word of a sentence are names (or the start of one);
         # the first word is one too unless it is a common word ("The", "However").
-        first = re.match(r"[A-Z][a-z]+", sentence)
+        first = re.match(_NAME_WORD, sentence)
         word = first.group().lower() if first else ""
         if word and word not in STOP_WORDS | _STARTERS and not known(word):
             missing.append(first.group())  # type: ignore[union-attr]
