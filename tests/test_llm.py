@@ -13,7 +13,7 @@ from digest.app import App
 from digest.articles import Article
 from digest.config import Settings
 from digest.summarize.extractive import ExtractiveSummarizer
-from digest.summarize.llm import LlmSummarizer, unsupported
+from digest.summarize.llm import LlmError, LlmSummarizer, edition_copy, json_object, unsupported
 from tests.conftest import make_newsletter
 from tests.servers.llm import LlmState, Reply, running_llm
 
@@ -27,7 +27,14 @@ ARTICLE = Article(
         "disclosed, and production of 500 interceptors a year remains the constraint."
     ),
 )
-GOOD = "Allies pledged three more Patriot batteries to protect Ukraine's power plants."
+SANCTIONS = (
+    "European Union governments agreed sanctions that add dozens of shadow fleet tankers to a "
+    "list of ships barred from EU ports."
+)
+GOOD = (
+    "Ukrainian allies pledged three more Patriot batteries, and Kyiv asked for the systems to "
+    "protect power plants."
+)
 
 
 @pytest.fixture
@@ -116,10 +123,10 @@ def test_unfaithful_answers_are_replaced_and_flagged(
     state.replies.append(Reply(text=answer))
     model = summarizer(base)
     summary = model.summarize(ARTICLE, theme=THEME, max_words=40)
-    if "five" in answer:  # words for numbers are not checked; only digits are
-        assert summary.method == "llm"
-        return
-    assert summary.method == "extractive" and "not in the article" in summary.note
+    assert summary.method == "extractive" and "LLM summary not used" in summary.note
+    # A number in words is not a name or a digit, but grounding finds it is not in the article.
+    why = "five not in the sentences" if "five" in answer else "not in the article"
+    assert why in summary.note
     # An unfaithful answer is not cached: the next build asks again.
     state.replies.append(Reply(text=GOOD))
     assert model.summarize(ARTICLE, theme=THEME, max_words=40).method == "llm"
@@ -151,8 +158,8 @@ def test_edition_built_with_the_llm_in_parallel(
     # One good answer, one that invents a number: that one falls back, with a note.
     state.replies.extend(
         [
-            Reply(text="The EU acted against the shadow fleet."),
-            Reply(text="Oil revenues fell by 40 percent."),
+            Reply(text=SANCTIONS, when="EU agrees new sanctions"),
+            Reply(text="Oil revenues fell by 40 percent.", when="Oil price cap"),
         ]
     )
     edition = app.build(settings.newsletter("brief"), date(2026, 11, 24))
@@ -183,7 +190,7 @@ def test_subject_intro_and_headings_from_the_llm_under_the_guard(
     app.add([str(Path(__file__).resolve().parent.parent / "examples/articles/sanctions.jsonl")])
     state.replies.extend(
         [
-            Reply(text="The EU listed more shadow fleet tankers."),
+            Reply(text=SANCTIONS),
             Reply(text="Insurers check tanker papers under the price cap."),
             Reply(
                 text='{"subject": "EU goes after the shadow fleet", '
@@ -221,3 +228,44 @@ def test_subject_intro_and_headings_from_the_llm_under_the_guard(
     second = app.build(settings.newsletter("brief"), date(2026, 12, 1))
     assert "Macron" not in second.subject and second.intro == "Drones and air defence."
     app.close()
+
+
+def test_edition_copy_asks_for_json_and_falls_back_when_json_mode_is_refused(
+    llm: tuple[str, LlmState],
+) -> None:
+    base, state = llm
+    sections = [("Sanctions", [(ARTICLE.title, GOOD)])]
+    state.replies.extend(
+        [
+            Reply("status", status=400),  # a server without JSON mode (or its schema)
+            Reply(
+                text='Here it is:\n```json\n{"subject": "Allies pledge Patriot batteries", '
+                '"intro": "Three more Patriot batteries.", "headings": ["Patriot batteries"]}\n```'
+            ),
+        ]
+    )
+    fields, notes = edition_copy(summarizer(base), THEME, sections)
+    assert fields["subject"] == "Allies pledge Patriot batteries" and notes == []
+    first, second = (request["body"] for request in state.requests)
+    assert first["response_format"]["type"] == "json_object"
+    assert first["response_format"]["schema"]["properties"]["headings"]["maxItems"] == 1
+    assert "response_format" not in second
+    assert first["temperature"] == 0 and first["seed"] == 0
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ('{"subject": "A"}', {"subject": "A"}),
+        ('Sure! {"subject": "A"} Hope it helps.', {"subject": "A"}),
+        ('```json\n{"subject": "A", "headings": ["x"]}\n```', {"subject": "A", "headings": ["x"]}),
+        ('{broken {"subject": "A"}', {"subject": "A"}),
+    ],
+)
+def test_json_is_read_tolerantly(raw: str, expected: dict[str, object]) -> None:
+    assert json_object(raw) == expected
+
+
+def test_no_json_at_all_is_an_error() -> None:
+    with pytest.raises(LlmError, match="not a JSON object"):
+        json_object('{ "subject": "cut off by the token limit')

@@ -3,8 +3,14 @@
 
 Bounded concurrency, timeouts, retries on 429 and 5xx, a cache (article text + model + prompt
 version) so an article is asked about once, and per article a fall-back to the extractive
-summariser, with a warning, when the model fails. A faithfulness guard: every number and every
-name in the summary must be in the article, or the summary is replaced and the editor told.
+summariser, with a warning, when the model fails.
+
+A summary is used only if it passes the checks every summary passes and the guards: its first
+sentence does not point back to something it does not say ("He", "This", "But…"), none of its
+sentences is boilerplate (`readability`), every number and name in it is in the article
+(`unsupported`), and every sentence is grounded in one or two of the article's sentences, its
+words and the relations between them (`grounding`). Otherwise the extractive summary is used
+and the note for the editor says why.
 """
 
 from __future__ import annotations
@@ -20,14 +26,20 @@ import httpx
 
 from digest.articles import Article
 from digest.summarize import Summarizer, Summary
-from digest.terms import STOP_WORDS
+from digest.summarize.grounding import ungrounded, word_key
+from digest.summarize.readability import boilerplate, pointing_back
+from digest.summarize.sentences import paragraphs, split_sentences
+from digest.terms import STOP_WORDS, tokens
 
 log = logging.getLogger("digest.llm")
 
-PROMPT_VERSION = "1"
+PROMPT_VERSION = "2"
+SEED = 0  # with temperature 0: the same answer for the same article, where the server can
 _ARTICLE_WORDS = 2500  # enough for any news story; keeps requests small
 _NUMBER = re.compile(r"\d[\d,.]*\d|\d")
-_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)*")
+# A capitalised word, whole: "McCoy", "O'Neill", "Al-Douri", "Gisèle" (not "Neill", "Mc").
+_NAME_WORD = r"[A-Z][^\W\d_]+(?:['’-][^\W\d_]+)*"
+_NAME = re.compile(rf"(?<![.!?]\s)(?<!^)(?<![\w'’-]){_NAME_WORD}(?:\s+{_NAME_WORD})*")
 _SYSTEM = (
     "You write summaries for the newsletter {title!r}, whose theme is: {theme}. Summarise the "
     "article the user gives you faithfully, in 1 to 3 sentences and at most {words} words, in "
@@ -83,16 +95,11 @@ class LlmSummarizer:
             )
             summary = self.fallback.summarize(article, theme=theme, max_words=max_words)
             return summary.model_copy(update={"note": f"LLM failed ({error}); extractive used"})
-        missing = unsupported(text, article.text)
-        if missing:
-            log.warning(
-                "LLM summary of %r names %s, not in the article: extractive used",
-                article.title,
-                missing[0],
-            )
+        refusal = refused(text, article)
+        if refusal:
+            log.warning("LLM summary of %r not used (%s): extractive used", article.title, refusal)
             summary = self.fallback.summarize(article, theme=theme, max_words=max_words)
-            note = f"LLM summary not used: {', '.join(missing[:3])} not in the article"
-            return summary.model_copy(update={"note": note})
+            return summary.model_copy(update={"note": f"LLM summary not used: {refusal}"})
         if self.cache_put:
             self.cache_put(key, text)
         return Summary(text=text, method=self.method)
@@ -117,6 +124,8 @@ class LlmSummarizer:
             "model": self.model,
             "stream": False,
             "temperature": 0,
+            "seed": SEED,
+            "max_tokens": 4 * max_words + 32,
             "messages": [
                 {
                     "role": "system",
@@ -170,11 +179,43 @@ def _answer(response: httpx.Response) -> str:
     return text
 
 
+def refused(summary: str, article: Article) -> str:
+    """Why the LLM's `summary` of `article` may not be used, in an editor's words ("" when it
+    may): the readability checks, then names and numbers, then grounding, sentence by
+    sentence."""
+    sentences = [s for p in paragraphs(summary) for s in split_sentences(p)]
+    if not sentences:
+        return "it is empty"
+    opening = pointing_back(sentences[0])
+    if opening:
+        return f"it opens on {opening!r}, pointing back to something it does not say"
+    for sentence in sentences:
+        if boilerplate(sentence):
+            return f"{_quote(sentence)} is about the page, not the news"
+    missing = unsupported(summary, f"{article.title}\n\n{article.text}")
+    if missing:
+        return f"{', '.join(missing[:3])} not in the article"
+    for grounding in ungrounded(summary, article.text, title=article.title):
+        return f"{_quote(grounding.sentence)} is not supported by the article: {grounding.reason()}"
+    return ""
+
+
+def _quote(sentence: str, words: int = 12) -> str:
+    cut = sentence.split()
+    return "“" + " ".join(cut[:words]) + ("…" if len(cut) > words else "") + "”"
+
+
 def unsupported(summary: str, article: str) -> list[str]:
     """Numbers and names in the summary that the article does not contain."""
     flat = " ".join(article.split())
     digits = {number.replace(",", "") for number in _NUMBER.findall(flat)}
-    lowered = flat.lower()
+    # Names are compared word by word in their normalised forms, so that "Ukrainian" stands
+    # for the article's "Ukraine's" and "Russian" for its "Russia".
+    keys = {word_key(token) for token in tokens(flat)}
+
+    def known(name: str) -> bool:
+        return all(word_key(token) in keys for token in tokens(name))
+
     missing = [
         n
         for n in _NUMBER.findall(summary)
@@ -183,12 +224,12 @@ def unsupported(summary: str, article: str) -> list[str]:
     for sentence in re.split(r"(?<=[.!?])\s+", summary):
         # Capitalised words after the first word of a sentence are names (or the start of one);
         # the first word is one too unless it is a common word ("The", "However").
-        first = re.match(r"[A-Z][a-z]+", sentence)
+        first = re.match(_NAME_WORD, sentence)
         word = first.group().lower() if first else ""
-        if word and word not in STOP_WORDS | _STARTERS and word not in lowered:
+        if word and word not in STOP_WORDS | _STARTERS and not known(word):
             missing.append(first.group())  # type: ignore[union-attr]
         for name in _NAME.findall(sentence[1:] if sentence else sentence):
-            if name.lower() not in lowered:
+            if not known(name):
                 missing.append(name)
     return list(dict.fromkeys(missing))
 
@@ -207,22 +248,31 @@ _EDITION_PROMPT = (
 )
 
 
+# "Section 2: Air defences": a small model echoing the listing it was given.
+_LISTING_ECHO = re.compile(r"\bSection \d+:")
+
+
 def edition_copy(
     summarizer: LlmSummarizer, theme: str, sections: list[tuple[str, list[tuple[str, str]]]]
 ) -> tuple[dict[str, object], list[str]]:
     """Subject, intro and section headings written by the model: (the fields that passed the
     faithfulness guard, notes on those that did not). `sections` is (heading, [(title,
     summary)]) in reading order."""
-    import json
-
     listing = "\n\n".join(
         f"Section {n}: {heading}\n" + "\n".join(f"- {title}: {summary}" for title, summary in items)
         for n, (heading, items) in enumerate(sections, start=1)
     )
-    body = {
+    body: dict[str, object] = {
         "model": summarizer.model,
         "stream": False,
         "temperature": 0,
+        "seed": SEED,
+        "max_tokens": 600,
+        # JSON mode: servers that have it constrain the answer to a JSON object, which a small
+        # model does not manage on its own (SmolLM2-135M nests its answer in an object named
+        # after the newsletter, and runs out of tokens). llama.cpp's server (llama-cpp-python)
+        # also takes the object's schema here and holds the model to it.
+        "response_format": {"type": "json_object", "schema": _edition_schema(len(sections))},
         "messages": [
             {
                 "role": "system",
@@ -233,29 +283,35 @@ def edition_copy(
             {"role": "user", "content": listing},
         ],
     }
-    notes: list[str] = []
     try:
         response = summarizer.client.post(summarizer.url, json=body)
+        if response.status_code == 400:
+            # A server without JSON mode, or without a schema in it, refuses the field: ask
+            # again without it, and read the JSON from the prose.
+            del body["response_format"]
+            response = summarizer.client.post(summarizer.url, json=body)
         if response.status_code != 200:
             raise LlmError(f"HTTP {response.status_code}")
-        raw = response.json()["choices"][0]["message"]["content"]
-        start, end = raw.find("{"), raw.rfind("}")
-        answer = json.loads(raw[start : end + 1])
+        answer = json_object(response.json()["choices"][0]["message"]["content"])
     except (LlmError, httpx.HTTPError, ValueError, KeyError, IndexError, TypeError) as error:
         return {}, [f"LLM subject, intro and headings not used ({error})"]
+    notes: list[str] = []
     fields: dict[str, object] = {}
-    source = listing + " " + theme
+    source = f"{summarizer.title}\n{theme}\n{listing}"  # the newsletter may name itself
     for key, limit in (("subject", 90), ("intro", 600)):
-        value = answer.get(key) if isinstance(answer, dict) else None
+        value = answer.get(key)
         if not isinstance(value, str) or not value.strip() or len(value) > limit:
             notes.append(f"LLM {key} not used (missing or too long)")
+            continue
+        if _LISTING_ECHO.search(value):
+            notes.append(f"LLM {key} not used (it repeats the list it was given)")
             continue
         missing = unsupported(value, source)
         if missing:
             notes.append(f"LLM {key} not used: {', '.join(missing[:3])} not in the articles")
             continue
         fields[key] = " ".join(value.split())
-    headings = answer.get("headings") if isinstance(answer, dict) else None
+    headings = answer.get("headings")
     if (
         isinstance(headings, list)
         and len(headings) == len(sections)
@@ -266,3 +322,40 @@ def edition_copy(
     else:
         notes.append("LLM section headings not used (wrong count, too long, or unsupported)")
     return fields, notes
+
+
+def _edition_schema(sections: int) -> dict[str, object]:
+    text = {"type": "string", "minLength": 1}
+    return {
+        "type": "object",
+        "properties": {
+            "subject": text,
+            "intro": text,
+            "headings": {
+                "type": "array",
+                "items": text,
+                "minItems": sections,
+                "maxItems": sections,
+            },
+        },
+        "required": ["subject", "intro", "headings"],
+        "additionalProperties": False,
+    }
+
+
+def json_object(raw: object) -> dict[str, object]:
+    """The JSON object in a model's answer, read tolerantly: inside a Markdown code fence or
+    after a sentence of preamble, the first balanced object. LlmError when there is none."""
+    import json
+
+    if not isinstance(raw, str):
+        raise LlmError("the answer is not text")
+    decoder = json.JSONDecoder()
+    for start in (i for i, c in enumerate(raw) if c == "{"):
+        try:
+            value, _ = decoder.raw_decode(raw, start)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            return value
+    raise LlmError(f"the answer is not a JSON object: {' '.join(raw.split())[:80]!r}")

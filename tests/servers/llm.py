@@ -22,6 +22,7 @@ class Reply:
     text: str = ""
     status: int = 200
     seconds: float = 0.0
+    when: str = ""  # given only to a request whose messages contain this text
 
 
 @dataclass
@@ -44,11 +45,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.state.requests.append(
                 {"path": self.path, "body": body, "auth": self.headers.get("Authorization")}
             )
-            reply = (
-                self.state.replies.popleft()
-                if self.state.replies
-                else Reply(text="No reply was queued.")
-            )
+            reply = self._next(json.dumps(body.get("messages", []), ensure_ascii=False))
         if reply.kind == "slow":
             time.sleep(reply.seconds)
             reply = Reply(text=reply.text)
@@ -74,6 +71,14 @@ class _Handler(BaseHTTPRequestHandler):
                     ],
                 },
             )
+
+    def _next(self, messages: str) -> Reply:
+        """The first queued reply for these messages (parallel requests come in any order)."""
+        for reply in self.state.replies:
+            if not reply.when or reply.when in messages:
+                self.state.replies.remove(reply)
+                return reply
+        return Reply(text="No reply was queued.")
 
     def _send(
         self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
