@@ -4,6 +4,7 @@ and settings for an example newsletter."""
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +28,18 @@ def shared_data() -> Path:
             pytest.fail(f"{SHARED_DATA} is missing: CI must have ../shared beside the clone")
         pytest.skip("../shared/data is not beside this checkout")
     return SHARED_DATA
+
+
+@pytest.fixture
+def example_workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh directory with the example settings and its own SQLite store, and no DIGEST_
+    or SendGrid variables from the caller's environment (the test database's aside)."""
+    for name in list(os.environ):
+        if name.startswith(("DIGEST_", "SENDGRID_")) and not name.startswith("DIGEST_TEST_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(ROOT / "digest.toml", tmp_path / "digest.toml")
+    return tmp_path
 
 
 @pytest.fixture

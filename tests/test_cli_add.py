@@ -5,8 +5,6 @@ through the real command (Typer's CliRunner)."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -55,14 +53,8 @@ went on sale at once, with most of the first week already booked.</p>
 
 
 @pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh directory with the example settings and its own SQLite store."""
-    for name in list(os.environ):
-        if name.startswith(("DIGEST_", "SENDGRID_")) and not name.startswith("DIGEST_TEST_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    shutil.copy(ROOT / "digest.toml", tmp_path / "digest.toml")
-    return tmp_path
+def workdir(example_workdir: Path) -> Path:
+    return example_workdir
 
 
 def digest(*args: str, stdin: str | bytes | None = None) -> Result:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from datetime import date
 from pathlib import Path
 
@@ -352,14 +351,8 @@ def test_add_to_draft_rebuilds_built_copy_and_keeps_the_editors(
 
 
 @pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh directory with the example settings and its own SQLite store."""
-    for name in list(os.environ):
-        if name.startswith(("DIGEST_", "SENDGRID_")) and not name.startswith("DIGEST_TEST_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    shutil.copy(ROOT / "digest.toml", tmp_path / "digest.toml")
-    return tmp_path
+def workdir(example_workdir: Path) -> Path:
+    return example_workdir
 
 
 def _digest(*args: str) -> str:

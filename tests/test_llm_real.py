@@ -27,6 +27,7 @@ from tests.web_support import serving
 
 ROOT = Path(__file__).resolve().parent.parent
 THEME = "Russia's war in Ukraine and its allies"
+STORIES = ("kyiv-air-defence.html", "sanctions.jsonl", "kursk-deployment-pasted.txt")
 
 
 @pytest.fixture(scope="session")
@@ -65,7 +66,8 @@ def test_an_edition_through_the_real_model_uses_only_grounded_summaries(
 ) -> None:
     settings = llm_settings(llama, sqlite_url, tmp_path)
     app = App(settings)
-    app.add([str(ROOT / "examples/articles")])
+    # Four example articles (a model on two cores takes about ten seconds an article).
+    app.add([str(ROOT / "examples/articles" / name) for name in STORIES])
     newsletter = settings.newsletter("brief")
     with caplog.at_level(logging.WARNING, logger="digest.llm"):
         edition = app.build(newsletter, date(2026, 11, 24))

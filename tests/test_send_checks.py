@@ -4,7 +4,6 @@ the real command (Typer's CliRunner)."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -18,15 +17,9 @@ SECRET = "dry-run-secret-0123456789"
 
 
 @pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def workdir(example_workdir: Path) -> Path:
     """The example config, an approved edition and two readers, in a fresh directory."""
-    import os
-
-    for name in list(os.environ):
-        if name.startswith(("DIGEST_", "SENDGRID_")) and not name.startswith("DIGEST_TEST_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    shutil.copy(ROOT / "digest.toml", tmp_path / "digest.toml")
+    tmp_path = example_workdir
     people = tmp_path / "people.csv"
     people.write_text("email,name\nana@example.org,Ana\nben@example.org,Ben\n", encoding="utf-8")
     for args in (
