@@ -1,7 +1,8 @@
 """How well articles are grouped into sections and headed, against topic labels, beside a
 TF-IDF + k-means baseline computed in the same run on the same articles.
 
-Run: .venv/bin/python benchmarks/bench_themes.py [--compare] [--vectors FILE.json]
+Run: .venv/bin/python benchmarks/bench_themes.py [--compare [--vectors FILE.json]]
+     [--embeddings MODEL_FOLDER]   (the last in an environment with digest[embeddings])
 
 Two labelled sets from ../shared/data:
 
@@ -311,6 +312,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--compare", action="store_true")
     parser.add_argument("--vectors", type=Path)
+    parser.add_argument("--embeddings", help="group with the embeddings extra and this model")
     options = parser.parse_args()
     items = bbc()
     ids = {item.article.id or 0: item.id for item in items}
@@ -323,6 +325,11 @@ def main() -> None:
         return
     grouper = TFIDF
     name = "digest (TF-IDF, the default)"
+    if options.embeddings:
+        from digest.embeddings import embedding_grouper
+
+        grouper = embedding_grouper(options.embeddings)
+        name = "digest (embeddings extra)"
     print(
         f"BBC News: {len(items)} articles; per half {len(halves['tuning'])} editions of "
         f"{EDITION_SIZE} (half of 4 topics, half of 5), max_sections = {MAX_SECTIONS}"
