@@ -13,6 +13,7 @@ from digest.articles import Article
 from digest.config import NewsletterConfig, Settings
 from digest.edition import Edition, build_draft
 from digest.errors import DigestError, FieldError, SourceError, first_problem
+from digest.grouping import Grouper, Matrix
 from digest.render import RenderedEmail, render_edition
 from digest.store import AddOutcome, Store, open_store
 from digest.summarize import Summarizer
@@ -211,6 +212,27 @@ class App:
         intake = load_upload(name, data)
         return self._store_added(intake.articles, intake.errors, tags)
 
+    def grouper(self) -> Grouper:
+        """How untagged articles are grouped: TF-IDF, or with the embeddings extra when
+        themes_embedding_model names a model folder."""
+        from digest.grouping import TFIDF
+
+        path = self.settings.themes_embedding_model
+        if not path:
+            return TFIDF
+        from digest.embeddings import EmbeddingsUnavailable, embedding_grouper
+
+        grouper = embedding_grouper(path)
+        similarity = grouper.similarity
+
+        def checked(articles: Sequence[Article]) -> Matrix:
+            try:
+                return similarity(articles)
+            except EmbeddingsUnavailable as error:
+                raise DigestError(str(error)) from error
+
+        return Grouper(similarity=checked, threshold=grouper.threshold, small=grouper.small)
+
     def add_to_draft(self, edition: Edition, articles: list[Article]) -> Edition:
         """Put stored articles into a draft: each summarised and placed where the sections
         would have put it (its tag's section, the closest themed one, or "In brief"); the
@@ -238,7 +260,8 @@ class App:
                 )
                 sections = [(s.title, [i.article for i in s.items]) for s in updated.sections]
                 item = Item(article=article, summary=summary)
-                updated = with_added(updated, item, section_for(article, sections))
+                place = section_for(article, sections, self.grouper())
+                updated = with_added(updated, item, place)
         finally:
             close = getattr(summarizer, "close", None)
             if close is not None:
@@ -324,6 +347,7 @@ class App:
                 summarizer=summarizer,
                 max_sections=newsletter.max_sections,
                 summary_words=newsletter.summary_words,
+                grouper=self.grouper(),
             )
             if self.settings.summarizer == "llm":
                 draft = self._llm_copy(draft, summarizer, newsletter)

@@ -17,6 +17,7 @@ from digest.edition_copy import (
     outline,
     shorten,
 )
+from digest.grouping import TFIDF, Grouper
 from digest.summarize import Summarizer, Summary
 from digest.themes import plan_sections
 
@@ -94,12 +95,13 @@ def build_draft(
     summarizer: Summarizer,
     max_sections: int,
     summary_words: int,
+    grouper: Grouper = TFIDF,
 ) -> Edition:
     """A draft edition: articles grouped into themed sections, summarised, with the subject,
     preheader and intro built from what it leads with and what its sections hold."""
     if not articles:
         raise ValueError("no articles to build an edition from")
-    groups = plan_sections(articles, theme=theme, max_sections=max_sections)
+    groups = plan_sections(articles, theme=theme, max_sections=max_sections, grouper=grouper)
     ordered = [article for group in groups for article in group.articles]
     many = getattr(summarizer, "summarize_many", None)
     if many is not None:  # summarisers that work in parallel (the LLM one) do all at once

@@ -105,8 +105,9 @@ def test_tags_decide_sections_and_overflow_goes_to_brief() -> None:
         Article(id=2, title="B two here", text="Text b.", tags=["frontline"]),
         Article(id=3, title="C three here", text="Text c.", tags=["diplomacy"]),
         Article(id=4, title="D four here", text="Text d.", tags=["diplomacy", "EU"]),
-        Article(id=5, title="E five here", text="Text e.", tags=["economy"]),
-        Article(id=6, title="F six here", text="Text f.", tags=["culture"]),
+        # Tags no other article shares make no section; unlike, these two go to "In brief".
+        Article(id=5, title="Grain prices rise", text="Wheat futures climbed.", tags=["economy"]),
+        Article(id=6, title="Lviv film festival", text="Cinemas filled up.", tags=["culture"]),
     ]
     groups = plan_sections(articles, theme=THEME, max_sections=3)
     titles = {g.title: sorted(a.id or 0 for a in g.articles) for g in groups}
