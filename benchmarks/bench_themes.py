@@ -125,6 +125,7 @@ class Scores:
     pure: int = 0
     wide_catch_all: int = 0
     headed: int = 0
+    named: int = 0
     brief: int = 0
     articles: int = 0
 
@@ -136,7 +137,8 @@ class Scores:
             f"{self.pure}/{self.sections} ({self.pure / max(self.sections, 1):.0%}); "
             f"over half the edition and > 2 topics: {self.wide_catch_all}; heading words in "
             f">= 60% of articles {self.headed}/{self.sections} "
-            f"({self.headed / max(self.sections, 1):.0%}); in brief "
+            f"({self.headed / max(self.sections, 1):.0%}); a name or a phrase "
+            f"{self.named}/{self.sections} ({self.named / max(self.sections, 1):.0%}); in brief "
             f"{self.brief / max(self.articles, 1):.0%} of articles"
         )
 
@@ -148,6 +150,27 @@ def heading_shared(title: str, articles: Sequence[Article]) -> bool:
         return False
     texts = [set(content_stems(f"{a.title} {a.text}")) for a in articles]
     return all(sum(w in t for t in texts) >= 0.6 * len(texts) for w in words)
+
+
+_MID_CLAUSE = re.compile(r"(?<=[\w,’'] )([^\W\d_][\w’'-]*)")
+
+
+def name_or_phrase(title: str, articles: Sequence[Article]) -> bool:
+    """The heading is a phrase of two or more content words ("Air Defence", "Bank of England"),
+    or one word the articles write with a capital mid-sentence more often than without (a
+    name: "Blair", "EU"): not a lone common word ("Game", "Market"). Judged on capitalisation
+    in the articles' own text, no word list."""
+    words = content_stems(title)
+    if len(words) != 1:
+        return len(words) > 1
+    capital = lower = 0
+    for article in articles:
+        for match in _MID_CLAUSE.finditer(f"{article.title}. {article.text}"):
+            word = match.group(1)
+            if content_stems(word) == words:
+                capital += word[:1].isupper()
+                lower += not word[:1].isupper()
+    return capital > lower
 
 
 def score(
@@ -175,6 +198,7 @@ def score(
             result.sections += 1
             result.pure += topics.most_common(1)[0][1] >= 0.75 * len(group.articles)
             result.headed += heading_shared(group.title, group.articles)
+            result.named += name_or_phrase(group.title, group.articles)
             if len(group.articles) > len(articles) / 2 and len(topics) > 2:
                 result.wide_catch_all += 1
         result.articles += len(articles)
