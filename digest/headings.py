@@ -42,11 +42,30 @@ _VAGUE = frozenset(
     call calls look looks run runs give gives show shows help helps keep kept left right
     common important previous include includes see seen live name names great negative
     ahead return start chance absence rose rise boost sir lord stand win won lose lost hit
-    popular dated message today own real full whole long short small large few less least
+    popular dated message today own real full whole long short small large few less least known
     general local national international public private free open close hard easy new old
     different similar certain clear possible
     """.split()  # noqa: SIM905
 )
+# Nouns that name no topic on their own, whatever the section (see _generic).
+_GENERIC = frozenset(
+    """
+    game games play match matches victory defeat win side team player players star stars ball
+    market markets firm firms company companies state states rate rates ban research book
+    books term terms artist artists scientist scientists official officials country
+    countries government minister ministers chancellor world year week day time report
+    reports figure figures operator operators computer computers result results series
+    talks plan firms chief boss leader leaders title titles record records sales price
+    prices cost costs money system systems service services work worker workers job jobs
+    """.split()  # noqa: SIM905
+)
+_NUMBER_WORDS = frozenset(
+    """
+    one two three four five six seven eight nine ten eleven twelve twenty hundred thousand
+    million billion first second third fourth fifth half dozen
+    """.split()  # noqa: SIM905
+)
+_PAIR_CANDIDATES = 12
 _SMALL = frozenset({"of", "the", "and", "in", "on", "for", "to", "a", "an", "at"})
 _BRIDGES = frozenset({"of", "of the"})
 _MAX_WORDS = 3
@@ -201,11 +220,28 @@ class _Choice:
     score: tuple[float, ...]
 
 
+@dataclass(frozen=True)
+class HeadingWeights:
+    """How much a name or a noun phrase is preferred to a lone common word: chosen on the
+    tuning half of the BBC set (benchmarks/bench_themes.py)."""
+
+    name: float = 0.5
+    phrase: float = 0.5
+
+
+DEFAULT_HEADING_WEIGHTS = HeadingWeights()
+
+
 def name_sections(
-    groups: Sequence[Sequence[Article]], theme: str, needs_name: Sequence[bool]
+    groups: Sequence[Sequence[Article]],
+    theme: str,
+    needs_name: Sequence[bool],
+    weights: HeadingWeights = DEFAULT_HEADING_WEIGHTS,
 ) -> list[str]:
     """A heading for each group that needs one ("" for the others): the phrase most of its
-    articles share and the rest of the edition uses least."""
+    articles share and the rest of the edition uses least, a name or a noun phrase before a
+    lone common word; two phrases ("Ports and Shadow Fleet") when no one phrase is shared by
+    most articles but two together are used by all."""
     theme_stems = set(content_stems(theme))
     per_article = [[_article_phrases(a) for a in group] for group in groups]
     known = {k for group in per_article for p in group for k in p.keys}
@@ -232,17 +268,20 @@ def name_sections(
             if count < min(2, size) or key in used or set(key) & theme_stems:
                 continue
             form = _form(group, key)
+            words = [w for w in form.split() if w not in _SMALL]
             name = form[:1].isupper()
-            names[key] = all(w[:1].isupper() for w in form.split() if w not in _SMALL)
-            if len(key) == 1 and not name and _vague(form):
+            names[key] = all(w[:1].isupper() for w in words)
+            if len(key) == 1 and _lone_word_says_nothing(form, name):
                 continue
+            # A noun phrase: two or more words, none a vague verb or adjective.
+            phrase = len(key) > 1 and not any(_vague(w) for w in words if not w[:1].isupper())
             share = count / size
             outside = (totals[key] - count) / others
             # What the articles keep coming back to, what sets them apart from the rest of
             # the edition, named in their headlines; a name or a phrase says more than a word.
             repeated = 1 + 0.5 * math.log(max(mentions[key], count) / count)
             value = (1.5 * share - outside) * repeated + 0.2 * headline[key] / size
-            value += 0.15 * name + 0.15 * (len(key) - 1)
+            value += weights.name * names[key] + weights.phrase * phrase
             score = (float(share >= _MOSTLY), value)
             choices.append(_Choice(key=key, score=score))
         if not choices:
@@ -250,9 +289,33 @@ def name_sections(
             continue
         choices.sort(key=lambda c: (c.score, -len(" ".join(c.key)), c.key), reverse=True)
         best = _whole_name(choices[0], choices, inside, mentions, names)
+        pair = None if best.score[0] else _two_phrases(choices, group)
+        if pair is not None:
+            used.update(c.key for c in pair)
+            headings.append(" and ".join(title_case(_form(group, c.key)) for c in pair))
+            continue
         used.add(best.key)
         headings.append(title_case(_form(group, best.key)))
     return headings
+
+
+def _two_phrases(
+    choices: Sequence[_Choice], group: Sequence[_Phrases]
+) -> tuple[_Choice, _Choice] | None:
+    """The best two phrases that together are used by every article of the group, each by at
+    least two and neither part of the other, in the order they score; None if there are none."""
+    every = frozenset(range(len(group)))
+    users = {c.key: frozenset(i for i, p in enumerate(group) if c.key in p.keys) for c in choices}
+    top = choices[:_PAIR_CANDIDATES]
+    found: tuple[float, _Choice, _Choice] | None = None
+    for i, first in enumerate(top):
+        for second in top[i + 1 :]:
+            if users[first.key] | users[second.key] != every or set(first.key) & set(second.key):
+                continue
+            value = first.score[-1] + second.score[-1]
+            if found is None or value > found[0]:
+                found = (value, first, second)
+    return None if found is None else (found[1], found[2])
 
 
 def _whole_name(
@@ -285,6 +348,24 @@ def _vague(word: str) -> bool:
 
 
 _VAGUE_STEMS = frozenset(stem(w) for w in _VAGUE)
+
+
+def _lone_word_says_nothing(form: str, name: bool) -> bool:
+    """A word that alone heads nothing: a number written out ("Six", though "Six Nations" may),
+    a vague or generic word, even capitalised ("International", "Known"), unless it is an
+    acronym ("BBC") or a name that is no such word ("Blair")."""
+    if form.isupper() and len(form) > 1:
+        return False
+    return form.lower() in _NUMBER_WORDS or _vague(form) or (not name and _generic(form))
+
+
+def _generic(word: str) -> bool:
+    """A noun that is everywhere in its kind of news and alone names no topic ("Game",
+    "Market", "Research"): it may be part of a phrase ("Stock Market"), never the heading."""
+    return stem(word.lower()) in _GENERIC_STEMS
+
+
+_GENERIC_STEMS = frozenset(stem(w) for w in _GENERIC)
 
 
 def _form(group: Sequence[_Phrases], key: tuple[str, ...]) -> str:

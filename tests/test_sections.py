@@ -125,7 +125,8 @@ def test_heading_is_shared_by_most_articles_not_one_headline() -> None:
         words = heading.lower().split()
         shared = [a for a in group if all(w in f"{a.title} {a.text}".lower() for w in words)]
         assert len(shared) >= 0.6 * len(group), heading
-    assert headings[1] == "Chess"
+    # Both are in every chess article: the place (a name) or the game.
+    assert headings[1] in ("Chess", "Oslo")
 
 
 def test_headings_leave_out_contractions_times_numbers_and_the_theme() -> None:
@@ -146,6 +147,78 @@ def test_headings_leave_out_contractions_times_numbers_and_the_theme() -> None:
     assert name_sections([_articles(*texts), _articles(*CHESS)], THEME, [False, True])[0] == ""
 
 
+RUGBY = [
+    (
+        "Wales edge Scotland in a tight Six Nations game",
+        "Wales beat Scotland in the Six Nations after a tight game in Cardiff. The Six "
+        "Nations leaders kicked a late penalty to settle the game.",
+    ),
+    (
+        "Ireland keep Six Nations hopes alive with a game to spare",
+        "Ireland won their game against Italy and stay in the Six Nations race with a game "
+        "left. The Six Nations table is level at the top.",
+    ),
+    (
+        "France thrash England as the Six Nations game turns",
+        "France scored five tries against England in a Six Nations game in Paris, the "
+        "heaviest defeat of the Six Nations so far.",
+    ),
+]
+
+
+def test_a_name_heads_a_section_rather_than_a_lone_common_word_or_a_number() -> None:
+    # "game" is in every article, but alone it names no topic; "Six" is a number.
+    heading = name_sections([_articles(*RUGBY), _articles(*CHESS)], THEME, [True, False])[0]
+    assert heading == "Six Nations"
+
+
+def test_a_noun_phrase_heads_a_section_rather_than_a_lone_word() -> None:
+    texts = [
+        (
+            "Air defence crews in Kharkiv down a wave of drones",
+            "Air defence crews in Kharkiv shot down most of the interceptor targets. The air "
+            "defence units fired missiles at the drones.",
+        ),
+        (
+            "Allies send air defence systems to Kharkiv",
+            "Allies sent two air defence systems and interceptor missiles to protect Kharkiv "
+            "from the drones.",
+        ),
+        (
+            "New radar links air defence sites",
+            "A new radar links air defence sites so that crews can aim interceptor missiles "
+            "sooner, engineers said.",
+        ),
+    ]
+    heading = name_sections([_articles(*texts), _articles(*CHESS)], THEME, [True, False])[0]
+    assert heading == "Air Defence"
+
+
+def test_two_phrases_head_a_section_no_one_phrase_covers() -> None:
+    # "Shadow fleet" is in two articles and "grain corridor" in the other two: neither is in
+    # most of them, together they are in all.
+    texts = [
+        (
+            "Shadow fleet tankers barred from EU ports",
+            "Dozens of shadow fleet tankers were barred from European ports by the new package.",
+        ),
+        (
+            "Insurers check shadow fleet paperwork",
+            "Insurers refused cover to shadow fleet vessels whose papers were false.",
+        ),
+        (
+            "Grain corridor stays open despite strikes",
+            "The grain corridor from Odesa kept working through a week of strikes on berths.",
+        ),
+        (
+            "Farmers count on the grain corridor",
+            "Farmers in the south rely on the grain corridor to sell their harvest abroad.",
+        ),
+    ]
+    heading = name_sections([_articles(*texts), _articles(*CHESS)], THEME, [True, False])[0]
+    assert heading in ("Shadow Fleet and Grain Corridor", "Grain Corridor and Shadow Fleet")
+
+
 def test_title_case_reads_as_a_heading() -> None:
     assert title_case("shadow fleet") == "Shadow Fleet"
     assert title_case("Bank of England") == "Bank of England"
@@ -159,7 +232,7 @@ def test_the_example_edition_has_sections_an_editor_would_keep() -> None:
     sections = {g.title: {a.title for a in g.articles} for g in groups}
     korea = next(titles for titles in sections.values() if any("Pyongyang" in t for t in titles))
     assert all("Korea" in t or "Pyongyang" in t for t in korea)
-    assert "North Korea" in sections
+    assert "North Korea" in sections and "Air Defence" in sections
     sanctions = next(t for t in sections.values() if any("sanctions" in x for x in t))
     assert any("price cap" in t for t in sanctions)
     air = next(t for t in sections.values() if any("air defences" in x for x in t))
