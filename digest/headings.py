@@ -62,7 +62,7 @@ _GENERIC = frozenset(
 _NUMBER_WORDS = frozenset(
     """
     one two three four five six seven eight nine ten eleven twelve twenty hundred thousand
-    million billion first second third fourth fifth half dozen
+    million billion first second third fourth fifth sixth seventh eighth ninth tenth half dozen
     """.split()  # noqa: SIM905
 )
 _PAIR_CANDIDATES = 12
