@@ -264,6 +264,7 @@ def name_sections(
         size, others = len(group), max(everyone - len(group), 1)
         choices = []
         names: dict[tuple[str, ...], bool] = {}
+        nouns: set[tuple[str, ...]] = set()  # names and noun phrases
         for key, count in inside.items():
             if count < min(2, size) or key in used or set(key) & theme_stems:
                 continue
@@ -275,6 +276,8 @@ def name_sections(
                 continue
             # A noun phrase: two or more words, none a vague verb or adjective.
             phrase = len(key) > 1 and not any(_vague(w) for w in words if not w[:1].isupper())
+            if names[key] or phrase:
+                nouns.add(key)
             share = count / size
             outside = (totals[key] - count) / others
             # What the articles keep coming back to, what sets them apart from the rest of
@@ -289,7 +292,7 @@ def name_sections(
             continue
         choices.sort(key=lambda c: (c.score, -len(" ".join(c.key)), c.key), reverse=True)
         best = _whole_name(choices[0], choices, inside, mentions, names)
-        pair = None if best.score[0] else _two_phrases(choices, group)
+        pair = None if best.score[0] else _two_phrases(choices, group, nouns)
         if pair is not None:
             used.update(c.key for c in pair)
             headings.append(" and ".join(title_case(_form(group, c.key)) for c in pair))
@@ -300,13 +303,14 @@ def name_sections(
 
 
 def _two_phrases(
-    choices: Sequence[_Choice], group: Sequence[_Phrases]
+    choices: Sequence[_Choice], group: Sequence[_Phrases], nouns: set[tuple[str, ...]]
 ) -> tuple[_Choice, _Choice] | None:
-    """The best two phrases that together are used by every article of the group, each by at
-    least two and neither part of the other, in the order they score; None if there are none."""
+    """The best two names or noun phrases that together are used by every article of the
+    group, each by at least two and neither part of the other, in the order they score; None
+    if there are none (a lone common word, "Almost", never makes half of a pair)."""
     every = frozenset(range(len(group)))
-    users = {c.key: frozenset(i for i, p in enumerate(group) if c.key in p.keys) for c in choices}
-    top = choices[:_PAIR_CANDIDATES]
+    top = [c for c in choices if c.key in nouns][:_PAIR_CANDIDATES]
+    users = {c.key: frozenset(i for i, p in enumerate(group) if c.key in p.keys) for c in top}
     found: tuple[float, _Choice, _Choice] | None = None
     for i, first in enumerate(top):
         for second in top[i + 1 :]:
