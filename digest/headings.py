@@ -14,6 +14,8 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import NamedTuple
 
 from digest.articles import Article, strip_attribution, without_dateline
 from digest.terms import STOP_WORDS, content_stems, stem
@@ -73,8 +75,9 @@ _MOSTLY = 0.6
 _BODY_WORDS = 400
 
 
-@dataclass(frozen=True)
-class _Token:
+class _Token(NamedTuple):
+    # A named tuple: one is made for every word of every article's lead, and a frozen
+    # dataclass costs several times as much to make.
     surface: str
     stem: str
     usable: bool  # may be part of a heading
@@ -105,6 +108,7 @@ def rejected(phrase: str, theme: str = "") -> bool:
     return any(stem(_POSSESSIVE.sub("", w.lower())) in theme_stems for w in usable)
 
 
+@lru_cache(maxsize=65536)
 def _usable(word: str) -> bool:
     lower = word.lower()
     return not (
