@@ -112,7 +112,7 @@ def rejected(phrase: str, theme: str = "") -> bool:
 def _usable(word: str) -> bool:
     lower = word.lower()
     return not (
-        lower in STOP_WORDS
+        (lower in STOP_WORDS and not (word[:1].isupper() and lower in _NAME_OPENERS))
         or lower in TIME_WORDS
         or len(lower) < 2
         or any(c.isdigit() for c in lower)
@@ -358,12 +358,18 @@ def _vague(word: str) -> bool:
 _VAGUE_STEMS = frozenset(stem(w) for w in _VAGUE)
 
 
+# Stop words that open names when capitalised: "New York", "New Zealand", "New Labour".
+_NAME_OPENERS = frozenset({"new"})
+
+
 def _lone_word_says_nothing(form: str, name: bool) -> bool:
     """A word that alone heads nothing: a number written out ("Six", though "Six Nations" may),
     a vague or generic word, even capitalised ("International", "Known"), unless it is an
     acronym ("BBC") or a name that is no such word ("Blair")."""
     if form.isupper() and len(form) > 1:
         return False
+    if form.lower() in _NAME_OPENERS:
+        return True
     return form.lower() in _NUMBER_WORDS or _vague(form) or (not name and _generic(form))
 
 

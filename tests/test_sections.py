@@ -242,3 +242,16 @@ def test_the_example_edition_has_sections_an_editor_would_keep() -> None:
     for title in sections:
         assert not rejected(title, THEME) or title in (BRIEF_TITLE, TOP_TITLE)
     assert len(sections) == 3
+
+
+def test_a_place_whose_name_opens_with_a_stop_word_is_named_whole() -> None:
+    stories = [
+        ("New York fashion week opens", "Designers showed coats in New York on Monday."),
+        ("Museum in New York reopens", "The museum in New York reopened after repairs."),
+        ("New York marathon record", "Runners set a record in New York on Sunday."),
+        ("Budget vote in parliament", "Members of parliament voted on the budget."),
+        ("Parliament delays the budget", "The budget vote in parliament was delayed."),
+    ]
+    articles = [Article(title=title, text=text) for title, text in stories]
+    headings = name_sections([articles[:3], articles[3:]], "world news", [True, True])
+    assert headings[0] == "New York"
