@@ -45,14 +45,6 @@ _PRONOUN_SPEAKER = re.compile(
     r"[,”\"’']\s*(he|she|they|we|I)\s+(?:said|says|added|told|explained|insisted|warned|noted"
     r"|argued|wrote|asked)\b"
 )
-# A pronoun as the subject after an opening phrase ("Unlike Hitler, however, he never…", "In
-# 2019, they said…"), or "however" early on: the sentence leans on the one before all the same.
-_LATE_POINTER = re.compile(
-    r"^[^,.;:!?\"“”]{1,60},\s+(?:(?:however|though|too|then|instead),\s+)?"
-    r"(he|she|they|we|it|his|her|their|its)\s"
-    r"|^[^,.;:!?]{1,40},\s+(however|though|meanwhile|instead|in turn|too),",
-    re.I,
-)
 _FIRST_WORD = re.compile(r"[A-Za-z][A-Za-z'’]*")
 
 # Text about the page, the outlet or the reader's subscription, not about the news.
@@ -128,9 +120,6 @@ def pointing_back(sentence: str) -> str | None:
     phrase = _POINTING_BACK_PHRASES.match(text)
     if phrase:
         return phrase.group(0)
-    late = _LATE_POINTER.match(text)
-    if late:
-        return late[1] or late[2]
     word = _FIRST_WORD.match(text)
     if word is None:
         return None
