@@ -65,11 +65,10 @@ def pasted_pairs() -> list[tuple[Article, Article]]:
     return pairs
 
 
-def _near(a: Article, b: Article) -> bool:
-    """Whether two texts share enough words to be near copies (a cheap filter; the cosine
+def _near(x: set[str], y: set[str]) -> bool:
+    """Whether two texts' words overlap enough for near copies (a cheap filter; the cosine
     decides)."""
-    x, y = set(normalised_text(a.text).split()), set(normalised_text(b.text).split())
-    return len(x & y) >= 0.4 * min(len(x), len(y))
+    return len(x & y) >= 0.5 * min(len(x), len(y))
 
 
 def main() -> None:
@@ -84,12 +83,13 @@ def main() -> None:
     # scores them.
     articles = [a for _, a in labelled]
     facts = [figures(a) for a in articles]
+    words = [set(normalised_text(a.text).split()) for a in articles]
     pairs = candidates = 0
     merged: list[tuple[float, str, str, bool]] = []
     for i, j in combinations(range(len(articles)), 2):
         pairs += 1
         # A quick look at the figures and headline words first: only pairs that could pass.
-        if len(facts[i] & facts[j]) < SHARED_FIGURES and not _near(articles[i], articles[j]):
+        if len(facts[i] & facts[j]) < SHARED_FIGURES and not _near(words[i], words[j]):
             continue
         candidates += 1
         others = [a for k, a in enumerate(rng.sample(articles, 20)) if k not in (i, j)][:18]
