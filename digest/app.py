@@ -16,7 +16,7 @@ from digest.errors import DigestError, FieldError, SourceError, first_problem
 from digest.grouping import Grouper, Matrix
 from digest.render import RenderedEmail, render_edition
 from digest.store import AddOutcome, Store, open_store
-from digest.summarize import Summarizer
+from digest.summarize import Summarizer, Summary
 
 if TYPE_CHECKING:
     from digest.feeds import FeedReport
@@ -247,7 +247,7 @@ class App:
                 "articles (they are stored for the next edition)"
             )
         newsletter = self.settings.newsletter(edition.newsletter)
-        held = {item.article.id for item in edition.items}
+        held = edition.article_ids
         new = [a for a in {a.id: a for a in articles}.values() if a.id not in held]
         if not new:
             return edition
@@ -267,6 +267,27 @@ class App:
             if close is not None:
                 close()
         return self.revise(edition, updated)
+
+    def split_report(self, edition: Edition, article_id: int, report_id: int) -> Edition:
+        """Another report of a story made a story of its own, summarised, right after it."""
+        from digest.editing import report_of, split
+
+        report = report_of(edition, article_id, report_id)
+        summary = self.summarize_one(edition.newsletter, report)
+        return self.revise(edition, split(edition, article_id, report_id, summary))
+
+    def summarize_one(self, newsletter_name: str, article: Article) -> Summary:
+        """One article summarised as the newsletter's builds summarise."""
+        newsletter = self.settings.newsletter(newsletter_name)
+        summarizer = self.summarizer_for(newsletter)
+        try:
+            return summarizer.summarize(
+                article, theme=newsletter.theme, max_words=newsletter.summary_words
+            )
+        finally:
+            close = getattr(summarizer, "close", None)
+            if close is not None:
+                close()
 
     def revise(self, before: Edition, after: Edition) -> Edition:
         """Store an editor's change to a draft (the web page's edits, `digest edit`): the

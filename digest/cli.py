@@ -311,7 +311,14 @@ def edit(
             return
         text, origin = edited, f"edition {current.id}"
     try:
-        updated = instance.revise(current, apply_yaml(current, text, instance.store, origin))
+        edited_edition = apply_yaml(
+            current,
+            text,
+            instance.store,
+            origin,
+            summarize=lambda article: instance.summarize_one(current.newsletter, article),
+        )
+        updated = instance.revise(current, edited_edition)
     except Exception:
         if not from_file:
             # Keep the editor's work: a validation error must not throw it away.

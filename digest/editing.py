@@ -1,30 +1,43 @@
 """Editing an edition as YAML: what the editor sees, and applying what they saved.
 
 The YAML carries only what an editor may change (subject, preheader, intro, section titles,
-order, and each summary); article ids tie items back to stored articles, and titles are shown
-for orientation only.
+order, each summary, and the other reports of a story); article ids tie items back to stored
+articles, and titles are shown for orientation only.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from digest.articles import Article
 from digest.edition import Edition, Item, Section
 from digest.errors import DigestError
 from digest.store import Store
 from digest.summarize import Summary
 
 EDITED_METHOD = "edited"
+# Summarises an article that becomes a story of its own (a report split from its story).
+Summarize = Callable[[Article], Summary]
+
+
+class _EditedReport(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    article: int
+    title: str | None = None  # shown for orientation; changes are ignored
+    source: str | None = None  # likewise
 
 
 class _EditedItem(BaseModel):
     model_config = ConfigDict(extra="forbid")
     article: int
     title: str | None = None  # shown for orientation; changes are ignored
-    summary: str = Field(min_length=1)
+    # None: a report split off its story, summarised when applied.
+    summary: str | None = Field(default=None, min_length=1)
+    also: list[_EditedReport] = Field(default_factory=list)
 
 
 class _EditedSection(BaseModel):
@@ -56,6 +69,8 @@ _HEADER = (
     "# Edition {id} of {newsletter}, No. {number}. Edit, save and close to apply.\n"
     "# Reorder or move items between sections, delete items, rewrite summaries.\n"
     "# 'article' ties an item to a stored article; its title here is for reference only.\n"
+    "# 'also' lists other reports of the same story; delete one there and it becomes a story\n"
+    "# of its own, summarised, after this one (or move it anywhere as an item without a summary).\n"
 )
 
 
@@ -67,14 +82,7 @@ def edition_to_yaml(edition: Edition) -> str:
         "sections": [
             {
                 "title": section.title,
-                "items": [
-                    {
-                        "article": item.article.id,
-                        "title": item.article.title,
-                        "summary": item.summary.text,
-                    }
-                    for item in section.items
-                ],
+                "items": [_item_document(item) for item in section.items],
             }
             for section in edition.sections
         ],
@@ -84,8 +92,28 @@ def edition_to_yaml(edition: Edition) -> str:
     return header + body
 
 
-def apply_yaml(edition: Edition, text: str, store: Store, origin: str) -> Edition:
-    """The edition with the editor's changes, validated; raises DigestError naming the field."""
+def _item_document(item: Item) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "article": item.article.id,
+        "title": item.article.title,
+        "summary": item.summary.text,
+    }
+    if item.also:
+        document["also"] = [
+            {"article": report.id, "title": report.title, "source": report.source}
+            for report in item.also
+        ]
+    return document
+
+
+def apply_yaml(
+    edition: Edition, text: str, store: Store, origin: str, summarize: Summarize | None = None
+) -> Edition:
+    """The edition with the editor's changes, validated; raises DigestError naming the field.
+
+    A report deleted from its story's `also` and placed nowhere else becomes a story of its
+    own right after it; a story without a summary (a report moved out) gets one from
+    `summarize`."""
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as error:
@@ -103,23 +131,51 @@ def apply_yaml(edition: Edition, text: str, store: Store, origin: str) -> Editio
         raise DigestError(f"{origin}: {key}: {reason}") from None
 
     current = {item.article.id: item for item in edition.items}
+    reports = {report.id: report for item in edition.items for report in item.also}
+    placed = {entry.article for s in edited.sections for entry in s.items} | {
+        report.article for s in edited.sections for entry in s.items for report in entry.also
+    }
     seen: set[int] = set()
+
+    def claim(article_id: int, where: str) -> Article:
+        if article_id in seen:
+            raise DigestError(f"{origin}: {where}: article {article_id} appears twice")
+        seen.add(article_id)
+        known = current.get(article_id)
+        if known is not None:
+            return known.article
+        return reports.get(article_id) or _stored(store, article_id, origin, where)
+
+    def summary_of(article: Article, where: str) -> Summary:
+        if summarize is None:
+            raise DigestError(f"{origin}: {where}: summary: Field required")
+        return summarize(article)
+
     sections = []
     for index, section in enumerate(edited.sections):
         items = []
         for position, entry in enumerate(section.items):
-            where = f"sections.{index}.items.{position}.article"
-            if entry.article in seen:
-                raise DigestError(f"{origin}: {where}: article {entry.article} appears twice")
-            seen.add(entry.article)
+            where = f"sections.{index}.items.{position}"
+            article = claim(entry.article, f"{where}.article")
+            also = [
+                claim(report.article, f"{where}.also.{number}.article")
+                for number, report in enumerate(entry.also)
+            ]
             previous = current.get(entry.article)
-            article = previous.article if previous else _stored(store, entry.article, origin, where)
-            summary_text = " ".join(entry.summary.split())
-            if previous and previous.summary.text == summary_text:
-                summary = previous.summary
+            if entry.summary is None:
+                summary = summary_of(article, where)
             else:
-                summary = Summary(text=summary_text, method=EDITED_METHOD)
-            items.append(Item(article=article, summary=summary))
+                summary_text = " ".join(entry.summary.split())
+                if previous and previous.summary.text == summary_text:
+                    summary = previous.summary
+                else:
+                    summary = Summary(text=summary_text, method=EDITED_METHOD)
+            items.append(Item(article=article, summary=summary, also=also))
+            # Reports the editor took off this story, and put nowhere else: split off.
+            for report in previous.also if previous else []:
+                if report.id is not None and report.id not in placed | seen:
+                    seen.add(report.id)
+                    items.append(Item(article=report, summary=summary_of(report, where)))
         sections.append(Section(title=section.title.strip(), items=items))
     return edition.model_copy(
         update={
@@ -212,6 +268,30 @@ def with_summary(
     return _rebuild(edition, groups)
 
 
+def split(edition: Edition, article_id: int, report_id: int, summary: Summary) -> Edition:
+    """The edition with one other report taken off a story and made a story of its own (with
+    `summary`), right after it in the same section."""
+    s_index, i_index = _locate(edition, article_id)
+    groups = _sections(edition)
+    item = groups[s_index][i_index]
+    report = next((r for r in item.also if r.id == report_id), None)
+    if report is None:
+        raise DigestError(f"article {report_id} is not another report of article {article_id}")
+    rest = [r for r in item.also if r.id != report_id]
+    groups[s_index][i_index] = item.model_copy(update={"also": rest})
+    groups[s_index].insert(i_index + 1, Item(article=report, summary=summary))
+    return _rebuild(edition, groups)
+
+
+def report_of(edition: Edition, article_id: int, report_id: int) -> Article:
+    """Another report of a story in the edition; raises DigestError when it is not one."""
+    s_index, i_index = _locate(edition, article_id)
+    for report in edition.sections[s_index].items[i_index].also:
+        if report.id == report_id:
+            return report
+    raise DigestError(f"article {report_id} is not another report of article {article_id}")
+
+
 def moved(edition: Edition, article_id: int, step: int) -> Edition:
     """The article one place up (-1) or down (+1) in its section."""
     s_index, i_index = _locate(edition, article_id)
@@ -259,7 +339,7 @@ def with_added(edition: Edition, item: Item, section: int | None) -> Edition:
     "In brief" section, made at the end when there is none yet."""
     from digest.themes import BRIEF_TITLE
 
-    if item.article.id in {existing.article.id for existing in edition.items}:
+    if item.article.id in edition.article_ids:
         raise DigestError(f"article {item.article.id} is already in edition {edition.id}")
     titles = [existing.title for existing in edition.sections]
     if section is None and BRIEF_TITLE in titles:

@@ -8,6 +8,7 @@ from enum import StrEnum
 from pydantic import BaseModel, Field, field_validator
 
 from digest.articles import Article, without_controls
+from digest.duplicates import main_report, reports_of_events
 from digest.edition_copy import (
     PREHEADER_LIMIT,
     SUBJECT_LIMIT,
@@ -19,6 +20,7 @@ from digest.edition_copy import (
 )
 from digest.grouping import TFIDF, Grouper
 from digest.summarize import Summarizer, Summary
+from digest.terms import content_stems
 from digest.themes import plan_sections
 
 __all__ = [
@@ -45,8 +47,16 @@ class EditionStatus(StrEnum):
 
 
 class Item(BaseModel):
+    """One story: its main article and summary, and other reports of the same event
+    (`also`: other sources, shown as "Also reported by …" and never summarised again)."""
+
     article: Article
     summary: Summary
+    also: list[Article] = Field(default_factory=list)
+
+    @property
+    def articles(self) -> list[Article]:
+        return [self.article, *self.also]
 
 
 class Section(BaseModel):
@@ -81,6 +91,11 @@ class Edition(BaseModel):
         return [item for section in self.sections for item in section.items]
 
     @property
+    def article_ids(self) -> set[int | None]:
+        """Every article the edition holds, other reports included."""
+        return {article.id for item in self.items for article in item.articles}
+
+    @property
     def top_story(self) -> Item:
         return self.sections[0].items[0]
 
@@ -101,7 +116,16 @@ def build_draft(
     preheader and intro built from what it leads with and what its sections hold."""
     if not articles:
         raise ValueError("no articles to build an edition from")
-    groups = plan_sections(articles, theme=theme, max_sections=max_sections, grouper=grouper)
+    # Reports of one event become one item: planned, summarised and shown once.
+    theme_words = set(content_stems(theme))
+    others: dict[int, list[Article]] = {}
+    mains = []
+    for event in reports_of_events(articles):
+        reports = [articles[index] for index in event]
+        main = main_report(reports, theme_words)
+        mains.append(main)
+        others[id(main)] = [report for report in reports if report is not main]
+    groups = plan_sections(mains, theme=theme, max_sections=max_sections, grouper=grouper)
     ordered = [article for group in groups for article in group.articles]
     many = getattr(summarizer, "summarize_many", None)
     if many is not None:  # summarisers that work in parallel (the LLM one) do all at once
@@ -112,7 +136,10 @@ def build_draft(
     sections = [
         Section(
             title=group.title,
-            items=[Item(article=a, summary=by_article[id(a)]) for a in group.articles],
+            items=[
+                Item(article=a, summary=by_article[id(a)], also=others[id(a)])
+                for a in group.articles
+            ],
         )
         for group in groups
     ]

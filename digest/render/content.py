@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from digest.articles import Article
 from digest.edition import Edition
 from digest.render import placeholders
 
@@ -39,27 +40,30 @@ def map_text(
     def optional(value: str | None) -> str | None:
         return text(value) if value else value
 
+    def shown(article: Article) -> Article:
+        return article.model_copy(
+            update={
+                "title": text(article.title),
+                "source": optional(article.source),
+                "author": optional(article.author),
+                "text": text(article.text),
+                "tags": [text(tag) for tag in article.tags],
+                "url": link(article.url) if article.url else None,
+            }
+        )
+
     sections = []
     for section in edition.sections:
         items = []
         for item in section.items:
-            article = item.article
             items.append(
                 item.model_copy(
                     update={
-                        "article": article.model_copy(
-                            update={
-                                "title": text(article.title),
-                                "source": optional(article.source),
-                                "author": optional(article.author),
-                                "text": text(article.text),
-                                "tags": [text(tag) for tag in article.tags],
-                                "url": link(article.url) if article.url else None,
-                            }
-                        ),
+                        "article": shown(item.article),
                         "summary": item.summary.model_copy(
                             update={"text": text(item.summary.text)}
                         ),
+                        "also": [shown(report) for report in item.also],
                     }
                 )
             )

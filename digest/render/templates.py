@@ -7,6 +7,7 @@ import textwrap
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from jinja2 import (
     ChoiceLoader,
@@ -20,6 +21,7 @@ from jinja2 import (
     UndefinedError,
 )
 
+from digest.articles import Article
 from digest.errors import DigestError
 
 _PACKAGE = Path(__file__).resolve().parent.parent
@@ -64,11 +66,20 @@ def environments(custom_dir: Path | None) -> tuple[Environment, Environment]:
     for environment in (markup, plain):
         environment.filters["long_date"] = long_date
         environment.filters["wrap"] = wrap
+        environment.filters["outlet"] = outlet
     return markup, plain
 
 
 def long_date(value: date) -> str:
     return f"{value.day} {value:%B %Y}"
+
+
+def outlet(article: Article) -> str:
+    """Who published a report, for "Also reported by …": its source, else its site's name."""
+    if article.source:
+        return article.source
+    host = urlsplit(article.url).hostname if article.url else None
+    return host.removeprefix("www.") if host else "another source"
 
 
 def wrap(text: str, width: int = 72, indent: int = 0) -> str:

@@ -303,12 +303,9 @@ class Store:
                 raise DigestError(
                     f"edition {edition.id} is {row.status}: only a draft can be edited"
                 )
-            missing = {item.article.id for item in edition.items} - set(
-                session.scalars(
-                    select(ArticleRow.id).where(
-                        ArticleRow.id.in_([item.article.id for item in edition.items])
-                    )
-                )
+            held = edition.article_ids
+            missing = held - set(
+                session.scalars(select(ArticleRow.id).where(ArticleRow.id.in_(list(held))))
             )
             if missing:
                 raise DigestError(f"no article with id {sorted(map(str, missing))[0]}")
@@ -392,6 +389,19 @@ def _fill_edition(row: EditionRow, edition: Edition) -> None:
                     summary_note=item.summary.note,
                 )
             )
+            for report_position, report in enumerate(item.also):
+                if report.id is None:
+                    raise ValueError("an edition can only hold stored articles")
+                section_row.items.append(
+                    ItemRow(
+                        edition=row,
+                        position=report_position,
+                        article_id=report.id,
+                        summary="",
+                        summary_method=_REPORT_METHOD,
+                        also_of=item_position,
+                    )
+                )
 
 
 def _article(row: ArticleRow) -> Article:
@@ -409,6 +419,32 @@ def _article(row: ArticleRow) -> Article:
     )
 
 
+# What an "also reported by" row holds in place of a summary: it is shown under its story's.
+_REPORT_METHOD = "report"
+
+
+def _items(rows: Sequence[ItemRow]) -> list[Item]:
+    """A section's stories in order, each with its other reports."""
+    stories = sorted((r for r in rows if r.also_of is None), key=lambda r: r.position)
+    reports: dict[int, list[ItemRow]] = {}
+    for r in rows:
+        if r.also_of is not None:
+            reports.setdefault(r.also_of, []).append(r)
+    return [
+        Item(
+            article=_article(story.article),
+            summary=Summary(
+                text=story.summary, method=story.summary_method, note=story.summary_note
+            ),
+            also=[
+                _article(r.article)
+                for r in sorted(reports.get(story.position, []), key=lambda r: r.position)
+            ],
+        )
+        for story in stories
+    ]
+
+
 def _edition(row: EditionRow) -> Edition:
     return Edition(
         id=row.id,
@@ -421,18 +457,6 @@ def _edition(row: EditionRow) -> Edition:
         status=EditionStatus(row.status),
         send_at=row.send_at,
         sections=[
-            Section(
-                title=section.title,
-                items=[
-                    Item(
-                        article=_article(item.article),
-                        summary=Summary(
-                            text=item.summary, method=item.summary_method, note=item.summary_note
-                        ),
-                    )
-                    for item in section.items
-                ],
-            )
-            for section in row.sections
+            Section(title=section.title, items=_items(section.items)) for section in row.sections
         ],
     )

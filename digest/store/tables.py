@@ -122,6 +122,9 @@ class ItemRow(Base):
     summary: Mapped[str] = mapped_column(Text)
     summary_method: Mapped[str] = mapped_column(String(32))
     summary_note: Mapped[str] = mapped_column(Text, default="")
+    # Another report of the story at this position of the section (None: a story of its own,
+    # shown with its summary). Such rows keep the article out of later editions like any item.
+    also_of: Mapped[int | None] = mapped_column(Integer)
 
     section: Mapped[SectionRow] = relationship(back_populates="items")
     edition: Mapped[EditionRow] = relationship()

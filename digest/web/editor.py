@@ -296,6 +296,22 @@ def regenerate(current: EditorPost, edition_id: RowId, article_id: RowId) -> Res
     return _change(current, edition_id, change)
 
 
+@router.post("/editions/{edition_id}/items/{article_id}/split")
+def split_report(
+    current: EditorPost,
+    edition_id: RowId,
+    article_id: RowId,
+    report: Annotated[int, Form(ge=1, le=2**63 - 1)],
+) -> Response:
+    """Another report of a story made a story of its own, summarised, in the same section."""
+    edition = _edition(current, edition_id)
+    try:
+        current.app.split_report(edition, article_id, report)
+    except DigestError as problem:
+        return _back(edition_id, error=str(problem))
+    return _back(edition_id, notice=f"Article {report} is now a story of its own.")
+
+
 @router.post("/editions/{edition_id}/items/{article_id}/move")
 def move(
     current: EditorPost,
