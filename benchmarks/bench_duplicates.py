@@ -26,13 +26,15 @@ from digest.duplicates import (
     NEAR_COPY,
     SAME_EVENT,
     SHARED_FIGURES,
+    WHOLE_TEXT,
     event_scores,
-    figures,
     same_event,
 )
+from digest.grouping import cosine, tfidf_vectors
 from digest.intake.pasted import parse_pasted
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+_FIRST_LOOK = 0.2
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“])")
 
 
@@ -65,12 +67,6 @@ def pasted_pairs() -> list[tuple[Article, Article]]:
     return pairs
 
 
-def _near(x: set[str], y: set[str]) -> bool:
-    """Whether two texts' words overlap enough for near copies (a cheap filter; the cosine
-    decides)."""
-    return len(x & y) >= 0.5 * min(len(x), len(y))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seed", type=int, default=7)
@@ -82,14 +78,14 @@ def main() -> None:
     # scored inside an edition of 20 (the pair and 18 others drawn at random), as a build
     # scores them.
     articles = [a for _, a in labelled]
-    facts = [figures(a) for a in articles]
-    words = [set(normalised_text(a.text).split()) for a in articles]
+
+    # A cheap first look: the cosine with the IDF of the whole set, far below the threshold.
+    corpus = tfidf_vectors(articles, WHOLE_TEXT)
     pairs = candidates = 0
     merged: list[tuple[float, str, str, bool]] = []
     for i, j in combinations(range(len(articles)), 2):
         pairs += 1
-        # A quick look at the figures and headline words first: only pairs that could pass.
-        if len(facts[i] & facts[j]) < SHARED_FIGURES and not _near(words[i], words[j]):
+        if cosine(corpus[i], corpus[j]) < _FIRST_LOOK:
             continue
         candidates += 1
         others = [a for k, a in enumerate(rng.sample(articles, 20)) if k not in (i, j)][:18]
