@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from digest.articles import Article
 from digest.edition import Edition, Item, Section
@@ -38,6 +38,12 @@ class _EditedItem(BaseModel):
     # None: a report split off its story, summarised when applied.
     summary: str | None = Field(default=None, min_length=1)
     also: list[_EditedReport] = Field(default_factory=list)
+
+    @field_validator("summary", mode="before")
+    @classmethod
+    def _trimmed(cls, value: object) -> object:
+        # Spaces alone are no summary: refused here, naming the field, not later by Summary.
+        return value.strip() if isinstance(value, str) else value
 
 
 class _EditedSection(BaseModel):

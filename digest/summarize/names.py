@@ -156,8 +156,12 @@ def introduce_people(
     ("Premier League", "Princess Eugenie"), which is a name already."""
     introduced: set[str] = set()
     completed: list[Completion] = []
+    shortened: dict[str, str] = {}  # a full name put in earlier → its surname
     result: list[str] = []
     for sentence in sentences:
+        # Named in full once already: later the surname does, as the article itself writes.
+        for full, surname in shortened.items():
+            sentence = sentence.replace(full, surname)
         for match in _FULL_NAME.finditer(sentence):
             if match[1].lower() not in _NOT_GIVEN_NAMES:
                 introduced.add(match[2])
@@ -171,6 +175,7 @@ def introduce_people(
                 return match[0]
             introduced.add(surname)
             completed.append(Completion(surname=match[0], full_name=full))
+            shortened[full] = surname
             return full
 
         result.append(_MENTION.sub(complete, sentence))
