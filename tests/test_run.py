@@ -93,6 +93,9 @@ class Newsroom:
                         "text": f"Story {n} says troops in Ukraine held the line near town {n}. "
                         f"Officials said allies sent more air defence, report {n} adds.",
                         "published": when.isoformat(),
+                        # One wire's stories: alike as they are, one outlet's stories are
+                        # never merged as reports of one event.
+                        "source": "Example Wire",
                     }
                 )
             )
