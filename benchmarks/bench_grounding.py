@@ -35,7 +35,7 @@ from pathlib import Path
 from digest.summarize import grounding
 from digest.summarize.grounding import ArticleIndex, Grounding, word_key
 from digest.summarize.llm import unsupported
-from digest.summarize.sentences import paragraphs, split_sentences
+from digest.summarize.sentences import text_sentences
 from digest.terms import STOP_WORDS, tokens
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "summaries" / "dev.jsonl"
@@ -61,10 +61,6 @@ def detokenise(text: str) -> str:
     text = text.replace("``", '"').replace("''", '"').replace(" n't", "n't")
     text = re.sub(r" (['’]s|[.,;:!?%)])", r"\1", text)
     return re.sub(r"\( ", "(", text)
-
-
-def sentences_of(text: str) -> list[str]:
-    return [s for p in paragraphs(text) for s in split_sentences(p)]
 
 
 def light_paraphrase(sentence: str) -> str | None:
@@ -133,7 +129,7 @@ def corruptions(
 
 def build_cases(records: list[dict[str, object]]) -> tuple[list[list[str]], list[Case]]:
     rng = random.Random(11)
-    articles = [sentences_of(str(r["article"])) for r in records]
+    articles = [text_sentences(str(r["article"])) for r in records]
     cases: list[Case] = []
     foreign = sorted(
         {
@@ -147,7 +143,7 @@ def build_cases(records: list[dict[str, object]]) -> tuple[list[list[str]], list
         if record["dataset"] != "cnndm":
             continue
         faithful: list[tuple[str, str]] = [
-            ("reference", s) for s in sentences_of(detokenise(str(record["reference"])))
+            ("reference", s) for s in text_sentences(detokenise(str(record["reference"])))
         ]
         lead = [s for s in articles[index][:12] if len(s.split()) >= 12]
         for sentence in rng.sample(lead, min(3, len(lead))):
@@ -302,7 +298,7 @@ def main() -> None:
             outputs = dict(record["systems"])
             outputs["reference"] = record["reference"]
             for system, text in outputs.items():
-                for sentence in sentences_of(detokenise(str(text))):
+                for sentence in text_sentences(detokenise(str(text))):
                     systems[system] += 1
                     refused_by[system] += not indexes[index].ground(sentence).grounded
         for system in sorted(systems):

@@ -35,7 +35,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from digest.articles import Article
-from digest.evaluate import half_of, load_examples, sentences_of
+from digest.evaluate import half_of, load_examples
 from digest.grouping import (
     DEFAULT_WEIGHTS,
     TFIDF,
@@ -45,6 +45,7 @@ from digest.grouping import (
     cosine,
     tfidf_vectors,
 )
+from digest.summarize.sentences import text_sentences
 from digest.terms import content_stems
 from digest.themes import BRIEF_TITLE, TOP_TITLE, plan_sections
 
@@ -293,7 +294,7 @@ def cnndm(path: Path = CNNDM) -> None:
         topic = TOPICS.get(section)
         if topic is None:
             continue
-        first = sentences_of(example.article)[0]
+        first = text_sentences(example.article)[0]
         articles.append(Article(id=index + 1, title=first[:300], text=example.article))
         labels.append(topic)
     topics = sorted(set(labels))

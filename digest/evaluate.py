@@ -18,7 +18,7 @@ from digest.articles import Article
 from digest.errors import DigestError
 from digest.evaluate_readability import Problems, readability_problems
 from digest.summarize import Summarizer
-from digest.summarize.sentences import paragraphs, split_sentences
+from digest.summarize.sentences import text_sentences
 
 
 @dataclass(frozen=True)
@@ -86,12 +86,8 @@ def load_examples(path: Path, dataset: str | None = None) -> list[Example]:
     return examples
 
 
-def sentences_of(text: str) -> list[str]:
-    return [s for p in paragraphs(text) for s in split_sentences(p)]
-
-
 def lead(text: str, count: int = 3) -> str:
-    return " ".join(sentences_of(text)[:count])
+    return " ".join(text_sentences(text)[:count])
 
 
 def half_of(example_id: str) -> str:
@@ -169,7 +165,7 @@ def score(
 
 def _lines(text: str) -> str:
     """One sentence a line, as ROUGE-Lsum wants."""
-    return "\n".join(sentences_of(text)) or text
+    return "\n".join(text_sentences(text)) or text
 
 
 def run_summarizer(

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from digest.summarize.names import unintroduced
 from digest.summarize.readability import pointing_back
-from digest.summarize.sentences import paragraphs, split_sentences
+from digest.summarize.sentences import text_sentences
 from digest.terms import content_stems
 
 FILLER_WORDS = 15
@@ -56,8 +56,8 @@ class Problems:
 def readability_problems(article: str, summary: str) -> Problems:
     """Which of the three problems one summary of `article` has (each 0 or 1), for one
     summary."""
-    summary_sentences = _sentences(summary)
-    article_sentences = _sentences(article)
+    summary_sentences = text_sentences(summary)
+    article_sentences = text_sentences(article)
     aligned = [_source(sentence, article_sentences) for sentence in summary_sentences]
     dangling = any(
         _dangles(position, sentence, aligned) for position, sentence in enumerate(summary_sentences)
@@ -74,10 +74,6 @@ def readability_problems(article: str, summary: str) -> Problems:
     )
     names = bool(unintroduced(summary_sentences, article))
     return Problems(int(dangling), int(filler), int(names), 1)
-
-
-def _sentences(text: str) -> list[str]:
-    return [sentence for paragraph in paragraphs(text) for sentence in split_sentences(paragraph)]
 
 
 def _dangles(position: int, sentence: str, aligned: list[int | None]) -> bool:

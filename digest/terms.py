@@ -45,6 +45,13 @@ def tokens(text: str) -> list[str]:
     ]
 
 
+def content_words(text: str) -> list[str]:
+    """The words that carry meaning, lower-cased, in order (no stop words, no single letters)."""
+    return [token for token in tokens(text) if token not in STOP_WORDS and len(token) > 1]
+
+
 def content_stems(text: str) -> list[str]:
     """Stems of the words that carry meaning (no stop words, no single letters)."""
+    # The filter of content_words written out: this runs for every sentence of every article,
+    # and one list is cheaper than two.
     return [stem(token) for token in tokens(text) if token not in STOP_WORDS and len(token) > 1]

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from itertools import pairwise
 
-from digest.summarize.sentences import paragraphs, split_sentences
-from digest.terms import STOP_WORDS, stem, tokens
+from digest.summarize.sentences import text_sentences
+from digest.terms import content_words, stem
 
 # Calibrated (benchmarks/bench_grounding.py): at least this share of a sentence's content
 # words in its support, and no pair of neighbouring content words apart in the article.
@@ -108,12 +108,12 @@ def word_key(token: str) -> str:
 
 def content_keys(text: str) -> list[str]:
     """The content words of `text` in order, each as its `word_key`."""
-    return [word_key(t) for t in tokens(text) if t not in STOP_WORDS and len(t) > 1]
+    return [word_key(t) for t in content_words(text)]
 
 
 def _content_words(text: str) -> list[tuple[str, str]]:
     """(word, key) for each content word of `text`, in order."""
-    return [(t, word_key(t)) for t in tokens(text) if t not in STOP_WORDS and len(t) > 1]
+    return [(t, word_key(t)) for t in content_words(text)]
 
 
 @dataclass(frozen=True)
@@ -152,7 +152,7 @@ class ArticleIndex:
     """The article's sentences with their content words, ready for aligning summaries."""
 
     def __init__(self, text: str, *, title: str = "") -> None:
-        sentences = [s for p in paragraphs(text) for s in split_sentences(p)]
+        sentences = text_sentences(text)
         if title.strip():
             sentences.insert(0, " ".join(title.split()))
         self.sentences = sentences
@@ -227,5 +227,4 @@ class ArticleIndex:
 def ungrounded(summary: str, article: str, *, title: str = "") -> list[Grounding]:
     """The sentences of `summary` that the article does not support (none: all grounded)."""
     index = ArticleIndex(article, title=title)
-    sentences = [s for p in paragraphs(summary) for s in split_sentences(p)]
-    return [g for s in sentences if not (g := index.ground(s)).grounded]
+    return [g for s in text_sentences(summary) if not (g := index.ground(s)).grounded]

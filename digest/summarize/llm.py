@@ -28,7 +28,7 @@ from digest.articles import Article
 from digest.summarize import Summarizer, Summary
 from digest.summarize.grounding import ungrounded, word_key
 from digest.summarize.readability import boilerplate, pointing_back
-from digest.summarize.sentences import paragraphs, split_sentences
+from digest.summarize.sentences import text_sentences
 from digest.terms import STOP_WORDS, tokens
 
 log = logging.getLogger("digest.llm")
@@ -183,7 +183,7 @@ def refused(summary: str, article: Article) -> str:
     """Why the LLM's `summary` of `article` may not be used, in an editor's words ("" when it
     may): the readability checks, then names and numbers, then grounding, sentence by
     sentence."""
-    sentences = [s for p in paragraphs(summary) for s in split_sentences(p)]
+    sentences = text_sentences(summary)
     if not sentences:
         return "it is empty"
     opening = pointing_back(sentences[0])

@@ -24,3 +24,8 @@ def split_sentences(paragraph: str) -> list[str]:
     """The sentences of one paragraph, stripped; sentences never cross paragraph breaks."""
     mended = _GLUED_STOP.sub(" ", paragraph)
     return [sentence.strip() for sentence in sentencex.segment("en", mended) if sentence.strip()]
+
+
+def text_sentences(text: str) -> list[str]:
+    """Every sentence of a text, paragraph by paragraph, in order."""
+    return [sentence for paragraph in paragraphs(text) for sentence in split_sentences(paragraph)]
