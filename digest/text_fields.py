@@ -21,16 +21,21 @@ _LINE_BREAKS = re.compile(r"\r\n?|[\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 _OTHER_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 
 
+def without_bidi_controls(value: str) -> str:
+    """`value` without bidi overrides and isolates."""
+    return _BIDI_CONTROLS.sub("", value)
+
+
 def one_line(value: str) -> str:
     """A single line: controls and line breaks become spaces, runs of spaces one, trimmed."""
     if value.isascii() and value.isprintable():  # the common case, and cheap
         return " ".join(value.split())
-    value = _BIDI_CONTROLS.sub("", value)
+    value = without_bidi_controls(value)
     return " ".join(_ONE_LINE_BREAKERS.sub(" ", value).split())
 
 
 def text_block(value: str) -> str:
     """Paragraphs kept: every line break becomes `\\n`, other controls but tab are dropped."""
     if not value.isascii():
-        value = _BIDI_CONTROLS.sub("", value)
+        value = without_bidi_controls(value)
     return _OTHER_CONTROLS.sub("", _LINE_BREAKS.sub("\n", value))

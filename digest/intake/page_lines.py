@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from digest.text_fields import without_bidi_controls
+
 TERMINAL = (".", "!", "?", '"', "'", "”", "’", ")", "…")
 _WORD = re.compile(r"[^\W_]+(?:[’'.-][^\W_]+)*")
 # Function words: dense in sentences, rare in menus, headlines of link lists and credits.
@@ -76,7 +78,6 @@ _CAPTION_END = re.compile(
 )
 
 
-_BIDI_CONTROLS = re.compile(r"[\u202a-\u202e\u2066-\u2069]")
 _INLINE_BREAKS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 
 
@@ -164,7 +165,7 @@ def paragraphs(raw: str) -> list[str]:
     result: list[str] = []
     text = raw.replace("\r\n", "\n").replace("\r", "\n")
     # A paste's blocks end in line feeds; other separators and controls are inside a line.
-    text = _INLINE_BREAKS.sub(" ", _BIDI_CONTROLS.sub("", text))
+    text = _INLINE_BREAKS.sub(" ", without_bidi_controls(text))
     for block in re.split(r"\n[ \t\xa0]*\n", text):
         lines = [" ".join(line.split()) for line in block.split("\n")]
         lines = [line for line in lines if line]
