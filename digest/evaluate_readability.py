@@ -15,7 +15,9 @@ that `digest eval summaries` prints the rates beside ROUGE.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from digest.summarize.names import unintroduced
 from digest.summarize.readability import pointing_back
@@ -57,12 +59,12 @@ def readability_problems(article: str, summary: str) -> Problems:
     """Which of the three problems one summary of `article` has (each 0 or 1), for one
     summary."""
     summary_sentences = text_sentences(summary)
-    article_sentences = text_sentences(article)
-    aligned = [_source(sentence, article_sentences) for sentence in summary_sentences]
+    article_stems = _sentence_stems(article)
+    aligned = [_source(sentence, article_stems) for sentence in summary_sentences]
     dangling = any(
         _dangles(position, sentence, aligned) for position, sentence in enumerate(summary_sentences)
     )
-    recurring = _recurring_shares(article_sentences)
+    recurring = _recurring_shares(article_stems)
     median = sorted(recurring)[len(recurring) // 2] if recurring else 0.0
     filler = any(
         position > 0
@@ -88,22 +90,28 @@ def _dangles(position: int, sentence: str, aligned: list[int | None]) -> bool:
     return aligned[position - 1] != source - 1
 
 
-def _source(sentence: str, article_sentences: list[str]) -> int | None:
+@lru_cache(maxsize=512)
+def _sentence_stems(article: str) -> tuple[frozenset[str], ...]:
+    """The content stems of each of the article's sentences: split and stemmed once, however
+    many summaries of it are measured (every system's, every setting a benchmark tries)."""
+    return tuple(frozenset(content_stems(sentence)) for sentence in text_sentences(article))
+
+
+def _source(sentence: str, article_stems: Sequence[frozenset[str]]) -> int | None:
     """The article sentence that `sentence` comes from, if most of its words are there."""
     stems = set(content_stems(sentence))
     if not stems:
         return None
     best, best_share = None, 0.0
-    for index, candidate in enumerate(article_sentences):
-        share = len(stems & set(content_stems(candidate))) / len(stems)
+    for index, candidate in enumerate(article_stems):
+        share = len(stems & candidate) / len(stems)
         if share > best_share:
             best, best_share = index, share
     return best if best_share >= _ALIGNED else None
 
 
-def _recurring_shares(sentences: list[str]) -> list[float]:
+def _recurring_shares(stem_sets: Sequence[frozenset[str]]) -> list[float]:
     """For each sentence, the share of its content words that other sentences use too."""
-    stem_sets = [set(content_stems(sentence)) for sentence in sentences]
     documents: dict[str, int] = {}
     for stems in stem_sets:
         for stem in stems:

@@ -158,6 +158,7 @@ class ArticleIndex:
         self.sentences = sentences
         self.keys = [content_keys(s) for s in sentences]
         self.sets = [frozenset(k) for k in self.keys]
+        self.everywhere: frozenset[str] = frozenset().union(*self.sets)  # every word it uses
         self.negated = [bool(_NEGATION.search(s)) for s in sentences]
         # Where each word stands in each sentence, for the relation check.
         self.positions: list[dict[str, list[int]]] = []
@@ -191,12 +192,11 @@ class ArticleIndex:
         found = set().union(*(self.sets[i] for i in best)) if best else set()
         missing = tuple(said[k] for k in said if k not in found)
         coverage = 1.0 if not wanted else (len(wanted) - len(missing)) / len(wanted)
-        everywhere = set().union(*self.sets) if self.sets else set()
         broken: list[tuple[str, str]] = []
         for part in _CLAUSE.split(sentence):
             # A word the article lacks counts against coverage; its neighbours on either side
             # must still be related ("debris [destroyed] a mobile fire group").
-            clause = [(w, k) for w, k in _content_words(part) if k in everywhere]
+            clause = [(w, k) for w, k in _content_words(part) if k in self.everywhere]
             for (word, first), (next_word, second) in pairwise(clause):
                 if first != second and not self.related(first, second, window, ordered):
                     broken.append((word, next_word))

@@ -226,7 +226,7 @@ def unsupported(summary: str, article: str) -> list[str]:
         # the first word is one too unless it is a common word ("The", "However").
         first = re.match(_NAME_WORD, sentence)
         word = first.group().lower() if first else ""
-        if word and word not in STOP_WORDS | _STARTERS and not known(word):
+        if word and word not in _COMMON_OPENERS and not known(word):
             missing.append(first.group())  # type: ignore[union-attr]
         for name in _NAME.findall(sentence[1:] if sentence else sentence):
             if not known(name):
@@ -237,6 +237,8 @@ def unsupported(summary: str, article: str) -> list[str]:
 _STARTERS = frozenset(
     ["meanwhile", "still", "instead", "elsewhere", "overall", "separately", "later", "earlier"]
 )
+# Common words a sentence may open on that name no one: made once, not for every sentence.
+_COMMON_OPENERS = STOP_WORDS | _STARTERS
 
 
 _EDITION_PROMPT = (
