@@ -9,32 +9,21 @@ from pydantic import BaseModel, Field, field_validator
 
 from digest.articles import Article, without_controls
 from digest.duplicates import main_report, reports_of_events
-from digest.edition_copy import (
-    PREHEADER_LIMIT,
-    SUBJECT_LIMIT,
-    Copy,
-    built_copy,
-    clean_headline,
-    outline,
-    shorten,
-)
+from digest.edition_copy import SUBJECT_LIMIT, Copy, built_copy, outline
 from digest.grouping import TFIDF, Grouper
 from digest.summarize import Summarizer, Summary
 from digest.terms import content_stems
 from digest.themes import plan_sections
 
 __all__ = [
-    "PREHEADER_LIMIT",
     "SUBJECT_LIMIT",
     "Edition",
     "EditionStatus",
     "Item",
     "Section",
     "build_draft",
-    "clean_headline",
     "edition_copy",
     "refreshed_copy",
-    "shorten",
 ]
 
 
@@ -143,7 +132,7 @@ def build_draft(
         )
         for group in groups
     ]
-    copy = built_copy([(s.title, [i.article.title for i in s.items]) for s in sections], theme)
+    copy = built_copy(outline(sections), theme)
     return Edition(
         newsletter=newsletter,
         number=number,
@@ -157,7 +146,7 @@ def build_draft(
 
 def edition_copy(edition: Edition, theme: str) -> Copy:
     """The subject, preheader and intro built from the edition as it stands."""
-    return built_copy(outline(edition), theme)
+    return built_copy(outline(edition.sections), theme)
 
 
 def refreshed_copy(before: Edition, after: Edition, theme: str) -> Edition:

@@ -20,7 +20,7 @@ from digest.terms import content_stems, tokens
 from digest.themes import BRIEF_TITLE
 
 if TYPE_CHECKING:
-    from digest.edition import Edition
+    from digest.edition import Edition, Section
 
 SUBJECT_LIMIT = 78
 PREHEADER_LIMIT = 140
@@ -40,11 +40,8 @@ class Copy:
     intro: str
 
 
-def outline(edition: Edition) -> list[tuple[str, list[str]]]:
-    return [
-        (section.title, [item.article.title for item in section.items])
-        for section in edition.sections
-    ]
+def outline(sections: Sequence[Section]) -> list[tuple[str, list[str]]]:
+    return [(section.title, [item.article.title for item in section.items]) for section in sections]
 
 
 def built_copy(sections: Outline, theme: str) -> Copy:
@@ -504,7 +501,7 @@ def stale_copy(edition: Edition, theme: str, outside: Sequence[str] = ()) -> lis
     either matches one of the `outside` headlines (stored articles the edition does not hold:
     a removed story goes back among them) or names someone or somewhere the edition no longer
     mentions. Copy equal to the one built from the edition as it stands is never stale."""
-    built = built_copy(outline(edition), theme)
+    built = built_copy(outline(edition.sections), theme)
     known = _edition_words(edition, theme)
     ignored = _COPY_WORDS | set(content_stems(theme))
     others = [set(content_stems(clean_headline(headline))) for headline in outside]
