@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import combinations
 from typing import TYPE_CHECKING
 
@@ -58,6 +59,10 @@ def built_copy(sections: Outline, theme: str) -> Copy:
 # Headlines and their shorter forms
 
 
+# The copy tries each headline's forms many times over (every combination the subject weighs,
+# every fit of the preheader), and a draft's copy is built again at each edit and lint: the
+# forms of a headline are worked out once.
+@lru_cache(maxsize=4096)
 def clean_headline(title: str) -> str:
     """The headline without a trailing outlet credit (" – Bloomberg", "| DW | 19.01.2020") or a
     label that is not news ("VIDEO:", "Update |")."""
@@ -153,6 +158,11 @@ def _acceptable(text: str) -> bool:
 def short_forms(headline: str) -> list[str]:
     """The headline and the shorter forms of it that still say something whole (cut at a
     clause, a credit or a subtitle), longest first."""
+    return list(_short_forms(headline))
+
+
+@lru_cache(maxsize=4096)
+def _short_forms(headline: str) -> tuple[str, ...]:
     full = clean_headline(headline)
     forms = {full}
     cuts = [(m.start(), _MIN_WORDS) for m in _PUNCTUATION_CUT.finditer(full)]
@@ -168,7 +178,7 @@ def short_forms(headline: str) -> list[str]:
     label, colon, rest = full.partition(": ")
     if colon and len(label.split()) <= 3 and _acceptable(rest):
         forms.add(rest[0].upper() + rest[1:])
-    return sorted(forms, key=lambda form: (-len(form), form))
+    return tuple(sorted(forms, key=lambda form: (-len(form), form)))
 
 
 def _in_a_list(text: str, cut: int) -> bool:
@@ -184,7 +194,7 @@ def _forms(headline: str, limit: int) -> list[_Form]:
     words = max(len(full.split()), 1)
     fitting = [
         _Form(form, min(len(form.split()) / words, 1.0))
-        for form in short_forms(headline)
+        for form in _short_forms(headline)
         if len(form) <= limit
     ]
     if fitting:
@@ -330,7 +340,7 @@ def _fit_all(headlines: list[str], room: int) -> list[str] | None:
     texts: list[str] = []
     for position, headline in enumerate(headlines):
         # Leave the next headlines at least a short form's worth of room.
-        reserve = sum(min(len(f) for f in short_forms(h)) for h in headlines[position + 1 :])
+        reserve = sum(min(len(f) for f in _short_forms(h)) for h in headlines[position + 1 :])
         forms = [f for f in _forms(headline, room - reserve) if not f.cut]
         if not forms:
             return None
