@@ -3,7 +3,8 @@ fetcher, and the use cases the CLI (and later the web app) call."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
@@ -115,6 +116,17 @@ class App:
             cache_get=self.store.summary_cache.get,
             cache_put=self.store.summary_cache.put,
         )
+
+    @contextmanager
+    def _summarizing(self, newsletter: NewsletterConfig) -> Iterator[Summarizer]:
+        """The newsletter's summariser, closed after use (the LLM one holds an HTTP client)."""
+        summarizer = self.summarizer_for(newsletter)
+        try:
+            yield summarizer
+        finally:
+            close = getattr(summarizer, "close", None)
+            if close is not None:
+                close()
 
     def close(self) -> None:
         if "store" in self.__dict__:
@@ -251,21 +263,17 @@ class App:
         new = [a for a in {a.id: a for a in articles}.values() if a.id not in held]
         if not new:
             return edition
-        summarizer = self.summarizer_for(newsletter)
+        grouper = self.grouper()
         updated = edition
-        try:
+        with self._summarizing(newsletter) as summarizer:
             for article in new:
                 summary = summarizer.summarize(
                     article, theme=newsletter.theme, max_words=newsletter.summary_words
                 )
                 sections = [(s.title, [i.article for i in s.items]) for s in updated.sections]
                 item = Item(article=article, summary=summary)
-                place = section_for(article, sections, self.grouper())
+                place = section_for(article, sections, grouper)
                 updated = with_added(updated, item, place)
-        finally:
-            close = getattr(summarizer, "close", None)
-            if close is not None:
-                close()
         return self.revise(edition, updated)
 
     def split_report(self, edition: Edition, article_id: int, report_id: int) -> Edition:
@@ -279,15 +287,10 @@ class App:
     def summarize_one(self, newsletter_name: str, article: Article) -> Summary:
         """One article summarised as the newsletter's builds summarise."""
         newsletter = self.settings.newsletter(newsletter_name)
-        summarizer = self.summarizer_for(newsletter)
-        try:
+        with self._summarizing(newsletter) as summarizer:
             return summarizer.summarize(
                 article, theme=newsletter.theme, max_words=newsletter.summary_words
             )
-        finally:
-            close = getattr(summarizer, "close", None)
-            if close is not None:
-                close()
 
     def revise(self, before: Edition, after: Edition) -> Edition:
         """Store an editor's change to a draft (the web page's edits, `digest edit`): the
@@ -357,8 +360,7 @@ class App:
             )
         if newsletter.feed_categories_as_tags:
             articles = categories_as_tags(articles, newsletter.feed_urls)
-        summarizer = self.summarizer_for(newsletter)
-        try:
+        with self._summarizing(newsletter) as summarizer:
             draft = build_draft(
                 articles,
                 newsletter=newsletter.name,
@@ -372,10 +374,6 @@ class App:
             )
             if self.settings.summarizer == "llm":
                 draft = self._llm_copy(draft, summarizer, newsletter)
-        finally:
-            close = getattr(summarizer, "close", None)
-            if close is not None:
-                close()
         return self.store.create_edition(draft.model_copy(update={"send_at": send_at}))
 
     def _llm_copy(
