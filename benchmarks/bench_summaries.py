@@ -87,12 +87,9 @@ def best_on(
     """The setting whose neighbourhood scores best: a lone peak on 60 articles is chance, a
     plateau is a property of the method."""
     settings = grid(base, knobs)
-    results = {tuning: _objective(scored(cache, examples, tuning, words)) for tuning in settings}
-    eligible = [
-        tuning
-        for tuning in settings
-        if not limits or _within_limits(scored(cache, examples, tuning, words))
-    ]
+    scores = {tuning: scored(cache, examples, tuning, words) for tuning in settings}
+    results = {tuning: _objective(score) for tuning, score in scores.items()}
+    eligible = [tuning for tuning in settings if not limits or _within_limits(scores[tuning])]
 
     def plateau(tuning: Tuning) -> float:
         near = [other for other in settings if _steps(tuning, other, knobs) <= 1]
