@@ -69,10 +69,7 @@ def embedding_grouper(path: str) -> Grouper:
         vectors = embedding_vectors(articles, path)
         words = tfidf_similarity(articles)
         return [
-            [
-                0.5 * sum(x * y for x, y in zip(a, b, strict=True)) + 0.5 * w
-                for b, w in zip(vectors, row, strict=True)
-            ]
+            [0.5 * _dot(a, b) + 0.5 * w for b, w in zip(vectors, row, strict=True)]
             for a, row in zip(vectors, words, strict=True)
         ]
 

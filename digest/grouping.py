@@ -17,15 +17,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from digest.articles import Article, strip_attribution, without_dateline
-from digest.terms import STOP_WORDS, content_stems
+from digest.summarize.sentences import paragraphs
+from digest.terms import STOP_WORDS, content_stems, without_possessive
 
 Vector = dict[str, float]
 Matrix = list[list[float]]
 Similarity = Callable[[Sequence[Article]], Matrix]
 
-_PARAGRAPH = re.compile(r"\n\s*\n")
 _NAME = re.compile(r"(?<![\w.])[A-Z][\w’'-]*[\w](?:\s+(?:of\s+)?[A-Z][\w’'-]*[\w])*")
-_POSSESSIVE = re.compile(r"[’']s$")
 
 
 @dataclass(frozen=True)
@@ -56,10 +55,10 @@ TFIDF_SMALL = 0.06
 def article_parts(article: Article, lead_words: int, body_words: int) -> tuple[str, str, str]:
     """Headline, lead (the first paragraph, at most lead_words) and the rest of the body."""
     text = without_dateline(article.text).strip()
-    paragraphs = [p for p in _PARAGRAPH.split(text) if p.strip()]
-    first = paragraphs[0].split() if paragraphs else []
+    blocks = paragraphs(text)
+    first = blocks[0].split() if blocks else []
     lead = first[:lead_words]
-    rest = first[lead_words:] + [w for p in paragraphs[1:] for w in p.split()]
+    rest = first[lead_words:] + [w for p in blocks[1:] for w in p.split()]
     return strip_attribution(article.title), " ".join(lead), " ".join(rest[:body_words])
 
 
@@ -72,7 +71,7 @@ def names(text: str) -> list[str]:
         before = text[:start].rstrip()
         if not before or before[-1] in ".!?:\"“'‘\n":
             continue
-        words = [_POSSESSIVE.sub("", w) for w in match.group().split()]
+        words = [without_possessive(w) for w in match.group().split()]
         if all(w.lower() in STOP_WORDS for w in words):
             continue
         found.append(" ".join(words).lower())

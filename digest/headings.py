@@ -18,14 +18,13 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from digest.articles import Article, strip_attribution, without_dateline
-from digest.terms import STOP_WORDS, content_stems, stem
+from digest.terms import STOP_WORDS, content_stems, stem, without_possessive
 
 # Hyphens split: "air-defence" counts as "air defence".
 _WORD = re.compile(r"[^\W_]+(?:[’'.][^\W_]+)*")
 # Clause ends: a phrase never spans them.
 _CLAUSE = re.compile(r"[.;:!?()\[\]\"“”]+(?=\s|$)|,(?=\s)|\s[–—-]\s|\n+")
 _CONTRACTION = re.compile(r"(?:n[’']t|[’'](?:ve|m|re|ll|d|t))$", re.IGNORECASE)
-_POSSESSIVE = re.compile(r"[’']s$", re.IGNORECASE)
 TIME_WORDS = frozenset(
     """
     gmt bst utc cet est edt pst pdt am pm today tonight yesterday tomorrow morning afternoon
@@ -105,7 +104,7 @@ def rejected(phrase: str, theme: str = "") -> bool:
     usable = [w for w in words if w.lower() not in _SMALL]
     if not usable or any(not _usable(w) for w in usable):
         return True
-    return any(stem(_POSSESSIVE.sub("", w.lower())) in theme_stems for w in usable)
+    return any(stem(without_possessive(w.lower())) in theme_stems for w in usable)
 
 
 @lru_cache(maxsize=65536)
@@ -127,7 +126,7 @@ def _tokens(text: str) -> list[_Token]:
         opens = True
         for match in _WORD.finditer(clause):
             word = match.group()
-            bare = _POSSESSIVE.sub("", word)
+            bare = without_possessive(word)
             lower = bare.lower()
             found.append(
                 _Token(

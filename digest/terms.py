@@ -36,6 +36,11 @@ def stem(word: str) -> str:
     return str(_STEMMER.stemWord(word))
 
 
+def without_possessive(word: str) -> str:
+    """ "Britain's" → "Britain": endswith, not a regex, as this runs for every word."""
+    return word[:-2] if word[-2:].lower() in _POSSESSIVES else word
+
+
 def tokens(text: str) -> list[str]:
     """Lower-cased word tokens, keeping numbers like 100,000 and names like U.S. whole."""
     # endswith, not the regex: this runs for every word of every article.
