@@ -19,6 +19,8 @@ from digest.store import Store, open_store
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 IN_CI = os.environ.get("CI") == "true"
+# The browser fixture and its helpers (chromium, screenshots, axe-core).
+pytest_plugins = ["tests.browser_support"]
 
 
 @pytest.fixture(scope="session")

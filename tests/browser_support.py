@@ -1,0 +1,90 @@
+"""A real browser for the web tests: Debian's chromium driven by Playwright (no browser
+download), screenshots in test-artifacts/, and accessibility checks with axe-core (installed
+from the npm registry by scripts/services, injected into the page under test)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.conftest import IN_CI, ROOT
+
+CHROMIUM = os.environ.get("DIGEST_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(os.environ.get("DIGEST_TEST_ARTIFACTS", ROOT / "test-artifacts"))
+AXE = Path(
+    os.environ.get(
+        "DIGEST_AXE", ROOT / ".cache" / "node" / "node_modules" / "axe-core" / "axe.min.js"
+    )
+)
+WIDTHS = {"desktop": 1280, "phone": 390}
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
+        if IN_CI:
+            pytest.fail(f"{CHROMIUM} is missing: CI must install Debian's chromium")
+        pytest.skip(f"{CHROMIUM} is not installed")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield launched
+        launched.close()
+
+
+def screenshots(page: Page, name: str) -> list[Path]:
+    """The page as it is now, full length, at desktop and phone widths (the viewport is put
+    back afterwards)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    before = page.viewport_size
+    taken = []
+    for label, width in WIDTHS.items():
+        page.set_viewport_size({"width": width, "height": 900})
+        path = ARTIFACTS / f"{name}-{label}.png"
+        page.screenshot(path=str(path), full_page=True)
+        taken.append(path)
+    if before:
+        page.set_viewport_size(before)
+    return taken
+
+
+def serious_violations(page: Page) -> list[str]:
+    """axe-core's serious and critical findings on the page as it is now, one line each."""
+    if not AXE.exists():
+        if IN_CI:
+            pytest.fail(f"{AXE} is missing: scripts/services installs axe-core")
+        pytest.skip(f"axe-core is not installed ({AXE})")
+    page.add_script_tag(path=str(AXE))
+    found = page.evaluate(
+        """async () => {
+            const result = await axe.run(document, {resultTypes: ['violations']});
+            return result.violations
+                .filter(v => v.impact === 'serious' || v.impact === 'critical')
+                .map(v => ({id: v.id, impact: v.impact, help: v.help,
+                            where: v.nodes.slice(0, 3).map(n => n.target.join(' '))}));
+        }"""
+    )
+    return [f"{v['impact']}: {v['id']} ({v['help']}) at {json.dumps(v['where'])}" for v in found]
+
+
+def assert_accessible(page: Page, name: str) -> None:
+    """No serious or critical axe-core violation, and screenshots at both widths."""
+    screenshots(page, name)
+    problems = serious_violations(page)
+    assert not problems, f"{name}: " + "; ".join(problems)
