@@ -20,6 +20,7 @@ from digest.store import AddOutcome, Store, open_store
 from digest.summarize import Summarizer, Summary
 
 if TYPE_CHECKING:
+    from digest.edition_state import EditionState
     from digest.feeds import FeedReport
     from digest.fetch import UrlFetcher
     from digest.intake import PasteKind
@@ -293,13 +294,36 @@ class App:
             )
 
     def revise(self, before: Edition, after: Edition) -> Edition:
-        """Store an editor's change to a draft (the web page's edits, `digest edit`): the
-        subject, preheader and intro still as built follow what the edition now leads with and
+        """Store an editor's change to a draft or an approved edition, which goes back to draft
+        (the web page's edits, `digest edit`): the subject, preheader and intro still as built follow what the edition now leads with and
         holds; words the editor wrote are kept (the lint says where they no longer match)."""
-        from digest.edition import refreshed_copy
+        from digest.edition import EditionStatus, refreshed_copy
 
         theme = self.settings.newsletter(before.newsletter).theme
-        return self.store.update_edition(refreshed_copy(before, after, theme))
+        reopened = self.reopen(before)
+        if reopened is not None:
+            after = after.model_copy(
+                update={"status": reopened.status, "reopened": reopened.reopened}
+            )
+        try:
+            return self.store.update_edition(refreshed_copy(before, after, theme))
+        except DigestError:
+            if reopened is not None and reopened.id is not None:
+                # The edit did not land: it stays approved, as it was.
+                self.store.change_status(reopened.id, EditionStatus.APPROVED, [EditionStatus.DRAFT])
+            raise
+
+    def reopen(self, edition: Edition) -> Edition | None:
+        """What every edit path calls first: an approved edition that is edited goes back to
+        draft (noted "edited after approval", so it is approved again before it is sent).
+        Returns the draft it became, or None when it was not approved (a draft stays as it is;
+        the edit itself refuses what cannot be edited)."""
+        from digest.edition import EditionStatus, Reopened
+
+        assert edition.id is not None
+        if not self.store.reopen_edition(edition.id, [EditionStatus.APPROVED], Reopened.EDITED):
+            return None
+        return self.store.get_edition(edition.id)
 
     def update_article(self, article_id: int, **fields: str | None) -> Article:
         """An editor's fix of what the intake guessed (title, author, source, published, url),
@@ -485,7 +509,7 @@ class App:
         assert edition.id is not None
         newsletter = self.settings.newsletter(edition.newsletter)
         if send_at is not None and send_at.tzinfo is None:
-            send_at = send_at.replace(tzinfo=newsletter.zone)
+            send_at = self.local_time(newsletter, send_at.isoformat())
         if send_at is None and edition.send_at is None and newsletter.schedule:
             now = datetime.now(UTC)
             send_at = next_times(newsletter.schedule, newsletter.zone, now, 1)[0]
@@ -515,6 +539,81 @@ class App:
                 "edition can be cancelled"
             )
         return self.store.get_edition(edition.id)
+
+    def local_time(self, newsletter: NewsletterConfig, text: str) -> datetime:
+        """A date and time in the newsletter's zone (an offset, if given, is kept), as UTC; a
+        local time that happens twice or never there (daylight saving) is refused."""
+        from digest.send_time import parse_local
+
+        return parse_local(text, newsletter.zone)
+
+    def back_to_draft(self, edition: Edition) -> Edition:
+        """An approved or cancelled edition made a draft again, every edit kept, to be edited
+        and approved again. Never once sending has started or finished: some readers may
+        have it already."""
+        from digest.edition import EditionStatus, Reopened
+
+        assert edition.id is not None
+        why = {
+            EditionStatus.APPROVED: Reopened.FROM_APPROVED,
+            EditionStatus.CANCELLED: Reopened.FROM_CANCELLED,
+        }.get(edition.status)
+        if edition.status == EditionStatus.DRAFT:
+            return edition
+        if why is not None and self.store.reopen_edition(edition.id, [edition.status], why):
+            return self.store.get_edition(edition.id)
+        current = self.store.get_edition(edition.id)
+        if current.status == EditionStatus.DRAFT:
+            return current
+        started = current.status in (EditionStatus.SENDING, EditionStatus.SENT) or any(
+            self.store.deliveries.counts(edition.id).values()
+        )
+        if started:
+            raise DigestError(
+                f"edition {edition.id} is {current.status.value} and its sending has started: "
+                "it cannot go back to draft (some readers may have it); build a new edition"
+            )
+        raise DigestError(
+            f"edition {edition.id} is {current.status.value}: only an approved or cancelled "
+            "edition goes back to draft"
+        )
+
+    def edition_states(self, newsletter: str | None = None) -> list[EditionState]:
+        """Every edition (newest first) with its state as an editor reads it: the planned
+        time in its newsletter's zone, or once sending began, when and to how many."""
+        from zoneinfo import ZoneInfo
+
+        from digest.edition_state import EditionState
+
+        editions = self.store.list_editions(newsletter)
+        ledgers = self.store.deliveries.by_edition(e.id for e in editions if e.id is not None)
+        sizes = {
+            name: counts.get("subscribed", 0)
+            for name, counts in self.store.subscribers.stats().items()
+        }
+        states = []
+        for edition in editions:
+            config = self.settings.newsletters.get(edition.newsletter)
+            states.append(
+                EditionState(
+                    edition,
+                    config.zone if config else ZoneInfo("UTC"),
+                    ledgers.get(edition.id or 0),
+                    sum(sizes.get(name, 0) for name in config.lists) if config else 0,
+                )
+            )
+        return states
+
+    def edition_state(self, edition: Edition) -> EditionState:
+        """One edition's state, as edition_states gives it."""
+        from zoneinfo import ZoneInfo
+
+        from digest.edition_state import EditionState
+
+        assert edition.id is not None
+        config = self.settings.newsletters.get(edition.newsletter)
+        ledger = self.store.deliveries.by_edition([edition.id]).get(edition.id)
+        return EditionState(edition, config.zone if config else ZoneInfo("UTC"), ledger)
 
     def check_send(
         self, edition: Edition, *, lists: list[str] | None = None, via: str | None = None

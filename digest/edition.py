@@ -20,6 +20,7 @@ __all__ = [
     "Edition",
     "EditionStatus",
     "Item",
+    "Reopened",
     "Section",
     "build_draft",
     "edition_copy",
@@ -33,6 +34,15 @@ class EditionStatus(StrEnum):
     SENDING = "sending"
     SENT = "sent"
     CANCELLED = "cancelled"
+
+
+class Reopened(StrEnum):
+    """Why a draft is a draft again (cleared when it leaves draft): the page says so, so that
+    an editor knows it must be approved again to be sent."""
+
+    EDITED = "edited"  # an edit of an approved edition put it back
+    FROM_APPROVED = "approved"  # "back to draft" from approved
+    FROM_CANCELLED = "cancelled"  # "back to draft" from cancelled
 
 
 class Item(BaseModel):
@@ -69,6 +79,7 @@ class Edition(BaseModel):
     sections: list[Section] = Field(min_length=1)
     status: EditionStatus = EditionStatus.DRAFT
     send_at: datetime | None = None
+    reopened: Reopened | None = None
 
     @field_validator("subject", "preheader", "intro", mode="before")
     @classmethod

@@ -68,10 +68,14 @@ def test_editor_pages_edit_and_approve(database_url: str, tmp_path: Path) -> Non
             and "Approved" in client.get(approved.headers["location"]).text
         )
         assert app.store.get_edition(edition.id or 0).status == "approved"
-        locked = client.post(
-            f"/editions/{edition.id}/fields", data={"csrf": csrf, "subject": "Too late"}
+        # Editing an approved edition puts it back to draft, and its page says so.
+        reopened = client.post(
+            f"/editions/{edition.id}/fields", data={"csrf": csrf, "subject": "After approval"}
         )
-        assert "only a draft can be edited" in client.get(locked.headers["location"]).text
+        stored = app.store.get_edition(edition.id or 0)
+        assert stored.status == "draft" and stored.subject == "After approval"
+        page = client.get(reopened.headers["location"]).text
+        assert "Edited after approval: approve again to send." in page
     app.close()
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -36,6 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import aliased
 
+from digest.edition_state import EditionDeliveries
 from digest.store.tables import BatchRow, DeliveryRow, SubscriberRow, utcnow
 from digest.subscribers.model import Status
 
@@ -643,6 +644,38 @@ class DeliveryRepository:
         with self.engine.begin() as connection:
             found = {status: int(count) for status, count in connection.execute(query)}
         return {status.value: found.get(status.value, 0) for status in DeliveryStatus}
+
+    def by_edition(self, edition_ids: Iterable[int]) -> dict[int, EditionDeliveries]:
+        """Each edition's ledger in brief (one query for a whole list); editions with no
+        delivery are left out."""
+        wanted = list(edition_ids)
+        if not wanted:
+            return {}
+        query = (
+            select(
+                DeliveryRow.edition_id,
+                DeliveryRow.status,
+                func.count(),
+                func.max(DeliveryRow.sent_at),
+            )
+            .where(DeliveryRow.edition_id.in_(wanted))
+            .group_by(DeliveryRow.edition_id, DeliveryRow.status)
+        )
+        counts: dict[int, dict[str, int]] = {}
+        last: dict[int, datetime | None] = {}
+        with self.engine.begin() as connection:
+            for edition_id, status, count, sent_at in connection.execute(query):
+                counts.setdefault(edition_id, {})[status] = int(count)
+                if sent_at is not None:
+                    sent_at = _aware(sent_at)
+                    before = last.get(edition_id)
+                    last[edition_id] = sent_at if before is None else max(before, sent_at)
+        return {key: EditionDeliveries(value, last.get(key)) for key, value in counts.items()}
+
+
+def _aware(moment: datetime) -> datetime:
+    """In UTC, whatever an aggregate's result processing gave back."""
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _duration(span: timedelta) -> str:

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from digest.articles import Article
-from digest.edition import Edition, EditionStatus, Item, Section
+from digest.edition import Edition, EditionStatus, Item, Reopened, Section
 from digest.errors import DigestError, FieldError, NotFoundError
 from digest.run_plan import BUILD, SlotKey
 from digest.store.db import make_engine, migrate
@@ -22,7 +22,14 @@ from digest.store.locks import exclusive
 from digest.store.schedule import ScheduleRepository, link_edition
 from digest.store.subscribers import SubscriberRepository
 from digest.store.summary_cache import SummaryCache
-from digest.store.tables import ArticleRow, EditionRow, ItemRow, SectionRow, utcnow
+from digest.store.tables import (
+    ArticleRow,
+    DeliveryRow,
+    EditionRow,
+    ItemRow,
+    SectionRow,
+    utcnow,
+)
 from digest.store.webhook_events import WebhookEventRepository
 from digest.summarize import Summary
 
@@ -328,6 +335,8 @@ class Store:
         A conditional UPDATE, so that of two runs racing for the same edition only one wins.
         """
         values: dict[str, object] = {"status": to.value, "updated_at": utcnow()}
+        if to != EditionStatus.DRAFT:
+            values["reopened"] = None  # it says why a draft is a draft again
         if send_at is not None:
             values["send_at"] = send_at
         with self.session() as session:
@@ -338,6 +347,25 @@ class Store:
                     EditionRow.status.in_([status.value for status in allowed_from]),
                 )
                 .values(**values)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def reopen_edition(
+        self, edition_id: int, allowed_from: Sequence[EditionStatus], why: Reopened
+    ) -> bool:
+        """Put an edition back to draft if it is in one of allowed_from and no reader has a
+        delivery of it; True if it moved. One conditional UPDATE: of a send claiming it and
+        this, only one wins, and an edition a send has touched never goes back."""
+        started = select(DeliveryRow.id).where(DeliveryRow.edition_id == edition_id).exists()
+        with self.session() as session:
+            result = session.execute(
+                update(EditionRow)
+                .where(
+                    EditionRow.id == edition_id,
+                    EditionRow.status.in_([status.value for status in allowed_from]),
+                    ~started,
+                )
+                .values(status=EditionStatus.DRAFT.value, reopened=why.value, updated_at=utcnow())
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -372,6 +400,7 @@ def _fill_edition(row: EditionRow, edition: Edition) -> None:
     row.intro = edition.intro
     row.status = edition.status.value
     row.send_at = edition.send_at
+    row.reopened = edition.reopened.value if edition.reopened else None
     row.updated_at = utcnow()
     for position, section in enumerate(edition.sections):
         section_row = SectionRow(position=position, title=section.title)
@@ -456,6 +485,7 @@ def _edition(row: EditionRow) -> Edition:
         intro=row.intro,
         status=EditionStatus(row.status),
         send_at=row.send_at,
+        reopened=Reopened(row.reopened) if row.reopened else None,
         sections=[
             Section(title=section.title, items=_items(section.items)) for section in row.sections
         ],

@@ -83,6 +83,8 @@ class EditionRow(Base):
     send_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Why a draft is a draft again (digest.edition.Reopened), or NULL.
+    reopened: Mapped[str | None] = mapped_column(String(16))
 
     sections: Mapped[list[SectionRow]] = relationship(
         back_populates="edition",

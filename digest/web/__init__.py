@@ -24,7 +24,9 @@ def create_app(settings: Settings, host: str | None = None, insecure_http: bool 
     """The ASGI app. `host` is where it will listen: off loopback (or behind a TLS proxy)
     editors must log in, and off loopback without TLS it refuses (ConfigError) unless
     `insecure_http`."""
-    from digest.web import articles, editor, public, webhooks
+    from fastapi.staticfiles import StaticFiles
+
+    from digest.web import articles, editor, lifecycle, public, webhooks
     from digest.web.hosts import HostCheck, allowed_hosts
     from digest.web.limits import ADD_MAX_BYTES, ADD_PATH, FORM_MAX_BYTES, BodyLimit
     from digest.web.ratelimit import FailureBackoff
@@ -47,7 +49,9 @@ def create_app(settings: Settings, host: str | None = None, insecure_http: bool 
     app.include_router(public.router)
     app.include_router(webhooks.router)
     app.include_router(editor.router)
+    app.include_router(lifecycle.router)
     app.include_router(articles.router)
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.add_middleware(
         BodyLimit,
         default=FORM_MAX_BYTES,

@@ -1,5 +1,5 @@
 """Editor pages: editions, the preview at desktop and phone widths, dark mode and plain text,
-the lint, and every edit; approve, schedule, cancel, send a test. Hidden from the OpenAPI
+the lint, and every edit; send a test (approve, cancel and the list: web/lifecycle.py). Hidden from the OpenAPI
 schema (it documents the public endpoints)."""
 
 from __future__ import annotations
@@ -8,7 +8,6 @@ import hashlib
 import logging
 import math
 from collections.abc import Callable
-from datetime import datetime
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -146,34 +145,7 @@ def home() -> Response:
     return RedirectResponse("/editions", status_code=303)
 
 
-# How many articles waiting for an edition the list shows, with what the intake guessed.
-WAITING_SHOWN = 50
 Errors = Annotated[list[str] | None, Query()]
-
-
-@router.get("/editions", response_class=HTMLResponse)
-def editions(current: EditorSession, error: Errors = None, notice: str | None = None) -> Response:
-    app = current.app
-    sizes = {
-        name: counts.get("subscribed", 0) for name, counts in app.store.subscribers.stats().items()
-    }
-    rows = [
-        (
-            edition,
-            sum(sizes.get(name, 0) for name in app.settings.newsletter(edition.newsletter).lists)
-            if edition.newsletter in app.settings.newsletters
-            else 0,
-        )
-        for edition in app.store.list_editions()
-    ]
-    return current.page(
-        "editions.html",
-        rows=rows,
-        drafts=[edition for edition, _ in rows if edition.status == EditionStatus.DRAFT],
-        waiting=app.store.articles_in_no_edition(WAITING_SHOWN),
-        errors=error or [],
-        notice=notice,
-    )
 
 
 def _edition(current: Editor, edition_id: int) -> Edition:
@@ -202,7 +174,8 @@ def edition_page(
         text=_sample(current, edition, email, False),
         limit_kb=GMAIL_CLIP_BYTES / 1024,
         size_kb=email.size / 1024,
-        editable=edition.status == EditionStatus.DRAFT,
+        # An approved edition is edited too: the edit puts it back to draft (App.reopen).
+        editable=edition.status in (EditionStatus.DRAFT, EditionStatus.APPROVED),
         errors=error or [],
         notice=notice,
         version=_version(email),
@@ -342,31 +315,6 @@ def rename_section(
     title: Annotated[str, Form()],
 ) -> Response:
     return _change(current, edition_id, lambda e: editing.renamed_section(e, section, title))
-
-
-@router.post("/editions/{edition_id}/approve")
-def approve(
-    current: EditorPost, edition_id: RowId, send_at: Annotated[str, Form()] = ""
-) -> Response:
-    edition = _edition(current, edition_id)
-    try:
-        when = datetime.fromisoformat(send_at) if send_at.strip() else None
-        approved = current.app.approve(edition, when)
-    except ValueError:
-        return _back(edition_id, error=f"{send_at!r} is not a date and time")
-    except DigestError as problem:
-        return _back(edition_id, error=str(problem))
-    at = approved.send_at.isoformat(timespec="minutes") if approved.send_at else "when sent"
-    return _back(edition_id, notice=f"Approved, to be sent at {at}.")
-
-
-@router.post("/editions/{edition_id}/cancel")
-def cancel(current: EditorPost, edition_id: RowId) -> Response:
-    try:
-        current.app.cancel(_edition(current, edition_id))
-    except DigestError as problem:
-        return _back(edition_id, error=str(problem))
-    return _back(edition_id, notice="Cancelled: it will not be sent.")
 
 
 @router.post("/editions/{edition_id}/test")

@@ -1,0 +1,122 @@
+"""An edition's lifecycle in the editor: the editions list with each one's real state and
+times, approve at a time in the newsletter's zone, cancel (confirmed), back to draft.
+
+The confirmations work without JavaScript: a post that is not confirmed answers with a page
+that asks; with JavaScript the page asks in a dialog first and posts confirmed.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from digest.edition import Edition
+from digest.edition_state import EditionState
+from digest.errors import DigestError, NotFoundError
+from digest.send_time import describe, local_input
+from digest.web import PAGES
+from digest.web.editor import Editor, EditorPost, EditorSession, Errors, RowId, back_to
+
+router = APIRouter(include_in_schema=False)
+# How many articles waiting for an edition the list shows, with what the intake guessed.
+WAITING_SHOWN = 50
+
+
+def _edition(current: Editor, edition_id: int) -> Edition:
+    try:
+        return current.app.store.get_edition(edition_id)
+    except NotFoundError:
+        raise HTTPException(status_code=404, detail="no such edition") from None
+
+
+def lifecycle_of(request: Request, edition: Edition) -> EditionState:
+    """For the edition page's lifecycle block: its state, times in its newsletter's zone."""
+    state: EditionState = request.app.state.digest.edition_state(edition)
+    return state
+
+
+PAGES.env.globals["lifecycle_of"] = lifecycle_of
+PAGES.env.globals["local_input"] = local_input
+
+
+@router.get("/editions", response_class=HTMLResponse)
+def editions(current: EditorSession, error: Errors = None, notice: str | None = None) -> Response:
+    app = current.app
+    states = app.edition_states()
+    return current.page(
+        "editions.html",
+        states=states,
+        drafts=[state.edition for state in states if state.status.value == "draft"],
+        waiting=app.store.articles_in_no_edition(WAITING_SHOWN),
+        errors=error or [],
+        notice=notice,
+    )
+
+
+def _approve_page(
+    current: Editor, edition: Edition, send_at: str, error: str = "", status: int = 200
+) -> Response:
+    state = current.app.edition_state(edition)
+    response = current.page(
+        "approve.html",
+        state=state,
+        edition=edition,
+        send_at=send_at or local_input(edition.send_at, state.zone),
+        error=error,
+    )
+    response.status_code = status
+    return response
+
+
+@router.get("/editions/{edition_id}/approve", response_class=HTMLResponse)
+def approve_page(current: EditorSession, edition_id: RowId) -> Response:
+    """The approve form on a page of its own: the time in the newsletter's zone."""
+    return _approve_page(current, _edition(current, edition_id), "")
+
+
+@router.post("/editions/{edition_id}/approve")
+def approve(
+    current: EditorPost, edition_id: RowId, send_at: Annotated[str, Form()] = ""
+) -> Response:
+    edition = _edition(current, edition_id)
+    app = current.app
+    try:
+        newsletter = app.settings.newsletter(edition.newsletter)
+        when = app.local_time(newsletter, send_at) if send_at.strip() else None
+        approved = app.approve(edition, when)
+    except DigestError as problem:
+        # The form again, with what was typed: nothing the editor gave is lost.
+        return _approve_page(current, edition, send_at, str(problem), 400)
+    at = describe(approved.send_at, newsletter.zone) if approved.send_at else "when sent"
+    return back_to(edition_id, f"Approved, to be sent at {at}.")
+
+
+@router.get("/editions/{edition_id}/cancel", response_class=HTMLResponse)
+def cancel_page(current: EditorSession, edition_id: RowId) -> Response:
+    """Asks before an edition is cancelled (it can be put back to draft later)."""
+    edition = _edition(current, edition_id)
+    return current.page("cancel.html", edition=edition, state=current.app.edition_state(edition))
+
+
+@router.post("/editions/{edition_id}/cancel")
+def cancel(
+    current: EditorPost, edition_id: RowId, confirmed: Annotated[str, Form()] = ""
+) -> Response:
+    if confirmed != "yes":
+        return RedirectResponse(f"/editions/{edition_id}/cancel", status_code=303)
+    try:
+        current.app.cancel(_edition(current, edition_id))
+    except DigestError as problem:
+        return back_to(edition_id, errors=[str(problem)])
+    return back_to(edition_id, "Cancelled: it will not be sent. “Back to draft” undoes it.")
+
+
+@router.post("/editions/{edition_id}/draft")
+def back_to_draft(current: EditorPost, edition_id: RowId) -> Response:
+    try:
+        current.app.back_to_draft(_edition(current, edition_id))
+    except DigestError as problem:
+        return back_to(edition_id, errors=[str(problem)])
+    return back_to(edition_id, "Back to draft, every edit kept: approve again to send.")
