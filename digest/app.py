@@ -295,8 +295,9 @@ class App:
 
     def revise(self, before: Edition, after: Edition) -> Edition:
         """Store an editor's change to a draft or an approved edition, which goes back to draft
-        (the web page's edits, `digest edit`): the subject, preheader and intro still as built follow what the edition now leads with and
-        holds; words the editor wrote are kept (the lint says where they no longer match)."""
+        (the web page's edits, `digest edit`): the subject, preheader and intro still as built
+        follow what the edition now leads with and holds; words the editor wrote are kept (the
+        lint says where they no longer match)."""
         from digest.edition import EditionStatus, refreshed_copy
 
         theme = self.settings.newsletter(before.newsletter).theme

@@ -29,6 +29,13 @@ def parse_local(text: str, zone: ZoneInfo, field: str = "send_at") -> datetime:
         return value.astimezone(UTC)
     first = value.replace(tzinfo=zone, fold=0)
     second = value.replace(tzinfo=zone, fold=1)
+    moment = first.astimezone(UTC)
+    if moment.astimezone(zone).replace(tzinfo=None) != value:  # in the gap: both folds move it
+        raise FieldError(
+            field,
+            f"{value:%Y-%m-%d %H:%M} does not exist in {zone.key} (clocks go forward); "
+            "pick another time",
+        )
     if first.utcoffset() != second.utcoffset():
         one, two = (
             describe(moment.astimezone(UTC), zone, with_date=False) for moment in (first, second)
@@ -37,13 +44,6 @@ def parse_local(text: str, zone: ZoneInfo, field: str = "send_at") -> datetime:
             field,
             f"{value:%Y-%m-%d %H:%M} happens twice in {zone.key} (clocks go back): "
             f"it is {one} or {two}; pick another time",
-        )
-    moment = first.astimezone(UTC)
-    if moment.astimezone(zone).replace(tzinfo=None) != value:
-        raise FieldError(
-            field,
-            f"{value:%Y-%m-%d %H:%M} does not exist in {zone.key} (clocks go forward); "
-            "pick another time",
         )
     return moment
 

@@ -74,8 +74,8 @@ def test_editor_pages_edit_and_approve(database_url: str, tmp_path: Path) -> Non
         )
         stored = app.store.get_edition(edition.id or 0)
         assert stored.status == "draft" and stored.subject == "After approval"
-        page = client.get(reopened.headers["location"]).text
-        assert "Edited after approval: approve again to send." in page
+        note = client.get(reopened.headers["location"]).text
+        assert "Edited after approval: approve again to send." in note
     app.close()
 
 

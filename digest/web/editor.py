@@ -1,6 +1,6 @@
 """Editor pages: editions, the preview at desktop and phone widths, dark mode and plain text,
-the lint, and every edit; send a test (approve, cancel and the list: web/lifecycle.py). Hidden from the OpenAPI
-schema (it documents the public endpoints)."""
+the lint, and every edit; send a test (the list, approve and cancel: web/lifecycle.py). Hidden
+from the OpenAPI schema (it documents the public endpoints)."""
 
 from __future__ import annotations
 
