@@ -11,12 +11,13 @@ from playwright.sync_api import Browser, Dialog, expect
 
 from digest import editing
 from digest.app import App
+from digest.config import Settings
 from tests.browser_support import assert_accessible
 from tests.conftest import make_newsletter
 from tests.web_support import draft_edition, serving, settings_for
 
 
-def _settings(sqlite_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+def _settings(sqlite_url: str, tmp_path: Path) -> Settings:
     newsletter = make_newsletter(
         lists=["readers"], base_url="https://brief.example.org", timezone="Europe/Kyiv"
     )
