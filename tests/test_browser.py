@@ -54,7 +54,7 @@ def test_preview_edit_and_approve_in_the_browser(
 
         page.get_by_role("button", name="Approve").click()
         expect(page.locator("#status")).to_have_text("approved")
-        expect(page.get_by_role("status")).to_contain_text("Approved")
+        expect(page.locator("p.notice")).to_contain_text("Approved")
         page.close()
     assert (ARTIFACTS / "preview-phone.png").stat().st_size > 10_000
     app.close()

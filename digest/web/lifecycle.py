@@ -89,8 +89,11 @@ def approve(
     except DigestError as problem:
         # The form again, with what was typed: nothing the editor gave is lost.
         return _approve_page(current, edition, send_at, str(problem), 400)
-    at = describe(approved.send_at, newsletter.zone) if approved.send_at else "when sent"
-    return back_to(edition_id, f"Approved, to be sent at {at}.")
+    if approved.send_at is None:
+        return back_to(edition_id, "Approved, to be sent by the next `digest send`.")
+    return back_to(
+        edition_id, f"Approved, to be sent at {describe(approved.send_at, newsletter.zone)}."
+    )
 
 
 @router.get("/editions/{edition_id}/cancel", response_class=HTMLResponse)
