@@ -253,15 +253,20 @@ def editions_list(
     ctx: typer.Context, newsletter: NewsletterOption = None, as_json: JsonOption = False
 ) -> None:
     """List editions, newest first."""
-    editions = _app(ctx).store.list_editions(newsletter)
+    states = _app(ctx).edition_states(newsletter)
     if as_json:
-        _print_json([_edition_json(edition) for edition in editions])
+        _print_json(
+            [{**_edition_json(s.edition), "state": s.label, "when": s.when} for s in states]
+        )
         return
-    for edition in editions:
+    for state in states:
+        edition = state.edition
         typer.echo(
             f"{edition.id}  {edition.newsletter} No. {edition.number}  {edition.date}  "
-            f"{edition.status.value:<9} {edition.subject}"
+            f"{state.label:<9} {edition.subject}"
         )
+        if state.when:
+            typer.echo(f"      {state.when}")
 
 
 @editions_app.command("show")
@@ -414,11 +419,30 @@ def approve(
 
 
 @app.command()
-def cancel(ctx: typer.Context, edition: EditionArgument) -> None:
-    """Withdraw a draft or approved edition: it will not be sent."""
+def cancel(
+    ctx: typer.Context,
+    edition: EditionArgument,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Withdraw a draft or approved edition: it will not be sent (`digest back-to-draft`
+    undoes it, every edit kept)."""
     instance = _app(ctx)
-    cancelled = instance.cancel(instance.edition(edition))
-    typer.echo(f"edition {cancelled.id} cancelled")
+    found = instance.edition(edition)
+    if not yes:
+        typer.confirm(
+            f"Cancel edition {found.id} of {found.newsletter} ({found.subject!r})?", abort=True
+        )
+    cancelled = instance.cancel(found)
+    typer.echo(f"edition {cancelled.id} cancelled (digest back-to-draft {cancelled.id} undoes it)")
+
+
+@app.command("back-to-draft")
+def back_to_draft(ctx: typer.Context, edition: EditionArgument) -> None:
+    """Make an approved or cancelled edition a draft again, every edit kept; refused once
+    sending has started."""
+    instance = _app(ctx)
+    draft = instance.back_to_draft(instance.edition(edition))
+    typer.echo(f"edition {draft.id} is a draft again: edit it, then approve it to send")
 
 
 @app.command()

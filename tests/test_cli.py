@@ -324,3 +324,19 @@ def test_eval_summaries_prints_readability_rates_on_the_half_not_tuned_on(
     assert float(ours[6].rstrip("%")) <= 5
     bad = run(workdir, "eval", "summaries", str(data), "--half", "first", check=False)
     assert bad.returncode == 1 and "--half" in bad.stderr
+
+
+def test_cancel_asks_and_back_to_draft_keeps_the_edition(workdir: Path) -> None:
+    run(workdir, "add", str(ROOT / "examples/articles/sanctions.jsonl"))
+    run(workdir, "build")
+    run(workdir, "approve", "latest", "--send-at", "2026-11-25T07:00")
+    kept = run(workdir, "cancel", "latest", check=False, stdin="n\n")
+    assert kept.returncode == 1 and "Cancel edition 1 of" in kept.stdout
+    listed = run(workdir, "editions", "list").stdout
+    assert "approved" in listed and "(05:00 UTC)" in listed
+    cancelled = run(workdir, "cancel", "latest", stdin="y\n")
+    assert "edition 1 cancelled (digest back-to-draft 1 undoes it)" in cancelled.stdout
+    assert "was planned for" in run(workdir, "editions", "list").stdout
+    run(workdir, "back-to-draft", "latest")
+    state = json.loads(run(workdir, "editions", "list", "--json").stdout)[0]
+    assert state["status"] == "draft" and state["state"] == "draft (was cancelled)"

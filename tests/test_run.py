@@ -236,7 +236,7 @@ def test_cancelled_edition_is_not_sent(sqlite_url: str, newsroom: Callable[..., 
     actions = room.ok(kyiv(9, 5, 0))
     edition_id = actions[0]["edition_id"]
     room.cli(kyiv(9, 5, 30), "approve", str(edition_id))
-    room.cli(kyiv(9, 6, 0), "cancel", str(edition_id))
+    room.cli(kyiv(9, 6, 0), "cancel", str(edition_id), "--yes")
     actions = room.ok(kyiv(9, 7, 0))
     assert statuses(actions, "send") == ["cancelled"]
     assert room.delivered() == {}
