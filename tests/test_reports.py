@@ -190,3 +190,49 @@ def test_subscriber_lists_search_add_unsubscribe_erase_and_import(
     assert [row[0] for row in rows[1:]] == ["3", "6"]
     assert "broken" in rows[1][1]
     assert app.find_subscribers("readers", "reader5@")[0][0].status == Status.UNSUBSCRIBED
+
+
+def test_list_posts_need_the_csrf_token_and_erase_asks_first(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    import httpx
+
+    from tests.web_support import csrf_of, draft_edition, serving, settings_for
+
+    settings = settings_for(sqlite_url, tmp_path)
+    app = App(settings)
+    draft_edition(app, readers=2)
+    list_id = app.store.subscribers.list_id("readers")
+    with serving(settings) as base, httpx.Client(base_url=base) as client:
+        page = client.get("/lists/readers")
+        assert page.status_code == 200 and "r1@example.org" in page.text
+        token = csrf_of(page.text)
+        for path, form in [
+            ("/lists/readers/add", {"email": "x@example.org"}),
+            ("/lists/readers/unsubscribe", {"email": "r0@example.org"}),
+            ("/lists/readers/erase", {"email": "r0@example.org", "confirmed": "yes"}),
+        ]:
+            assert client.post(path, data=form).status_code == 403
+            assert client.post(path, data={**form, "csrf": "forged"}).status_code == 403
+        refused = client.post(
+            "/lists/import", data={"list": "readers"}, files={"file": ("a.csv", b"email\n")}
+        )
+        assert refused.status_code == 403
+        asked = client.post("/lists/readers/erase", data={"email": "r1@example.org", "csrf": token})
+        assert asked.status_code == 200 and "Erase for good" in asked.text
+        assert app.store.subscribers.find(list_id, "r1@example.org") is not None
+        bad = client.post(
+            "/lists/readers/add", data={"email": "no-at-sign", "csrf": token}, follow_redirects=True
+        )
+        assert "email: " in bad.text and app.find_subscribers("readers", "no-at-sign")[1] == 0
+        headerless = client.post(
+            "/lists/import",
+            data={"list": "readers", "csrf": token},
+            files={"file": ("people.csv", b"name\nAna\n")},
+            follow_redirects=True,
+        )
+        assert "people.csv:1: the header has no &#39;email&#39; column" in headerless.text
+        assert client.get("/lists/nosuch").status_code == 404
+        assert client.get("/editions/999/report").status_code == 404
+        assert client.get("/editions/999/report.csv").status_code == 404
+    app.close()
