@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, TextIO
 
 from digest.articles import Article
 from digest.config import NewsletterConfig, Settings
@@ -20,6 +20,7 @@ from digest.store import AddOutcome, Store, open_store
 from digest.summarize import Summarizer, Summary
 
 if TYPE_CHECKING:
+    from digest.delivery_report import DeliveryReport
     from digest.edition_state import EditionState
     from digest.feeds import FeedReport
     from digest.fetch import UrlFetcher
@@ -27,8 +28,9 @@ if TYPE_CHECKING:
     from digest.provider_events import ProviderEvent
     from digest.send import Sender
     from digest.send.campaign import SendReport
-    from digest.store.deliveries import RetryPolicy
+    from digest.store.deliveries import DeliveryOutcome, RetryPolicy
     from digest.subscribers import Subscriber
+    from digest.subscribers.importer import ImportReport
     from digest.subscribers.tokens import UnsubscribeTokens
 
 
@@ -696,6 +698,9 @@ class App:
         delivery whose outcome was not known. Returns whether it changed anything."""
         if event.delivery_id is None or event.edition_id is None:
             return False
+        self.store.delivery_events.record(  # for the send report
+            event.delivery_id, event.edition_id, event.kind, event.reason, event.timestamp
+        )
         return self.store.deliveries.apply_event(
             event.delivery_id, event.edition_id, event.kind, event.reason[:500]
         )
@@ -794,3 +799,157 @@ class App:
         # The ledger first: an event naming a delivery of unknown outcome settles it.
         self.apply_delivery_event(event)
         return apply_to_subscribers(self.store.subscribers, event)
+
+    # Reports and subscriber lists (the editor's pages, `digest report`)
+
+    def delivery_report(self, edition: Edition, failures_shown: int | None = 500) -> DeliveryReport:
+        """What came of an edition's send: the ledger's counts, the provider's events, the
+        readers that failed, are deferred or of unknown outcome (at most `failures_shown`),
+        and how to settle the unknown ones."""
+        from digest.delivery_report import NEEDS_A_LOOK, DeliveryReport
+
+        assert edition.id is not None
+        deliveries = self.store.deliveries
+        ledger = deliveries.counts(edition.id)
+        events = self.store.delivery_events.counts(edition.id)
+        newsletter = self.settings.newsletters.get(edition.newsletter)
+        list_ids = [
+            list_id
+            for name, list_id in self._list_ids().items()
+            if newsletter is None or name in newsletter.lists
+        ]
+        by_sendgrid = newsletter is not None and newsletter.sender == "sendgrid"
+        return DeliveryReport(
+            edition_id=edition.id,
+            newsletter=edition.newsletter,
+            subject=edition.subject,
+            status=edition.status.value,
+            ledger=ledger,
+            events=events,
+            next_attempt_at=deliveries.next_attempt(edition.id, list_ids) if list_ids else None,
+            failures=deliveries.outcomes(edition.id, NEEDS_A_LOOK, failures_shown),
+            settle_unknown=self._settle_hint(edition.id, ledger.get("unknown", 0), by_sendgrid),
+            events_reported=by_sendgrid or any(events.values()),
+        )
+
+    def _settle_hint(self, edition_id: int, unknown: int, by_sendgrid: bool) -> str:
+        if not unknown:
+            return ""
+        hint = (
+            f"{unknown} reader(s) may or may not have the edition, and are not sent it again "
+            f"(unknown_batch_policy = {self.settings.unknown_batch_policy}); "
+            f"`digest send {edition_id} --resend-unknown` sends it to them again"
+        )
+        if by_sendgrid:
+            hint += "; SendGrid's events, when they come, settle them first"
+        return hint
+
+    def _list_ids(self) -> dict[str, int]:
+        subscribers = self.store.subscribers
+        return {name: subscribers.list_id(name) for name in subscribers.list_names()}
+
+    def delivery_outcomes(self, edition: Edition) -> list[DeliveryOutcome]:
+        """Every reader's outcome for the edition, in delivery order (the report's CSV)."""
+        assert edition.id is not None
+        return self.store.deliveries.outcomes(edition.id)
+
+    def subscriber_lists(self) -> dict[str, dict[str, int]]:
+        """Each list (stored, or named by a newsletter) with its subscribers counted by
+        status."""
+        from digest.subscribers.model import Status
+
+        stats = self.store.subscribers.stats()
+        for newsletter in self.settings.newsletters.values():
+            for name in newsletter.lists:
+                stats.setdefault(name, {status.value: 0 for status in Status})
+        return dict(sorted(stats.items()))
+
+    def _known_list(self, list_name: str) -> int:
+        """The id of a stored list, or of one a newsletter names (created on first use)."""
+        from digest.errors import NotFoundError
+
+        configured = {
+            n for newsletter in self.settings.newsletters.values() for n in newsletter.lists
+        }
+        if list_name in configured:
+            return self.store.subscribers.ensure_list(list_name)
+        try:
+            return self.store.subscribers.list_id(list_name)
+        except NotFoundError:
+            raise NotFoundError(f"no subscriber list named {list_name!r}") from None
+
+    def find_subscribers(
+        self, list_name: str, text: str = "", page: int = 1, per_page: int = 50
+    ) -> tuple[list[Subscriber], int]:
+        """One page (from 1) of a list's subscribers whose address or name contains `text`,
+        and how many match in all."""
+        offset = (max(page, 1) - 1) * per_page
+        return self.store.subscribers.search(self._known_list(list_name), text, offset, per_page)
+
+    def add_subscriber(
+        self, list_name: str, email: str, name: str = "", origin: str = "editor"
+    ) -> tuple[Subscriber, bool]:
+        """Add one address to a list as an editor did (consent recorded as theirs); a known
+        address is merged, never resubscribed. (subscriber, created); FieldError on a bad
+        address."""
+        from digest.store.subscribers import NewSubscriber
+        from digest.store.tables import utcnow
+        from digest.subscribers.model import InvalidAddress, normalise_address
+
+        try:
+            address = normalise_address(email)
+        except InvalidAddress as error:
+            raise FieldError("email", str(error)) from None
+        person = NewSubscriber(
+            email=address, name=name, source=origin, consent_at=utcnow(), consent_origin=origin
+        )
+        return self.store.subscribers.add(self._known_list(list_name), person)
+
+    def unsubscribe_address(self, list_name: str, email: str) -> Subscriber:
+        """Unsubscribe an address from a list at once (a bounce or complaint stays one)."""
+        from digest.errors import NotFoundError
+        from digest.subscribers.model import SUPPRESSED, Status
+
+        subscribers = self.store.subscribers
+        found = subscribers.find(subscribers.list_id(list_name), email)
+        if found is None:
+            raise NotFoundError(f"{email} is not on list {list_name}")
+        if found.status in SUPPRESSED:
+            return found
+        return subscribers.set_status(found.id, Status.UNSUBSCRIBED)
+
+    def import_subscribers(
+        self, list_name: str, filename: str, data: bytes, pending: bool = False
+    ) -> tuple[ImportReport, bytes]:
+        """An uploaded CSV imported as `digest subscribers import` imports a file: the report,
+        and the rejected rows as CSV (line, reason, the row; empty when none)."""
+        import tempfile
+        from pathlib import Path
+
+        from digest.subscribers.importer import import_csv
+        from digest.subscribers.model import Status
+
+        self._known_list(list_name)  # no new list from a typo
+        safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in Path(filename).name)
+        with tempfile.TemporaryDirectory(prefix="digest-import-") as folder:
+            path = Path(folder) / (safe or "upload.csv")
+            path.write_bytes(data)
+            try:
+                report = import_csv(
+                    path,
+                    self.store.subscribers,
+                    list_name,
+                    status=Status.PENDING if pending else Status.SUBSCRIBED,
+                    rejects_path=Path(folder) / "rejects.csv",
+                )
+            except DigestError as error:  # named by the upload's name, not the copy's path
+                raise DigestError(str(error).replace(str(path), safe or "upload.csv")) from None
+            rejects = report.rejects_path.read_bytes() if report.rejects_path else b""
+        return report, rejects
+
+    def export_subscribers(self, list_name: str, out: TextIO) -> int:
+        """A list as CSV in the import format (statuses kept); returns how many."""
+        from digest.subscribers.exporter import export_csv
+
+        self._known_list(list_name)
+        return export_csv(self.store.subscribers, list_name, out)

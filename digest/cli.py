@@ -750,6 +750,19 @@ def deliveries(
         typer.echo(line)
 
 
+@app.command()
+def report(ctx: typer.Context, edition: EditionArgument, as_json: JsonOption = False) -> None:
+    """An edition's send report: sent, delivered, deferred (next attempt), failed (why),
+    unknown (how to settle), bounced, unsubscribed, complained; and who needs a look."""
+    instance = _app(ctx)
+    found = instance.delivery_report(instance.edition(edition))
+    if as_json:
+        _print_json(found.as_json())
+        return
+    for line in found.lines():
+        typer.echo(line)
+
+
 @app.command("test-send")
 def test_send(
     ctx: typer.Context,

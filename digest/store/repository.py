@@ -17,6 +17,7 @@ from digest.errors import DigestError, FieldError, NotFoundError
 from digest.run_plan import BUILD, SlotKey
 from digest.store.db import make_engine, migrate
 from digest.store.deliveries import DeliveryRepository
+from digest.store.delivery_events import DeliveryEventRepository
 from digest.store.feeds import FeedRepository
 from digest.store.locks import exclusive
 from digest.store.schedule import ScheduleRepository, link_edition
@@ -56,6 +57,7 @@ class Store:
         self.summary_cache = SummaryCache(engine)
         self.schedule = ScheduleRepository(engine)
         self.webhook_events = WebhookEventRepository(engine)
+        self.delivery_events = DeliveryEventRepository(engine)
 
     def lock(self, name: str) -> AbstractContextManager[None]:
         """A lock held across processes for the block; raises LockBusy if taken."""

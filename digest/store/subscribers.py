@@ -310,6 +310,35 @@ class SubscriberRepository:
         with self._sessions.begin() as session:
             return int(session.execute(statement).rowcount or 0)  # type: ignore[attr-defined]
 
+    def search(
+        self, list_id: int, text: str = "", offset: int = 0, limit: int = 50
+    ) -> tuple[list[Subscriber], int]:
+        """One page of a list's subscribers whose address or name contains `text` (any case),
+        in id order, and how many match in all."""
+        condition = SubscriberRow.list_id == list_id
+        wanted = text.strip().casefold()
+        if wanted:
+            pattern = (
+                "%" + wanted.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            )
+            condition = condition & (
+                SubscriberRow.email_key.like(pattern, escape="\\")
+                | func.lower(SubscriberRow.name).like(pattern, escape="\\")
+            )
+        total_query = select(func.count()).select_from(SubscriberRow).where(condition)
+        query = (
+            select(SubscriberRow)
+            .where(condition)
+            .order_by(SubscriberRow.id)
+            .offset(max(offset, 0))
+            .limit(limit)
+        )
+        with self._sessions.begin() as session:
+            total = int(session.scalar(total_query) or 0)
+            name = self._list_name(list_id, session)
+            rows = [_subscriber(row, name) for row in session.scalars(query)]
+        return rows, total
+
     def _list_name(self, list_id: int, session: Session | None = None) -> str:
         if session is None:
             with self._sessions.begin() as own:

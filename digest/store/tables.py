@@ -279,3 +279,22 @@ class WebhookEventRow(Base):
 
     event_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     applied_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class DeliveryEventRow(Base):
+    """What the provider's events said of one delivery (delivered, bounce, spamreport…): once
+    per kind, for the edition's send report."""
+
+    __tablename__ = "delivery_events"
+    __table_args__ = (
+        UniqueConstraint("delivery_id", "kind", name="uq_delivery_events_kind"),
+        Index("ix_delivery_events_edition", "edition_id", "kind"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id", ondelete="CASCADE"))
+    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    occurred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

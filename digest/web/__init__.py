@@ -26,7 +26,7 @@ def create_app(settings: Settings, host: str | None = None, insecure_http: bool 
     `insecure_http`."""
     from fastapi.staticfiles import StaticFiles
 
-    from digest.web import articles, editor, lifecycle, public, webhooks
+    from digest.web import articles, editor, lifecycle, public, reports, subscribers, webhooks
     from digest.web.hosts import HostCheck, allowed_hosts
     from digest.web.limits import ADD_MAX_BYTES, ADD_PATH, FORM_MAX_BYTES, BodyLimit
     from digest.web.ratelimit import FailureBackoff
@@ -51,6 +51,8 @@ def create_app(settings: Settings, host: str | None = None, insecure_http: bool 
     app.include_router(editor.router)
     app.include_router(lifecycle.router)
     app.include_router(articles.router)
+    app.include_router(reports.router)
+    app.include_router(subscribers.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.add_middleware(
         BodyLimit,
@@ -58,6 +60,7 @@ def create_app(settings: Settings, host: str | None = None, insecure_http: bool 
         per_path={
             "/webhooks/sendgrid": settings.sendgrid_webhook_max_bytes,
             ADD_PATH: ADD_MAX_BYTES,
+            subscribers.IMPORT_PATH: subscribers.IMPORT_MAX_BYTES,
         },
     )
     hosts = allowed_hosts(settings, bound)

@@ -1,0 +1,134 @@
+"""An edition's send report: what the ledger recorded for each reader (sent, deferred, failed,
+unknown) and what the provider's events said after (delivered, bounced, complained,
+unsubscribed), with the readers that need a look and how to settle the unknown ones."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TextIO
+
+from digest.store.deliveries import DeliveryOutcome
+
+# The ledger's outcomes that need an operator's look, in the order the report lists them.
+NEEDS_A_LOOK = ("failed", "unknown", "deferred")
+CSV_COLUMNS = ("delivery_id", "email", "status", "reason", "attempts", "next_attempt_at", "sent_at")
+# Spreadsheets run a cell that starts with one of these as a formula: a provider's reply or an
+# address could, so such a cell is quoted with an apostrophe.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    edition_id: int
+    newsletter: str
+    subject: str
+    status: str
+    # The ledger: pending, sent, failed, skipped, unknown, deferred.
+    ledger: dict[str, int]
+    # The provider's events: delivered, bounced, complained, unsubscribed.
+    events: dict[str, int]
+    next_attempt_at: datetime | None
+    failures: list[DeliveryOutcome]
+    # How readers of unknown outcome are settled ("" when there are none).
+    settle_unknown: str
+    # Whether this edition's sender reports events (SendGrid): without them, "delivered" is
+    # not known, only "sent".
+    events_reported: bool
+
+    @property
+    def total(self) -> int:
+        return sum(self.ledger.values())
+
+    def counts(self) -> dict[str, int]:
+        """Every count the report shows, by name."""
+        ledger = {key: self.ledger.get(key, 0) for key in ("sent", "deferred", "failed")}
+        return {
+            **ledger,
+            "unknown": self.ledger.get("unknown", 0),
+            "pending": self.ledger.get("pending", 0),
+            "skipped": self.ledger.get("skipped", 0),
+            **self.events,
+        }
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "edition": self.edition_id,
+            "newsletter": self.newsletter,
+            "subject": self.subject,
+            "status": self.status,
+            "readers": self.total,
+            "counts": self.counts(),
+            "next_attempt_at": _iso(self.next_attempt_at),
+            "events_reported": self.events_reported,
+            "settle_unknown": self.settle_unknown,
+            "failures": [_outcome_json(outcome) for outcome in self.failures],
+        }
+
+    def lines(self) -> list[str]:
+        """The report as a terminal shows it."""
+        counts = self.counts()
+        head = f"edition {self.edition_id} ({self.newsletter}, {self.status}): {self.total} readers"
+        ledger = ", ".join(
+            f"{counts[key]} {key}"
+            for key in ("sent", "deferred", "failed", "unknown", "pending", "skipped")
+        )
+        events = ", ".join(
+            f"{counts[key]} {key}" for key in ("delivered", "bounced", "complained", "unsubscribed")
+        )
+        lines = [head, f"  ledger: {ledger}", f"  events: {events}"]
+        if not self.events_reported:
+            lines.append("  (this sender reports no delivery events: 'sent' is as far as we know)")
+        if self.next_attempt_at is not None:
+            lines.append(f"  next attempt for deferred readers: {_iso(self.next_attempt_at)}")
+        if self.settle_unknown:
+            lines.append(f"  unknown: {self.settle_unknown}")
+        for outcome in self.failures:
+            lines.append(f"  {outcome.status}\t{outcome.email or '(erased)'}\t{_reason(outcome)}")
+        return lines
+
+
+def write_csv(outcomes: Iterable[DeliveryOutcome], out: TextIO) -> int:
+    """Every reader's outcome as CSV (one row per delivery); returns the rows written."""
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    count = 0
+    for outcome in outcomes:
+        writer.writerow(
+            [
+                outcome.delivery_id,
+                _cell(outcome.email or "(erased)"),
+                outcome.status,
+                _cell(_reason(outcome)),
+                outcome.attempts,
+                _iso(outcome.next_attempt_at) or "",
+                _iso(outcome.sent_at) or "",
+            ]
+        )
+        count += 1
+    return count
+
+
+def _reason(outcome: DeliveryOutcome) -> str:
+    return "" if outcome.status == "sent" else outcome.error
+
+
+def _cell(value: str) -> str:
+    return f"'{value}" if value.startswith(_FORMULA_STARTS) else value
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat(timespec="seconds") if moment else None
+
+
+def _outcome_json(outcome: DeliveryOutcome) -> dict[str, Any]:
+    return {
+        "delivery_id": outcome.delivery_id,
+        "email": outcome.email,
+        "status": outcome.status,
+        "reason": _reason(outcome),
+        "attempts": outcome.attempts,
+        "next_attempt_at": _iso(outcome.next_attempt_at),
+    }
