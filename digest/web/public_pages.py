@@ -14,6 +14,8 @@ from digest.web import PAGES
 from digest.web.look import look_for
 from digest.web.messages import messages
 
+NO_SUBSCRIBE = {"bad_unsubscribe"}
+
 
 class PublicError(HTTPException):
     """An error on a public page: `key` picks the heading ("KEY_heading") and the text ("KEY")
@@ -80,6 +82,8 @@ def error_page(
         heading=t(f"{key}_heading"),
         text=t(key, **(values or {})),
         home_url=home_url,
+        # A reader whose unsubscribe link failed wants out: no "Subscribe" button for them.
+        offer_subscribe=key not in NO_SUBSCRIBE,
     )
     if headers:
         response.headers.update(headers)
