@@ -15,7 +15,7 @@ from digest.render.lint import Finding, lint_email, without_markers
 from digest.render.mjml import compile_mjml
 from digest.render.templates import TemplateProblem, environments, load, render
 
-__all__ = ["Finding", "RenderedEmail", "TemplateProblem", "render_edition"]
+__all__ = ["Finding", "RenderedEmail", "TemplateProblem", "render_edition", "render_web_copy"]
 
 
 class RenderedEmail(BaseModel):
@@ -78,10 +78,34 @@ def render_edition(
     return email
 
 
+def render_web_copy(
+    edition: Edition, newsletter: NewsletterConfig, templates_dir: Path | None = None
+) -> str:
+    """The HTML of the archive's copy: templates see `web_copy` and leave out the greeting and
+    the reader's address and unsubscribe link, offering `subscribe_url` instead. A custom
+    template that ignores `web_copy` still gets no one's data: its markers are filled with a
+    nameless reader, "you", and the subscribe link."""
+    shown = content.for_templates(edition)
+    _, html, _ = _render_parts(shown, newsletter, templates_dir, web_copy=True)
+    subscribe = subscribe_url(newsletter)
+    values = placeholders.values_for("", "you", subscribe)
+    return placeholders.fill(html, values)
+
+
+def subscribe_url(newsletter: NewsletterConfig) -> str:
+    """The subscribe form of the newsletter's first list (its site when it has no list)."""
+    if not newsletter.lists:
+        return newsletter.web_base
+    return f"{newsletter.web_base}/subscribe/{newsletter.lists[0]}"
+
+
 def _render_parts(
-    edition: Edition, newsletter: NewsletterConfig, templates_dir: Path | None
+    edition: Edition,
+    newsletter: NewsletterConfig,
+    templates_dir: Path | None,
+    web_copy: bool = False,
 ) -> tuple[str, str, str]:
-    """(MJML, HTML, text) of one edition."""
+    """(MJML, HTML, text) of one edition, as mailed or (`web_copy`) as the archive shows it."""
     markup, plain = environments(templates_dir)
     context: dict[str, object] = {
         "edition": edition,
@@ -89,6 +113,9 @@ def _render_parts(
         "web_url": edition_web_url(newsletter, edition),
         "unsubscribe_url": placeholders.UNSUBSCRIBE_URL,
         "placeholders": placeholders.ForTemplates,
+        "web_copy": web_copy,
+        "subscribe_url": subscribe_url(newsletter) if newsletter.lists else "",
+        "archive_url": f"{newsletter.web_base}/archive/{newsletter.name}",
     }
     mjml = render(load(markup, f"{newsletter.template}.mjml.j2"), context)
     html = compile_mjml(mjml, f"{newsletter.template}.mjml.j2")

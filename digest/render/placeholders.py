@@ -36,10 +36,15 @@ class ForTemplates:
     email_html = EMAIL_HTML
 
 
+# The one rule for the greeting: a reader without a name is greeted as NAMELESS ("Hello
+# reader,"), in every copy: sent, test send, editor's preview and `digest render`.
+NAMELESS = "reader"
+
+
 def values_for(name: str, email: str, unsubscribe_url: str) -> dict[str, str]:
-    """The substitutions for one reader; a missing name reads as "reader". A name is made
+    """The substitutions for one reader; a missing name reads as NAMELESS. A name is made
     inert: a reader called "%%email%%" must not become a marker filled in a second pass."""
-    shown = inert(name) or "reader"
+    shown = inert(name) or NAMELESS
     return {
         UNSUBSCRIBE_URL: unsubscribe_url,
         NAME: shown,
@@ -50,8 +55,9 @@ def values_for(name: str, email: str, unsubscribe_url: str) -> dict[str, str]:
 
 
 def sample_values(web_base: str) -> dict[str, str]:
-    """A made-up reader, for previews of an email before it is sent."""
-    return values_for("Reader", "reader@example.org", f"{web_base}/u/preview")
+    """A made-up reader, for previews of an email before it is sent. Nameless, as a test
+    send's reader is, so the preview shows the greeting a test copy has."""
+    return values_for("", "reader@example.org", f"{web_base}/u/preview")
 
 
 def fill(body: str, values: dict[str, str]) -> str:

@@ -26,7 +26,16 @@ def create_app(settings: Settings, host: str | None = None, insecure_http: bool 
     `insecure_http`."""
     from fastapi.staticfiles import StaticFiles
 
-    from digest.web import articles, editor, lifecycle, public, reports, subscribers, webhooks
+    from digest.web import (
+        articles,
+        editor,
+        error_pages,
+        lifecycle,
+        public,
+        reports,
+        subscribers,
+        webhooks,
+    )
     from digest.web.hosts import HostCheck, allowed_hosts
     from digest.web.limits import ADD_MAX_BYTES, ADD_PATH, FORM_MAX_BYTES, BodyLimit
     from digest.web.ratelimit import FailureBackoff
@@ -46,6 +55,7 @@ def create_app(settings: Settings, host: str | None = None, insecure_http: bool 
     app.state.login_backoff = FailureBackoff()
     secret = settings.secret_key.get_secret_value() or "digest-local-only-session-key"
     app.state.sessions = Sessions(secret, secure=reach.secure_cookies)
+    error_pages.install(app)
     app.include_router(public.router)
     app.include_router(webhooks.router)
     app.include_router(editor.router)

@@ -8,7 +8,7 @@ from email.utils import format_datetime
 from html import escape
 from typing import Annotated
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 
@@ -16,13 +16,17 @@ from digest.app import App
 from digest.config import NewsletterConfig
 from digest.edition import Edition, EditionStatus
 from digest.errors import DigestError
-from digest.render import edition_web_url, placeholders
+from digest.render import edition_web_url, render_web_copy
 from digest.store.subscribers import NewSubscriber
 from digest.subscribers.model import Status, Subscriber, normalise_address
-from digest.web import PAGES
+from digest.web.messages import messages
+from digest.web.public_pages import PublicError, public_page
 from digest.web.ratelimit import RateLimit
 
 router = APIRouter()
+
+EMAIL_MAX = 320
+NAME_MAX = 200
 
 
 def _app(request: Request) -> App:
@@ -30,51 +34,91 @@ def _app(request: Request) -> App:
     return app
 
 
-def _page(request: Request, name: str, status: int = 200, **context: object) -> HTMLResponse:
-    return PAGES.TemplateResponse(request, name, context, status_code=status)
+def _owner_of(request: Request, list_name: str) -> NewsletterConfig | None:
+    for newsletter in _app(request).settings.newsletters.values():
+        if list_name in newsletter.lists:
+            return newsletter
+    return None
 
 
 # Unsubscribe: GET shows a button (mail scanners open links), POST unsubscribes.
 
 
-def _subscriber_for(request: Request, token: str) -> Subscriber:
+def _newsletter_of_token(request: Request, token: str) -> NewsletterConfig | None:
+    """The newsletter a broken link was most likely for, for its error page: the list the
+    token names, if that list exists (the list is only shown as its newsletter's look)."""
+    from digest.subscribers.tokens import InvalidToken
+
+    app = _app(request)
+    try:
+        list_id = app.tokens().read(token).list_id
+        names = {
+            app.store.subscribers.list_id(name): name for name in app.store.subscribers.list_names()
+        }
+    except (InvalidToken, DigestError):
+        return None
+    return _owner_of(request, names[list_id]) if list_id in names else None
+
+
+def _subscriber_for(request: Request, token: str) -> tuple[Subscriber, NewsletterConfig | None]:
     from digest.subscribers.tokens import InvalidToken
 
     try:
-        return _app(request).unsubscribe(token, apply=False)
+        subscriber = _app(request).unsubscribe(token, apply=False)
     except (InvalidToken, DigestError):
-        raise HTTPException(status_code=404, detail="unknown link") from None
+        raise PublicError(404, "bad_unsubscribe", _newsletter_of_token(request, token)) from None
+    return subscriber, _owner_of(request, subscriber.list)
+
+
+def _unsubscribe_page(
+    request: Request,
+    subscriber: Subscriber,
+    newsletter: NewsletterConfig | None,
+    token: str,
+    done: bool,
+) -> HTMLResponse:
+    # A list no newsletter sends any more: its name is all the reader can be told.
+    newsletter_title = newsletter.title if newsletter else subscriber.list
+    return public_page(
+        request,
+        "unsubscribe.html",
+        newsletter,
+        subscriber=subscriber,
+        token=token,
+        done=done,
+        title=newsletter_title,
+    )
 
 
 @router.get("/u/{token}", response_class=HTMLResponse)
 def unsubscribe_page(request: Request, token: str) -> HTMLResponse:
-    subscriber = _subscriber_for(request, token)
-    return _page(request, "unsubscribe.html", subscriber=subscriber, token=token, done=False)
+    subscriber, newsletter = _subscriber_for(request, token)
+    return _unsubscribe_page(request, subscriber, newsletter, token, done=False)
 
 
 @router.post("/u/{token}", response_class=HTMLResponse)
 def unsubscribe(request: Request, token: str) -> HTMLResponse:
     """One click (RFC 8058: a POST with List-Unsubscribe=One-Click), or the page's button. No
     cookie, no login; doing it twice does no more."""
-    _subscriber_for(request, token)
+    _, newsletter = _subscriber_for(request, token)
     subscriber = _app(request).unsubscribe(token)
-    return _page(request, "unsubscribe.html", subscriber=subscriber, token=token, done=True)
+    return _unsubscribe_page(request, subscriber, newsletter, token, done=True)
 
 
 # Subscribe with double opt-in.
 
 
 def _newsletter_for_list(request: Request, list_name: str) -> NewsletterConfig:
-    for newsletter in _app(request).settings.newsletters.values():
-        if list_name in newsletter.lists:
-            return newsletter
-    raise HTTPException(status_code=404, detail="no such list")
+    newsletter = _owner_of(request, list_name)
+    if newsletter is None:
+        raise PublicError(404, "no_list")
+    return newsletter
 
 
-def _confirmations(request: Request) -> URLSafeTimedSerializer:
+def _confirmations(request: Request, newsletter: NewsletterConfig | None) -> URLSafeTimedSerializer:
     secret = _app(request).settings.secret_key.get_secret_value()
     if not secret:
-        raise HTTPException(status_code=503, detail="subscriptions need secret_key")
+        raise PublicError(503, "unavailable", newsletter)
     return URLSafeTimedSerializer(secret, salt="digest-confirm-subscription")
 
 
@@ -86,63 +130,99 @@ def _limits(request: Request) -> RateLimit:
     return limit
 
 
+def _form(
+    request: Request,
+    newsletter: NewsletterConfig,
+    list_name: str,
+    status: int = 200,
+    sent: bool = False,
+    error: str = "",
+    error_field: str = "",
+    email: str = "",
+    name: str = "",
+) -> HTMLResponse:
+    return public_page(
+        request,
+        "subscribe.html",
+        newsletter,
+        status,
+        list_name=list_name,
+        sent=sent,
+        error=error,
+        error_field=error_field,
+        email=email,
+        name=name,
+    )
+
+
 @router.get("/subscribe/{list_name}", response_class=HTMLResponse)
 def subscribe_form(request: Request, list_name: str) -> HTMLResponse:
-    newsletter = _newsletter_for_list(request, list_name)
-    return _page(request, "subscribe.html", newsletter=newsletter, list_name=list_name, sent=False)
+    return _form(request, _newsletter_for_list(request, list_name), list_name)
 
 
 @router.post("/subscribe/{list_name}", response_class=HTMLResponse)
 def subscribe(
     request: Request,
     list_name: str,
-    email: Annotated[str, Form(max_length=320)],
-    name: Annotated[str, Form(max_length=200)] = "",
+    email: Annotated[str, Form()] = "",
+    name: Annotated[str, Form()] = "",
 ) -> HTMLResponse:
     """Ask for a subscription: a confirmation link goes to the address. The answer is the same
-    whether or not the address is known, so the form tells nobody who subscribes."""
+    whether or not the address is known, so the form tells nobody who subscribes. Bad input
+    shows the form again, with what was typed and a line naming the field."""
     newsletter = _newsletter_for_list(request, list_name)
+    t = messages(newsletter.language)
+    email, name = email.strip(), name.strip()
+    problem, field = "", "email"
+    if not email:
+        problem = t("email_missing")
+    elif len(email) > EMAIL_MAX:
+        problem = t("email_too_long", limit=EMAIL_MAX)
+    elif len(name) > NAME_MAX:
+        problem, field = t("name_too_long", limit=NAME_MAX), "name"
+    if problem:
+        return _form(
+            request,
+            newsletter,
+            list_name,
+            422,
+            error=problem,
+            error_field=field,
+            email=email[:EMAIL_MAX],
+            name=name[:NAME_MAX],
+        )
     try:
         address = normalise_address(email)
-    except ValueError as error:
-        return _page(
+    except ValueError:
+        return _form(
             request,
-            "subscribe.html",
+            newsletter,
+            list_name,
             422,
-            newsletter=newsletter,
-            list_name=list_name,
-            sent=False,
-            error=str(error),
+            error=t("email_invalid", value=email),
+            error_field="email",
+            email=email,
+            name=name,
         )
     client = request.client.host if request.client else "unknown"
     limits = _limits(request)
     if not (limits.allow(f"client:{client}") and limits.allow(f"address:{address.casefold()}")):
-        return _page(
-            request,
-            "subscribe.html",
-            429,
-            newsletter=newsletter,
-            list_name=list_name,
-            sent=False,
-            error="Too many requests: please try again later.",
+        return _form(
+            request, newsletter, list_name, 429, error=t("rate_limited"), email=email, name=name
         )
     app = _app(request)
-    token = _confirmations(request).dumps(
-        {"list": list_name, "email": address, "name": name.strip(), "client": client}
+    token = _confirmations(request, newsletter).dumps(
+        {"list": list_name, "email": address, "name": name, "client": client}
     )
-    lifetime = app.settings.confirm_link_lifetime
     link = f"{newsletter.web_base}/confirm/{token}"
-    body = (
-        f"Someone (we hope you) asked to receive {newsletter.title} at this address.\n\n"
-        f"To confirm, open this link within {lifetime}:\n\n    {link}\n\n"
-        "If it was not you, ignore this message: nothing happens without confirmation."
-    )
+    lifetime = t.duration(app.settings.confirm_link_lifetime)
+    body = t("confirm_body", title=newsletter.title, lifetime=lifetime, link=link)
     from digest.notify import send_notice
 
     sender = app.sender(newsletter)
     try:
         send_notice(
-            sender, newsletter, [address], f"Confirm your subscription to {newsletter.title}", body
+            sender, newsletter, [address], t("confirm_subject", title=newsletter.title), body
         )
     finally:
         sender.close()
@@ -150,40 +230,53 @@ def subscribe(
     if app.store.subscribers.find(list_id, address) is None:
         app.store.subscribers.add(
             list_id,
-            NewSubscriber(
-                email=address, name=name.strip(), status=Status.PENDING, source="web form"
-            ),
+            NewSubscriber(email=address, name=name, status=Status.PENDING, source="web form"),
         )
-    return _page(request, "subscribe.html", newsletter=newsletter, list_name=list_name, sent=True)
+    return _form(request, newsletter, list_name, sent=True)
 
 
-def _confirmation(request: Request, token: str) -> dict[str, str]:
-    lifetime = int(_app(request).settings.confirm_link_lifetime.total_seconds())
+def _confirmation(request: Request, token: str) -> tuple[dict[str, str], NewsletterConfig]:
+    """The request a confirmation link carries, and its newsletter. An expired link was still
+    ours (its signature holds), so its error page can name the newsletter."""
+    settings = _app(request).settings
+    lifetime = settings.confirm_link_lifetime
+    fallback = next(iter(settings.newsletters.values())) if len(settings.newsletters) == 1 else None
+    serializer = _confirmations(request, fallback)
     try:
-        data = _confirmations(request).loads(token, max_age=lifetime)
-    except SignatureExpired:
-        raise HTTPException(status_code=410, detail="this confirmation link has expired") from None
+        data = serializer.loads(token, max_age=int(lifetime.total_seconds()))
+    except SignatureExpired as expired:
+        owner = fallback
+        try:
+            old = serializer.load_payload(expired.payload) if expired.payload else None
+            if isinstance(old, dict) and isinstance(old.get("list"), str):
+                owner = _owner_of(request, old["list"]) or fallback
+        except BadData:
+            pass
+        t = messages(owner.language if owner else "en")
+        raise PublicError(410, "expired_confirm", owner, lifetime=t.duration(lifetime)) from None
     except BadData:  # forged, altered, truncated, not base64, not JSON: all "unknown"
-        raise HTTPException(status_code=404, detail="unknown link") from None
+        raise PublicError(404, "bad_confirm", fallback) from None
     if not isinstance(data, dict) or not {"list", "email"} <= data.keys():
-        raise HTTPException(status_code=404, detail="unknown link")
-    return {key: str(value) for key, value in data.items()}
+        raise PublicError(404, "bad_confirm", fallback)
+    found = {key: str(value) for key, value in data.items()}
+    owner = _owner_of(request, found["list"])
+    if owner is None:
+        raise PublicError(404, "no_list", fallback)
+    return found, owner
 
 
 @router.get("/confirm/{token}", response_class=HTMLResponse)
 def confirm_page(request: Request, token: str) -> HTMLResponse:
-    data = _confirmation(request, token)
-    newsletter = _newsletter_for_list(request, data["list"])
-    return _page(
-        request, "confirm.html", newsletter=newsletter, email=data["email"], token=token, done=False
+    data, newsletter = _confirmation(request, token)
+    return public_page(
+        request, "confirm.html", newsletter, email=data["email"], token=token, done=False
     )
 
 
 @router.post("/confirm/{token}", response_class=HTMLResponse)
 def confirm(request: Request, token: str) -> HTMLResponse:
     """Only here does an address become subscribed; the consent is recorded."""
-    data = _confirmation(request, token)
-    newsletter = _newsletter_for_list(request, data["list"])
+    data, newsletter = _confirmation(request, token)
     app = _app(request)
     list_id = app.store.subscribers.ensure_list(data["list"])
     now = datetime.now(UTC)
@@ -205,8 +298,8 @@ def confirm(request: Request, token: str) -> HTMLResponse:
     elif found.status != Status.SUBSCRIBED:
         # An explicit, confirmed request: the one way back for an address that had left.
         app.store.subscribers.confirm(found.id, now, origin)
-    return _page(
-        request, "confirm.html", newsletter=newsletter, email=data["email"], token=token, done=True
+    return public_page(
+        request, "confirm.html", newsletter, email=data["email"], token=token, done=True
     )
 
 
@@ -216,7 +309,7 @@ def confirm(request: Request, token: str) -> HTMLResponse:
 def _newsletter(request: Request, name: str) -> NewsletterConfig:
     newsletter = _app(request).settings.newsletters.get(name)
     if newsletter is None:
-        raise HTTPException(status_code=404, detail="no such newsletter")
+        raise PublicError(404, "not_found")
     return newsletter
 
 
@@ -228,7 +321,7 @@ def _sent(request: Request, name: str) -> list[Edition]:
 @router.get("/archive/{name}", response_class=HTMLResponse)
 def archive(request: Request, name: str) -> HTMLResponse:
     newsletter = _newsletter(request, name)
-    return _page(request, "archive.html", newsletter=newsletter, editions=_sent(request, name))
+    return public_page(request, "archive.html", newsletter, editions=_sent(request, name))
 
 
 @router.get("/archive/{name}/feed.xml")
@@ -257,14 +350,6 @@ def archived_edition(request: Request, name: str, number: int) -> HTMLResponse:
     newsletter = _newsletter(request, name)
     for edition in _sent(request, name):
         if edition.number == number:
-            email = _app(request).render(edition)
-            values = placeholders.values_for(
-                "",
-                "",
-                f"{newsletter.web_base}/subscribe/{newsletter.lists[0]}"
-                if newsletter.lists
-                else newsletter.web_base,
-            )
-            values[placeholders.EMAIL_HTML] = "you"
-            return HTMLResponse(placeholders.fill(email.html, values))
-    raise HTTPException(status_code=404, detail="no such edition")
+            settings = _app(request).settings
+            return HTMLResponse(render_web_copy(edition, newsletter, settings.templates_dir))
+    raise PublicError(404, "no_edition", newsletter)
