@@ -1,0 +1,36 @@
+"""article images from page and feed metadata, and a per-item switch to leave one out
+
+Revision ID: 0009
+Revises: 0008
+Create Date: 2026-12-01
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0009"
+down_revision: str | None = "0008"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("articles", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("image_url", sa.String(2048), nullable=True))
+        batch_op.add_column(sa.Column("image_width", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("image_height", sa.Integer(), nullable=True))
+    with op.batch_alter_table("edition_items", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("show_image", sa.Boolean(), nullable=False, server_default=sa.true())
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("edition_items", schema=None) as batch_op:
+        batch_op.drop_column("show_image")
+    with op.batch_alter_table("articles", schema=None) as batch_op:
+        batch_op.drop_column("image_height")
+        batch_op.drop_column("image_width")
+        batch_op.drop_column("image_url")
