@@ -375,9 +375,16 @@ def lint(ctx: typer.Context, edition: EditionArgument, as_json: JsonOption = Fal
     instance = _app(ctx)
     email = instance.render(instance.edition(edition))
     if as_json:
-        _print_json({"size": email.size, "findings": [f.model_dump() for f in email.findings]})
+        _print_json(
+            {
+                "size": email.size,
+                "images": email.images,
+                "findings": [f.model_dump() for f in email.findings],
+            }
+        )
     else:
         typer.echo(f"HTML size: {email.size / 1024:.1f} KB (Gmail clips over 102 KB)")
+        typer.echo(f"images: {email.images}")
         _report_findings(email, stream_err=False)
         if not email.findings:
             typer.echo("no problems found")

@@ -58,7 +58,7 @@ DEFAULT_FONT_STACK = (
 _FONT_STACK = re.compile(
     r"^\s*(?:[A-Za-z0-9 -]+|'[A-Za-z0-9 -]+')(?:\s*,\s*(?:[A-Za-z0-9 -]+|'[A-Za-z0-9 -]+'))*\s*$"
 )
-_FONT_NAME = re.compile(r"^[A-Za-z0-9 -]+$")
+_FONT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9 -]*$")
 
 
 # A DNS name (optionally "*." in front) or a bracketed IPv6 literal, as a Host header has it.
@@ -194,7 +194,7 @@ class NewsletterConfig(BaseModel):
     def fonts(self) -> str:
         """The font-family the email uses: the web font first when one is set."""
         if self.web_font_name and self.web_font_url:
-            return f"'{self.web_font_name}', {self.font_family}"
+            return f"{self.web_font_name}, {self.font_family}"
         return self.font_family
 
     @property
