@@ -84,7 +84,7 @@ def test_nothing_loads_from_a_third_party_with_images_off(sqlite_url: str, tmp_p
     assert external_loads(email_.html) == []
     assert "fonts.googleapis" not in email_.html and "@import" not in email_.html
     # The images are the only requests, and each is https.
-    sources = [img.get("src") for img in lxml_html.fromstring(email_.html).iter("img")]
+    sources = [img.get("src") for img in lxml_html.document_fromstring(email_.html).iter("img")]
     assert sources and all(str(src).startswith("https://") for src in sources)
 
 
@@ -110,7 +110,7 @@ def test_text_masthead_without_a_logo_and_a_styled_alt_with_one(
 ) -> None:
     app = make_app(sqlite_url, tmp_path, logo_url=None, accent_color="#0057b7")
     edition = pictured_edition(app, tmp_path)
-    document = lxml_html.fromstring(app.render(edition).html)
+    document = lxml_html.document_fromstring(app.render(edition).html)
     [masthead] = document.find_class("masthead")
     link = masthead.find(".//a")
     assert link is not None and link.text_content().strip() == "The Test Brief"
@@ -126,7 +126,7 @@ def test_text_masthead_without_a_logo_and_a_styled_alt_with_one(
             }
         )
     )
-    document = lxml_html.fromstring(logo.render(edition).html)
+    document = lxml_html.document_fromstring(logo.render(edition).html)
     [masthead] = document.find_class("masthead")
     image = masthead.find(".//img")
     assert image is not None
@@ -141,7 +141,7 @@ def test_thumbnails_have_size_and_alt_and_only_https(sqlite_url: str, tmp_path: 
     app = make_app(sqlite_url, tmp_path)
     edition = pictured_edition(app, tmp_path)
     rendered = app.render(edition)
-    thumbs = lxml_html.fromstring(rendered.html).find_class("thumb")
+    thumbs = lxml_html.document_fromstring(rendered.html).find_class("thumb")
     assert len(thumbs) == 1
     [thumb] = thumbs
     pictured = next(item.article for item in edition.items if item.article.image_url == PICTURE)
