@@ -64,8 +64,9 @@ def pictured_edition(app: App, tmp_path: Path) -> Edition:
 
 def by_class(html: str, name: str) -> list[Any]:
     document = lxml_html.document_fromstring(html)
-    found: list[Any] = document.xpath(f'//*[contains(concat(" ", @class, " "), " {name} ")]')
-    return found
+    found = document.xpath(f'//*[contains(concat(" ", @class, " "), " {name} ")]')
+    assert isinstance(found, list)
+    return list(found)
 
 
 def external_loads(html: str) -> list[str]:
