@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from playwright.sync_api import Browser, Route
+from playwright.sync_api import Browser, Request, Route
 
 from digest.render import placeholders
 from tests.browser_support import screenshots
@@ -23,6 +23,13 @@ _LOGO = (
     '<rect width="200" height="48" fill="#0057b7"/>'
     '<text x="12" y="32" font-size="22" fill="#fff" font-family="sans-serif">BRIEF</text></svg>'
 )
+
+
+def _recording(requested: list[tuple[str, str]]) -> Callable[[Request], None]:
+    def record(request: Request) -> None:
+        requested.append((request.resource_type, request.url))
+
+    return record
 
 
 def _answering(images: bool) -> Callable[[Route], None]:
@@ -51,10 +58,7 @@ def test_email_in_chromium_images_on_and_off(
     for mode in ("on", "off"):
         page = browser.new_page()
         requested: list[tuple[str, str]] = []
-        page.on(
-            "request",
-            lambda request, seen=requested: seen.append((request.resource_type, request.url)),
-        )
+        page.on("request", _recording(requested))
 
         page.route("**/*", _answering(images=mode == "on"))
         page.set_content(html, wait_until="load")
