@@ -315,3 +315,54 @@ def test_spamassassin_scores_every_example_message_below_one(
         assert status is not None, result.stderr.decode()[-500:]
         score = float(status[1])
         assert score < 1.0, f"{file.name}: {status[0].decode()}"
+
+
+def test_the_image_migration_keeps_editions_and_goes_back(database_url: str) -> None:
+    from alembic import command
+    from sqlalchemy import inspect, text
+
+    from digest.store import open_store
+    from digest.store.db import _alembic_config, make_engine
+
+    engine = make_engine(database_url)
+    config = _alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0008")
+        connection.execute(
+            text(
+                "INSERT INTO articles (id, title, content_hash, text, tags, keywords, added_at) "
+                "VALUES (1, 'Kept', 'abc', 'Body.', '[]', '[]', CURRENT_TIMESTAMP)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO editions (id, newsletter, number, issue_date, subject, preheader,"
+                " intro, status, created_at, updated_at) VALUES (1, 'brief', 1, '2026-11-24',"
+                " 'S', '', '', 'draft', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO edition_sections (id, edition_id, position, title)"
+                " VALUES (1, 1, 0, 'News')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO edition_items (edition_id, section_id, position, article_id,"
+                " summary, summary_method, summary_note) VALUES (1, 1, 0, 1, 'Sum.', 'x', '')"
+            )
+        )
+    store = open_store(database_url)
+    [item] = store.get_edition(1).items
+    assert item.show_image and item.article.title == "Kept" and item.article.image_url is None
+    store.close()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0008")
+        articles = {c["name"] for c in inspect(connection).get_columns("articles")}
+        items = {c["name"] for c in inspect(connection).get_columns("edition_items")}
+        kept = connection.execute(text("SELECT summary FROM edition_items")).scalar_one()
+    engine.dispose()
+    assert "image_url" not in articles and "show_image" not in items and kept == "Sum."

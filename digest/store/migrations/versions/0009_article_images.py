@@ -28,9 +28,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("edition_items", schema=None) as batch_op:
-        batch_op.drop_column("show_image")
-    with op.batch_alter_table("articles", schema=None) as batch_op:
-        batch_op.drop_column("image_height")
-        batch_op.drop_column("image_width")
-        batch_op.drop_column("image_url")
+    # Plain DROP COLUMN (SQLite 3.35 and later have it): a batch operation would copy and drop
+    # the articles table, which edition items' foreign keys refuse while editions exist.
+    op.drop_column("edition_items", "show_image")
+    for column in ("image_height", "image_width", "image_url"):
+        op.drop_column("articles", column)
