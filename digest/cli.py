@@ -81,7 +81,18 @@ _ARTICLE_FIELDS = {
     "tags",
     "keywords",
     "text",
+    "image_url",
+    "image_width",
+    "image_height",
 }
+
+
+def _picture(article: Article) -> str | None:
+    if not article.image_url:
+        return None
+    if article.image_width and article.image_height:
+        return f"{article.image_url} ({article.image_width}×{article.image_height})"
+    return article.image_url
 
 
 def _article_json(article: Article) -> dict[str, Any]:
@@ -202,6 +213,7 @@ def articles_show(
         ("published", article.published),
         ("tags", ", ".join(article.tags)),
         ("keywords", ", ".join(article.keywords)),
+        ("image", _picture(article)),
     ):
         if value:
             typer.echo(f"{label}: {value}")

@@ -366,3 +366,33 @@ def test_the_image_migration_keeps_editions_and_goes_back(database_url: str) -> 
         kept = connection.execute(text("SELECT summary FROM edition_items")).scalar_one()
     engine.dispose()
     assert "image_url" not in articles and "show_image" not in items and kept == "Sum."
+
+
+def test_digest_add_shows_the_picture_and_lint_counts_images(
+    example_workdir: Path,
+) -> None:
+    from typer.testing import CliRunner
+
+    from digest.cli import app as cli
+
+    page = (ROOT / "examples/articles/kyiv-air-defence.html").read_text()
+    meta = (
+        '<meta property="og:image" content="https://images.example.net/kyiv.jpg">'
+        '<meta property="og:image:width" content="1200">'
+        '<meta property="og:image:height" content="800"></head>'
+    )
+    runner = CliRunner()
+    added = runner.invoke(cli, ["add", "-", "--json"], input=page.replace("</head>", meta, 1))
+    assert added.exit_code == 0, added.output
+    [article] = json.loads(added.stdout)
+    assert (article["image_url"], article["image_width"], article["image_height"]) == (
+        PICTURE,
+        1200,
+        800,
+    )
+    shown = runner.invoke(cli, ["articles", "show", str(article["id"])])
+    assert f"image: {PICTURE} (1200×800)" in shown.stdout
+    built = runner.invoke(cli, ["build", "--date", "2026-11-24"])
+    assert built.exit_code == 0, built.output
+    lint = runner.invoke(cli, ["lint", "latest", "--json"])
+    assert json.loads(lint.stdout)["images"] == 2  # the example's logo and the thumbnail
