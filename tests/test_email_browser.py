@@ -81,3 +81,20 @@ def test_email_in_chromium_images_on_and_off(
         box = thumb.bounding_box()
         assert box is not None and round(box["width"]) == 88  # smaller on a phone
         page.close()
+
+
+def test_text_masthead_in_chromium(browser: Browser, sqlite_url: str, tmp_path: Path) -> None:
+    app = make_app(sqlite_url, tmp_path, logo_url=None, accent_color="#0057b7")
+    html = placeholders.fill(
+        app.render(pictured_edition(app, tmp_path)).html,
+        placeholders.sample_values("https://brief.example.org"),
+    )
+    page = browser.new_page()
+    page.route("**/*", _answering(images=True))
+    page.set_content(html, wait_until="load")
+    title = page.locator(".masthead a")
+    assert title.inner_text().strip() == "The Test Brief"
+    style = title.evaluate("e => [getComputedStyle(e).color, getComputedStyle(e).fontSize]")
+    assert style == ["rgb(0, 87, 183)", "26px"]
+    screenshots(page, "email-text-masthead")
+    page.close()
