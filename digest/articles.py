@@ -38,6 +38,11 @@ class Article(BaseModel):
     keywords: list[str] = Field(default_factory=list)
     text: str = Field(min_length=1)
     feed: str | None = None  # the feed it was collected from; None when added by hand
+    # The picture the page's or feed item's metadata names (og:image, media:content…), and its
+    # size in pixels when the metadata gives it; the email shows it as a thumbnail.
+    image_url: str | None = Field(default=None, max_length=2048)
+    image_width: int | None = Field(default=None, ge=1, le=20000)
+    image_height: int | None = Field(default=None, ge=1, le=20000)
 
     # Fields that reach one-line places (subjects, headers, listings) are folded to one line
     # here, whatever they were read from: files, feeds, URLs, the web app.
@@ -59,7 +64,8 @@ class Article(BaseModel):
             raise ValueError("must not be empty")
         return value
 
-    @field_validator("url")
+    # An http image is accepted (the lint names it, the email leaves it out); nothing else is.
+    @field_validator("url", "image_url")
     @classmethod
     def _web_url(cls, value: str | None) -> str | None:
         if value is None or not value.strip():

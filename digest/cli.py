@@ -81,7 +81,18 @@ _ARTICLE_FIELDS = {
     "tags",
     "keywords",
     "text",
+    "image_url",
+    "image_width",
+    "image_height",
 }
+
+
+def _picture(article: Article) -> str | None:
+    if not article.image_url:
+        return None
+    if article.image_width and article.image_height:
+        return f"{article.image_url} ({article.image_width}×{article.image_height})"
+    return article.image_url
 
 
 def _article_json(article: Article) -> dict[str, Any]:
@@ -202,6 +213,7 @@ def articles_show(
         ("published", article.published),
         ("tags", ", ".join(article.tags)),
         ("keywords", ", ".join(article.keywords)),
+        ("image", _picture(article)),
     ):
         if value:
             typer.echo(f"{label}: {value}")
@@ -380,9 +392,16 @@ def lint(ctx: typer.Context, edition: EditionArgument, as_json: JsonOption = Fal
     instance = _app(ctx)
     email = instance.render(instance.edition(edition))
     if as_json:
-        _print_json({"size": email.size, "findings": [f.model_dump() for f in email.findings]})
+        _print_json(
+            {
+                "size": email.size,
+                "images": email.images,
+                "findings": [f.model_dump() for f in email.findings],
+            }
+        )
     else:
         typer.echo(f"HTML size: {email.size / 1024:.1f} KB (Gmail clips over 102 KB)")
+        typer.echo(f"images: {email.images}")
         _report_findings(email, stream_err=False)
         if not email.findings:
             typer.echo("no problems found")

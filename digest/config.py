@@ -51,6 +51,16 @@ def _not_negative(value: object) -> object:
     return value
 
 
+DEFAULT_FONT_STACK = (
+    "-apple-system, BlinkMacSystemFont, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
+)
+# Family names as CSS lists them: letters, digits, spaces, hyphens, quotes around a name.
+_FONT_STACK = re.compile(
+    r"^\s*(?:[A-Za-z0-9 -]+|'[A-Za-z0-9 -]+')(?:\s*,\s*(?:[A-Za-z0-9 -]+|'[A-Za-z0-9 -]+'))*\s*$"
+)
+_FONT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9 -]*$")
+
+
 # A DNS name (optionally "*." in front) or a bracketed IPv6 literal, as a Host header has it.
 _HOST_PATTERN = re.compile(r"(\*\.)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\]")
 
@@ -70,6 +80,18 @@ class NewsletterConfig(BaseModel):
     base_url: HttpUrl
     accent_color: str = "#1f6feb"
     logo_url: HttpUrl | None = None
+    # The logo's box in the email: with images off, its alt text (the title) shows in it.
+    logo_width: int = Field(default=180, ge=40, le=552)
+    logo_height: int | None = Field(default=None, ge=16, le=300)
+    # Text in the email: a font stack the reader's device already has. A web font is opt-in:
+    # every reader's mail client then fetches it from `web_font_url`'s host on open, which
+    # learns their IP address and when they read (see README).
+    font_family: str = Field(default=DEFAULT_FONT_STACK, min_length=1, max_length=300)
+    web_font_name: str | None = Field(default=None, min_length=1, max_length=60)
+    web_font_url: HttpUrl | None = None
+    # Article pictures (og:image, media:content…) as thumbnails; an editor may still turn one
+    # off per article.
+    article_images: bool = True
     template: str = "digest"
     language: str = Field(default="en", pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
     lists: list[str] = Field(default_factory=list)
@@ -142,6 +164,38 @@ class NewsletterConfig(BaseModel):
         if not _HEX_COLOUR.match(value):
             raise ValueError("must be a hex colour like #1f6feb")
         return value.lower()
+
+    @field_validator("font_family")
+    @classmethod
+    def _font_stack(cls, value: str) -> str:
+        if not _FONT_STACK.match(value):
+            raise ValueError("must be a CSS font list like \"Georgia, 'Times New Roman', serif\"")
+        return " ".join(value.split())
+
+    @field_validator("web_font_name")
+    @classmethod
+    def _font_name(cls, value: str | None) -> str | None:
+        if value is not None and not _FONT_NAME.match(value):
+            raise ValueError("must be a font family name of letters, digits, spaces, hyphens")
+        return value
+
+    @field_validator("web_font_url")
+    @classmethod
+    def _font_url(cls, value: HttpUrl | None, info: ValidationInfo) -> HttpUrl | None:
+        if value is None:
+            return None
+        if value.scheme != "https":
+            raise ValueError("must be an https URL")
+        if not info.data.get("web_font_name"):
+            raise ValueError("needs web_font_name, the family the stylesheet defines")
+        return value
+
+    @property
+    def fonts(self) -> str:
+        """The font-family the email uses: the web font first when one is set."""
+        if self.web_font_name and self.web_font_url:
+            return f"{self.web_font_name}, {self.font_family}"
+        return self.font_family
 
     @property
     def web_base(self) -> str:

@@ -38,6 +38,8 @@ class _EditedItem(BaseModel):
     # None: a report split off its story, summarised when applied.
     summary: str | None = Field(default=None, min_length=1)
     also: list[_EditedReport] = Field(default_factory=list)
+    # The article's picture in this edition (only items whose article has one show the key).
+    image: bool = True
 
     @field_validator("summary", mode="before")
     @classmethod
@@ -77,6 +79,7 @@ _HEADER = (
     "# 'article' ties an item to a stored article; its title here is for reference only.\n"
     "# 'also' lists other reports of the same story; delete one there and it becomes a story\n"
     "# of its own, summarised, after this one (or move it anywhere as an item without a summary).\n"
+    "# 'image: false' leaves the article's picture out of this edition.\n"
 )
 
 
@@ -104,6 +107,8 @@ def _item_document(item: Item) -> dict[str, Any]:
         "title": item.article.title,
         "summary": item.summary.text,
     }
+    if item.article.image_url:
+        document["image"] = item.show_image
     if item.also:
         document["also"] = [
             {"article": report.id, "title": report.title, "source": report.source}
@@ -176,7 +181,7 @@ def apply_yaml(
                     summary = previous.summary
                 else:
                     summary = Summary(text=summary_text, method=EDITED_METHOD)
-            items.append(Item(article=article, summary=summary, also=also))
+            items.append(Item(article=article, summary=summary, also=also, show_image=entry.image))
             # Reports the editor took off this story, and put nowhere else: split off.
             for report in previous.also if previous else []:
                 if report.id is not None and report.id not in placed | seen:

@@ -52,6 +52,8 @@ class Item(BaseModel):
     article: Article
     summary: Summary
     also: list[Article] = Field(default_factory=list)
+    # False: the editor left the article's picture out of this edition.
+    show_image: bool = True
 
     @property
     def articles(self) -> list[Article]:

@@ -23,6 +23,7 @@ from digest.articles import Article
 from digest.errors import SourceError
 from digest.fetch import BudgetSpent, UrlFetcher
 from digest.intake import build_article
+from digest.intake.images import feed_picture
 from digest.store import Store
 
 log = logging.getLogger("digest.feeds")
@@ -169,10 +170,14 @@ def _article(
     body = content[0].get("value", "") if content else entry.get("summary", "")
     text = html_to_text(body)
     title = entry.get("title") or None
+    picture = feed_picture(entry)
+    image = (picture.url, picture.width, picture.height) if picture else (None, None, None)
     if link and len(text.split()) < EXCERPT_WORDS:
         try:
             page = fetcher(link, until=until)
             text, title = page.text, title or page.title
+            if picture is None and page.image_url:
+                image = (page.image_url, page.image_width, page.image_height)
         except BudgetSpent:
             raise  # the item waits for the next call, to be completed then
         except SourceError as error:
@@ -191,6 +196,9 @@ def _article(
         author=entry.get("author") or None,
         published=_published(entry),
         keywords=categories,
+        image_url=image[0],
+        image_width=image[1],
+        image_height=image[2],
     )
     return article.model_copy(update={"feed": feed_url})
 

@@ -60,6 +60,7 @@ def test_full_pipeline_from_examples(workdir: Path, shared_data: Path) -> None:
     assert len(added) == 10
     assert set(added[0]) == {
         *("id", "title", "url", "source", "author", "published", "tags", "keywords", "text"),
+        *("image_url", "image_width", "image_height"),
         "word_count",
     }
     pasted = next(a for a in added if a["source"] == "Bloomberg")

@@ -23,7 +23,19 @@ from digest.intake.pasted import parse_pasted
 from digest.intake.records import json_records, jsonl_records
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl", ".ndjson")
-_RECORD_FIELDS = ("title", "url", "source", "author", "published", "tags", "keywords", "text")
+_RECORD_FIELDS = (
+    "title",
+    "url",
+    "source",
+    "author",
+    "published",
+    "tags",
+    "keywords",
+    "text",
+    "image_url",
+    "image_width",
+    "image_height",
+)
 # Fields of `digest add --json` output that the store or the text decides, ignored when read back.
 _DERIVED_FIELDS = ("id", "word_count")
 
@@ -202,6 +214,7 @@ def article_from_markdown(raw: str, origin: str) -> Article:
 
 def article_from_html(raw: str | bytes, origin: str, url: str | None = None) -> Article:
     page = extract_page(raw, url)
+    picture = page.picture
     return build_article(
         origin,
         title=page.title,
@@ -211,6 +224,9 @@ def article_from_html(raw: str | bytes, origin: str, url: str | None = None) -> 
         published=page.published,
         url=page.url,
         keywords=page.keywords,
+        image_url=picture.url if picture else None,
+        image_width=picture.width if picture else None,
+        image_height=picture.height if picture else None,
     )
 
 

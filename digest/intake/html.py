@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from digest.intake.images import Picture, page_picture
+
 
 @dataclass
 class ExtractedPage:
@@ -17,6 +19,8 @@ class ExtractedPage:
     # What the site's metadata says the page is about (keywords, article:tag, its section):
     # the site's words, not the editor's, so they are never tags.
     keywords: list[str]
+    # The https picture its og:image or twitter:image names, if any.
+    picture: Picture | None = None
 
 
 _DATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
@@ -64,4 +68,5 @@ def extract_page(html: str | bytes, url: str | None = None) -> ExtractedPage:
         published=published,
         url=document.url or url,
         keywords=keywords,
+        picture=page_picture(html, document.url or url),
     )

@@ -34,6 +34,11 @@ class RenderedEmail(BaseModel):
         return len(self.html.encode("utf-8"))
 
     @property
+    def images(self) -> int:
+        """Pictures in the HTML (logo and thumbnails): each is a request when images are on."""
+        return self.html.count("<img ")
+
+    @property
     def errors(self) -> list[Finding]:
         return [finding for finding in self.findings if finding.severity == "error"]
 

@@ -49,6 +49,7 @@ def map_text(
                 "text": text(article.text),
                 "tags": [text(tag) for tag in article.tags],
                 "url": link(article.url) if article.url else None,
+                "image_url": link(article.image_url) if article.image_url else None,
             }
         )
 

@@ -9,7 +9,10 @@ def compile_mjml(source: str, template_name: str) -> str:
     from mjml import mjml2html
 
     try:
-        html: str = mjml2html(source, disable_comments=True)
+        # fonts={}: MJML otherwise links Google Fonts for any of its known families named in
+        # a font stack (Roboto…), disclosing every reader to a third party. The newsletter's
+        # own web font, if any, comes from the template's mj-font.
+        html: str = mjml2html(source, disable_comments=True, fonts={})
     except (ValueError, RuntimeError) as error:
         raise TemplateProblem(
             f"{template_name}: produced invalid MJML: {error}{_locate(source)}"

@@ -23,6 +23,7 @@ from jinja2 import (
 
 from digest.articles import Article
 from digest.errors import DigestError
+from digest.render.images import thumbnail
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 
@@ -67,6 +68,7 @@ def environments(custom_dir: Path | None) -> tuple[Environment, Environment]:
         environment.filters["long_date"] = long_date
         environment.filters["wrap"] = wrap
         environment.filters["outlet"] = outlet
+        environment.filters["thumbnail"] = thumbnail
     return markup, plain
 
 

@@ -25,6 +25,12 @@ from digest.text_fields import one_line
 # RFC 5322 allows 998 characters a line.
 _POLICY = SMTP.clone(max_line_length=998)
 _UTF8_POLICY = SMTPUTF8.clone(max_line_length=998)
+# Bodies are quoted-printable in lines of at most 76 characters (RFC 2045 §6.7), soft breaks
+# included: the email package encodes to the policy's max_line_length, which is 78 in its
+# SMTP policy, and spam filters count lines over 76 (SpamAssassin's MIME_QP_LONG_LINE).
+QP_LINE_LENGTH = 76
+_BODY_POLICY = SMTP.clone(max_line_length=QP_LINE_LENGTH)
+_UTF8_BODY_POLICY = SMTPUTF8.clone(max_line_length=QP_LINE_LENGTH)
 
 
 def build_message(batch: Batch, recipient: Recipient) -> EmailMessage:
@@ -33,9 +39,9 @@ def build_message(batch: Batch, recipient: Recipient) -> EmailMessage:
     values = placeholders.values_for(recipient.name, recipient.email, recipient.unsubscribe_url)
     domain = newsletter.from_address.rsplit("@", 1)[1]
     to = mail_address(recipient.email)
-    # The body is encoded under the standard policy (quoted-printable lines of at most 76
-    # characters, RFC 2045), then the message takes the long-line policy for its headers.
-    message = EmailMessage(policy=SMTPUTF8 if to.smtputf8 else SMTP)
+    # The body is encoded under the body policy (quoted-printable lines of at most 76
+    # characters), then the message takes the long-line policy for its headers.
+    message = EmailMessage(policy=_UTF8_BODY_POLICY if to.smtputf8 else _BODY_POLICY)
     message["Subject"] = one_line(batch.subject)
     message["From"] = Address(
         display_name=one_line(newsletter.from_name), addr_spec=newsletter.from_address

@@ -109,6 +109,9 @@ class Store:
                 keywords=list(article.keywords),
                 text=article.text,
                 feed=article.feed,
+                image_url=article.image_url,
+                image_width=article.image_width,
+                image_height=article.image_height,
             )
             session.add(row)
             session.flush()
@@ -418,6 +421,7 @@ def _fill_edition(row: EditionRow, edition: Edition) -> None:
                     summary=item.summary.text,
                     summary_method=item.summary.method,
                     summary_note=item.summary.note,
+                    show_image=item.show_image,
                 )
             )
             for report_position, report in enumerate(item.also):
@@ -447,6 +451,9 @@ def _article(row: ArticleRow) -> Article:
         keywords=list(row.keywords or []),
         text=row.text,
         feed=row.feed,
+        image_url=row.image_url,
+        image_width=row.image_width,
+        image_height=row.image_height,
     )
 
 
@@ -471,6 +478,7 @@ def _items(rows: Sequence[ItemRow]) -> list[Item]:
                 _article(r.article)
                 for r in sorted(reports.get(story.position, []), key=lambda r: r.position)
             ],
+            show_image=story.show_image,
         )
         for story in stories
     ]

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Date,
     DateTime,
     Dialect,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql.expression import true
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -66,6 +68,10 @@ class ArticleRow(Base):
     added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # The feed it came from (None: added by hand); newsletters take articles of their own feeds.
     feed: Mapped[str | None] = mapped_column(String(2048), index=True)
+    # The picture its page or feed item names (og:image, media:content…), with its size if known.
+    image_url: Mapped[str | None] = mapped_column(String(2048))
+    image_width: Mapped[int | None] = mapped_column(Integer)
+    image_height: Mapped[int | None] = mapped_column(Integer)
 
 
 class EditionRow(Base):
@@ -127,6 +133,8 @@ class ItemRow(Base):
     # Another report of the story at this position of the section (None: a story of its own,
     # shown with its summary). Such rows keep the article out of later editions like any item.
     also_of: Mapped[int | None] = mapped_column(Integer)
+    # The editor may leave the article's picture out of this edition.
+    show_image: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     section: Mapped[SectionRow] = relationship(back_populates="items")
     edition: Mapped[EditionRow] = relationship()
