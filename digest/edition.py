@@ -69,6 +69,8 @@ class Edition(BaseModel):
     sections: list[Section] = Field(min_length=1)
     status: EditionStatus = EditionStatus.DRAFT
     send_at: datetime | None = None
+    # The store's count of changes (0: not stored yet); edits name the one they were based on.
+    version: int = Field(default=0, ge=0)
 
     @field_validator("subject", "preheader", "intro", mode="before")
     @classmethod

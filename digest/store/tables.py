@@ -83,6 +83,8 @@ class EditionRow(Base):
     send_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # One more on every stored change: an editor's save names the version it was based on.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     sections: Mapped[list[SectionRow]] = relationship(
         back_populates="edition",

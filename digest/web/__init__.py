@@ -11,12 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from digest.app import App
 from digest.config import Settings
 
 PAGES = Jinja2Templates(directory=str(Path(__file__).parent / "pages"))
+# The pages' scripts and styles, and vendored libraries (each with its licence beside it).
+STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("digest.web")
 
 
@@ -24,7 +27,7 @@ def create_app(settings: Settings, host: str | None = None, insecure_http: bool 
     """The ASGI app. `host` is where it will listen: off loopback (or behind a TLS proxy)
     editors must log in, and off loopback without TLS it refuses (ConfigError) unless
     `insecure_http`."""
-    from digest.web import articles, editor, public, webhooks
+    from digest.web import articles, editor, edits, public, webhooks
     from digest.web.hosts import HostCheck, allowed_hosts
     from digest.web.limits import ADD_MAX_BYTES, ADD_PATH, FORM_MAX_BYTES, BodyLimit
     from digest.web.ratelimit import FailureBackoff
@@ -48,6 +51,8 @@ def create_app(settings: Settings, host: str | None = None, insecure_http: bool 
     app.include_router(webhooks.router)
     app.include_router(editor.router)
     app.include_router(articles.router)
+    app.include_router(edits.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(
         BodyLimit,
         default=FORM_MAX_BYTES,
