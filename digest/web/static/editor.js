@@ -94,10 +94,13 @@
       const value = entry.el.value;
       entry.state = "saving";
       showField(entry);
+      const based = version;
       const {status, data} = await post("field", {
-        key: entry.el.dataset.key, value, base: entry.base, version,
+        key: entry.el.dataset.key, value, base: entry.base, version: based,
       });
       if (status === 200) {
+        // More than our own one step: another window's change was merged with ours.
+        if (data.version > based + 1) changedElsewhere();
         version = Math.max(version, data.version);
         entry.base = data.value;
         // Typed on meanwhile: that is saved next.
