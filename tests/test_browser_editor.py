@@ -373,7 +373,10 @@ def test_an_article_added_by_url_lands_in_the_draft_and_the_page_is_accessible(
     with serving(settings) as base, _news_site() as site:
         page = _open(browser, base, edition)
         assert_accessible(page, "edition")
+        # Typed and not yet saved when Add is pressed: saved before the page moves on.
+        first = edition.items[0].article.id or 0
         page.get_by_label("URLs").fill(f"{site}/danube-ferries")
+        page.locator(_summary(page, first)).fill("Typed just before adding.")
         page.get_by_role("button", name="Add").click()
         expect(page.get_by_role("status").first).to_contain_text("Added 1 article")
         item = page.locator(
@@ -386,7 +389,7 @@ def test_an_article_added_by_url_lands_in_the_draft_and_the_page_is_accessible(
             page.frame_locator("#preview").get_by_text("Night ferries return to the Danube").first
         ).to_be_visible()
         page.close()
-    assert "Night ferries return to the Danube" in [
-        i.article.title for i in app.store.get_edition(edition.id or 0).items
-    ]
+    stored = app.store.get_edition(edition.id or 0)
+    assert "Night ferries return to the Danube" in [i.article.title for i in stored.items]
+    assert stored.items[0].summary.text == "Typed just before adding."
     app.close()

@@ -439,6 +439,17 @@
     }));
   }
 
+  // The page's forms (add articles, approve, a test copy) load a new page: what is typed is
+  // saved first, so that nothing is asked about or lost on the way.
+  root.addEventListener("submit", async (event) => {
+    const form = event.target;
+    if (event.defaultPrevented || !(form instanceof HTMLFormElement)) return;
+    if (!unsaved().length && !busy) return;
+    event.preventDefault();
+    await flush();
+    if (!unsaved().length) form.submit();
+  });
+
   for (const el of document.querySelectorAll("[data-key]")) register(el);
   if (container) {
     container.addEventListener("click", onClick);
