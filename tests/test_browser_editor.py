@@ -150,6 +150,7 @@ def test_the_same_field_saved_in_two_windows_is_a_conflict(
             "Not saved: changed in another window meanwhile"
         )
         expect(one.locator(_summary(one, first))).to_have_value("Mine: typed on the stale copy.")
+        expect(one.locator("#elsewhere")).to_be_visible()
         screenshots(one, "editor-conflict")
         # Nothing was overwritten silently.
         assert app.store.get_edition(edition.id or 0).items[0].summary.text.startswith("Theirs")

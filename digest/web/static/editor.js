@@ -108,6 +108,7 @@
         if (entry.state === "dirty") entry.timer = setTimeout(() => save(entry), DELAY);
         showState(data);
       } else if (status === 409) {
+        changedElsewhere();
         entry.state = "conflict";
         entry.conflict = {current: data.current, version: data.version};
       } else {
