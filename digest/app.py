@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, NamedTuple, TextIO
 from digest.articles import Article
 from digest.config import NewsletterConfig, Settings
 from digest.edition import Edition, build_draft
-from digest.errors import DigestError, FieldError, SourceError, first_problem
+from digest.errors import DigestError, FieldError, SourceError, StaleEdition, first_problem
 from digest.grouping import Grouper, Matrix
 from digest.render import RenderedEmail, render_edition
 from digest.store import AddOutcome, Store, open_store
@@ -295,21 +295,31 @@ class App:
                 article, theme=newsletter.theme, max_words=newsletter.summary_words
             )
 
-    def revise(self, before: Edition, after: Edition) -> Edition:
+    def revise(
+        self, before: Edition, after: Edition, expected_version: int | None = None
+    ) -> Edition:
         """Store an editor's change to a draft or an approved edition, which goes back to draft
         (the web page's edits, `digest edit`): the subject, preheader and intro still as built
         follow what the edition now leads with and holds; words the editor wrote are kept (the
-        lint says where they no longer match)."""
+        lint says where they no longer match). With `expected_version`, only over that version
+        (else StaleEdition)."""
         from digest.edition import EditionStatus, refreshed_copy
 
         theme = self.settings.newsletter(before.newsletter).theme
         reopened = self.reopen(before)
         if reopened is not None:
+            if expected_version is not None and expected_version != before.version:
+                self.store.change_status(
+                    reopened.id or 0, EditionStatus.APPROVED, [EditionStatus.DRAFT]
+                )
+                raise StaleEdition(reopened.id or 0, reopened.version)
             after = after.model_copy(
                 update={"status": reopened.status, "reopened": reopened.reopened}
             )
+            # Going back to draft is a change of its own: the edit lands on top of it.
+            expected_version = None if expected_version is None else reopened.version
         try:
-            return self.store.update_edition(refreshed_copy(before, after, theme))
+            return self.store.update_edition(refreshed_copy(before, after, theme), expected_version)
         except DigestError:
             if reopened is not None and reopened.id is not None:
                 # The edit did not land: it stays approved, as it was.
@@ -327,6 +337,52 @@ class App:
         if not self.store.reopen_edition(edition.id, [EditionStatus.APPROVED], Reopened.EDITED):
             return None
         return self.store.get_edition(edition.id)
+
+    def edit_field(
+        self, edition_id: int, key: str, value: str, *, base: str, version: int
+    ) -> Edition:
+        """One field saved from the editor's page, which last saw it as `base` in `version`.
+        A change elsewhere to another field is merged; one to this field (its value is no
+        longer `base`) raises FieldConflict with the current value. Article fields (headline,
+        byline, source, date, link) are fixed on the article, through update_article."""
+        from digest.edition_fields import FieldConflict, parse_key, same, value_of, with_value
+
+        field = parse_key(key)
+        for _attempt in range(3):
+            edition = self.store.get_edition(edition_id)
+            current = value_of(edition, field)
+            if edition.version != version and not same(current, base):
+                if same(current, value):
+                    return edition  # both made the same change
+                raise FieldConflict(field.text, current, edition.version)
+            if field.kind == "article":
+                self.update_article(field.index, **{field.name: value})
+                return self.store.get_edition(edition_id)
+            try:
+                return self.revise(edition, with_value(edition, field, value), edition.version)
+            except StaleEdition:
+                continue  # changed between the read and the write: look again
+        raise DigestError(f"edition {edition_id} keeps changing: save again")
+
+    def rearrange(
+        self, edition_id: int, version: int, change: Callable[[Edition], Edition]
+    ) -> Edition:
+        """A change of structure (order, sections, removal) made on the page's view of
+        `version`: refused with StaleEdition when the edition changed since."""
+        edition = self.store.get_edition(edition_id)
+        if edition.version != version:
+            raise StaleEdition(edition_id, edition.version)
+        return self.revise(edition, change(edition), version)
+
+    def regenerate_summary(self, edition_id: int, article_id: int) -> Edition:
+        """One story summarised again by the summariser `digest build` uses for its newsletter
+        (its title, language, theme and length)."""
+        from digest.editing import with_summary
+
+        edition = self.store.get_edition(edition_id)
+        article = self.store.get_article(article_id)
+        summary = self.summarize_one(edition.newsletter, article)
+        return self.revise(edition, with_summary(edition, article_id, summary.text, summary.method))
 
     def update_article(self, article_id: int, **fields: str | None) -> Article:
         """An editor's fix of what the intake guessed (title, author, source, published, url),
@@ -355,9 +411,8 @@ class App:
             assert before.id is not None
             after = self.store.get_edition(before.id)
             theme = self.settings.newsletter(before.newsletter).theme
-            refreshed = refreshed_copy(before, after, theme)
-            if refreshed != after:
-                self.store.update_edition(refreshed)
+            # Stored even when the copy is unchanged: the new version tells open pages.
+            self.store.update_edition(refreshed_copy(before, after, theme))
         return stored
 
     def _store_added(

@@ -275,7 +275,10 @@ def with_summary(
     s_index, i_index = _locate(edition, article_id)
     groups = _sections(edition)
     item = groups[s_index][i_index]
-    groups[s_index][i_index] = Item(article=item.article, summary=Summary(text=text, method=method))
+    # model_copy: the story keeps its other reports ("also reported by").
+    groups[s_index][i_index] = item.model_copy(
+        update={"summary": Summary(text=text, method=method)}
+    )
     return _rebuild(edition, groups)
 
 
@@ -360,4 +363,74 @@ def with_added(edition: Edition, item: Item, section: int | None) -> Edition:
         return edition.model_copy(update={"sections": [*edition.sections, extra]})
     groups = _sections(edition)
     groups[section].append(item)
+    return _rebuild(edition, groups)
+
+
+# The structure, as the editor's page changes it: by drag and drop or its buttons.
+
+Layout = list[tuple[int, list[int]]]
+
+
+def arranged(edition: Edition, layout: Layout) -> Edition:
+    """The edition in a new order: `layout` lists (section's current index, its stories'
+    article ids) in the new order of sections. Every section and story must appear once; a
+    section left without stories goes."""
+    stories = {item.article.id: item for item in edition.items}
+    indexes = [index for index, _ in layout]
+    if sorted(indexes) != list(range(len(edition.sections))):
+        raise DigestError("the new order must name every section once: reload the page")
+    named = [article for _, articles in layout for article in articles]
+    if sorted(named) != sorted(i for i in stories if i is not None):
+        raise DigestError("the new order must name every article once: reload the page")
+    sections = [
+        Section(title=edition.sections[index].title, items=[stories[a] for a in articles])
+        for index, articles in layout
+        if articles
+    ]
+    return edition.model_copy(update={"sections": sections})
+
+
+def merged_sections(edition: Edition, section: int, into: int) -> Edition:
+    """One section's stories moved to the end of another, and the emptied section gone."""
+    count = len(edition.sections)
+    if not (0 <= section < count and 0 <= into < count) or section == into:
+        raise DigestError("choose two different sections to merge")
+    groups = _sections(edition)
+    groups[into].extend(groups[section])
+    groups[section] = []
+    return _rebuild(edition, groups)
+
+
+def split_section(edition: Edition, section: int, articles: list[int], title: str) -> Edition:
+    """The chosen stories of a section moved to a new section right after it."""
+    title = " ".join(title.split())
+    if not title:
+        raise DigestError("the new section needs a title")
+    if len(title) > 120:
+        raise DigestError("a section title has at most 120 characters")
+    if not 0 <= section < len(edition.sections):
+        raise DigestError(f"edition {edition.id} has no section {section + 1}")
+    chosen = set(articles)
+    items = edition.sections[section].items
+    moving = [item for item in items if item.article.id in chosen]
+    if not moving:
+        raise DigestError("choose the articles of this section that the new section takes")
+    if len(moving) == len(items):
+        raise DigestError("keep at least one article in the section (or rename it instead)")
+    sections = list(edition.sections)
+    staying = [item for item in items if item.article.id not in chosen]
+    sections[section] = Section(title=sections[section].title, items=staying)
+    sections.insert(section + 1, Section(title=title, items=moving))
+    return edition.model_copy(update={"sections": sections})
+
+
+def restored(edition: Edition, item: Item, section: int, position: int) -> Edition:
+    """A removed story put back: in the section at that index (clamped), at that position,
+    or in "In brief" when the edition has fewer sections now."""
+    if edition.article_ids & {article.id for article in item.articles}:
+        raise DigestError(f"article {item.article.id} is already in edition {edition.id}")
+    if not 0 <= section < len(edition.sections):
+        return with_added(edition, item, None)
+    groups = _sections(edition)
+    groups[section].insert(max(0, min(position, len(groups[section]))), item)
     return _rebuild(edition, groups)

@@ -82,6 +82,8 @@ class Edition(BaseModel):
     status: EditionStatus = EditionStatus.DRAFT
     send_at: datetime | None = None
     reopened: Reopened | None = None
+    # The store's count of changes (0: not stored yet); edits name the one they were based on.
+    version: int = Field(default=0, ge=0)
 
     @field_validator("subject", "preheader", "intro", mode="before")
     @classmethod

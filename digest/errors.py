@@ -38,6 +38,14 @@ class NotFoundError(DigestError):
     """A stored record that the user asked for does not exist."""
 
 
+class StaleEdition(DigestError):
+    """The edition changed since the version an edit was based on (another window, the CLI)."""
+
+    def __init__(self, edition_id: int, version: int) -> None:
+        super().__init__(f"edition {edition_id} changed meanwhile (now version {version})")
+        self.version = version
+
+
 class LockBusy(DigestError):
     """Another process holds the lock: the work is already being done."""
 

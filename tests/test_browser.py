@@ -48,7 +48,8 @@ def test_preview_edit_and_approve_in_the_browser(
 
         new_summary = "An editor rewrote this summary in the browser."
         page.get_by_label(f"Summary of {article.title}").fill(new_summary)
-        page.locator(f'.item[data-article="{article.id}"] button', has_text="Save summary").click()
+        # Saved on its own a second after typing stops: the preview follows.
+        expect(page.locator(f"#f-item-{article.id}-summary-state")).to_have_text("Saved")
         expect(page.frame_locator("#preview").get_by_text(new_summary)).to_be_visible()
         assert app.store.get_edition(edition.id or 0).items[0].summary.text == new_summary
 
@@ -102,31 +103,28 @@ def test_pasting_html_into_the_add_box_puts_the_article_in_the_draft(
         # The plain text says something else: only the HTML may be what the server read.
         page.evaluate(_PASTE_SCRIPT, [copied, "Plain text the clipboard also had"])
         expect(page.get_by_role("status").first).to_contain_text("Added 1 article to this edition")
-        item = page.locator(".item", has_text=headline)
-        expect(item.locator(".headline")).to_have_text(headline)
-        expect(item.locator('[data-field="author"]')).to_have_text("by Olena Testenko")
+        item = page.locator(".item", has=page.locator(f'input[value="{headline}"]'))
+        expect(item).to_have_count(1)
+        # Back from the add, the page is at the new article.
+        anchor = item.get_attribute("id") or "missing"
+        assert page.url.endswith(f"#{anchor}")
+        expect(item.get_by_label("Byline")).to_have_value("Olena Testenko")
         expect(page.frame_locator("#preview").get_by_text(headline).first).to_be_visible()
 
-        # A refused fix comes back scrolled to the article, its form open with the reason.
-        item.locator("summary").click()
+        # A refused date stays in its field with the reason, naming the field.
         item.get_by_label("Date").fill("next Tuesday")
-        item.get_by_role("button", name="Save article").click()
-        refused = page.locator(".item", has_text=headline)
-        expect(refused.locator("form.fix .error")).to_contain_text("Date: not a date")
-        expect(refused.get_by_label("Byline")).to_be_visible()
-        anchor = refused.locator("details").get_attribute("id") or "missing"
-        assert page.url.endswith(f"#{anchor}")
-
-        # One click opens the fix; the fixed byline and source reach the preview.
-        refused.get_by_label("Date").fill("")
+        item.get_by_label("Date").blur()
+        expect(item.locator(".field", has_text="Date").locator("[data-state]")).to_contain_text(
+            "Not saved: Date: not a date"
+        )
+        # The fixed byline and source reach the preview.
+        item.get_by_label("Date").fill("")
         item.get_by_label("Byline").fill("Olena Testenko and Ivan Example")
         item.get_by_label("Source").fill("Harbour Post")
-        item.get_by_role("button", name="Save article").click()
-        fixed = page.locator(".item", has_text=headline)
-        expect(fixed.locator('[data-field="source"]')).to_have_text("Harbour Post")
+        item.get_by_label("Source").blur()
+        expect(page.locator("#save-state")).to_have_text("All changes saved")
         expect(page.frame_locator("#preview").get_by_text("Harbour Post").first).to_be_visible()
-        # What the editor sees: the box, the guessed fields, one fix open, the preview.
-        page.locator(".item .guessed summary").first.click()
+        # What the editor sees: the box, the article's fields, the preview.
         page.wait_for_load_state("load")
         page.screenshot(path=str(ARTIFACTS / "edition-guessed-fields.png"))
         page.locator("#add-articles").screenshot(path=str(ARTIFACTS / "add-box.png"))
@@ -164,7 +162,7 @@ def test_pasting_plain_text_keeps_it_for_the_next_edition(
     app.close()
 
 
-def test_page_reloads_itself_when_the_edition_changes(
+def test_a_change_elsewhere_is_a_notice_and_a_template_change_refreshes_the_preview(
     browser: Browser, sqlite_url: str, tmp_path: Path
 ) -> None:
     settings = settings_for(sqlite_url, tmp_path)
@@ -174,9 +172,15 @@ def test_page_reloads_itself_when_the_edition_changes(
         page = browser.new_page()
         page.goto(f"{base}/editions/{edition.id}")
         expect(page.locator("#inbox-subject")).to_have_text(edition.subject)
-        # A change made elsewhere (here through the store, as `digest edit` would).
+        page.evaluate("window.notReloaded = true")
+        # A change made elsewhere (here through the store, as `digest edit` would): said, and
+        # shown after the editor's reload, never by reloading over their typing.
         app.store.update_edition(edition.model_copy(update={"subject": "Changed elsewhere"}))
-        expect(page.locator("#inbox-subject")).to_have_text("Changed elsewhere", timeout=5000)
+        expect(page.get_by_text("Changed in another window")).to_be_visible(timeout=5000)
+        assert page.evaluate("window.notReloaded") is True
+        expect(page.locator("#f-subject")).to_have_value(edition.subject)
+        page.get_by_role("button", name="Reload").click()
+        expect(page.locator("#inbox-subject")).to_have_text("Changed elsewhere")
         page.close()
     app.close()
 

@@ -317,7 +317,7 @@ def test_spamassassin_scores_every_example_message_below_one(
         assert score < 1.0, f"{file.name}: {status[0].decode()}"
 
 
-def test_the_image_migration_keeps_editions_and_goes_back(database_url: str) -> None:
+def test_the_migrations_since_0008_keep_editions_and_go_back(database_url: str) -> None:
     from alembic import command
     from sqlalchemy import inspect, text
 
@@ -328,7 +328,7 @@ def test_the_image_migration_keeps_editions_and_goes_back(database_url: str) -> 
     config = _alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "0010")
+        command.upgrade(config, "0008")
         connection.execute(
             text(
                 "INSERT INTO articles (id, title, content_hash, text, tags, keywords, added_at) "
@@ -360,7 +360,7 @@ def test_the_image_migration_keeps_editions_and_goes_back(database_url: str) -> 
     store.close()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.downgrade(config, "0010")
+        command.downgrade(config, "0008")
         articles = {c["name"] for c in inspect(connection).get_columns("articles")}
         items = {c["name"] for c in inspect(connection).get_columns("edition_items")}
         kept = connection.execute(text("SELECT summary FROM edition_items")).scalar_one()

@@ -33,6 +33,9 @@ def test_wheel_contains_templates_and_renders_from_them(tmp_path: Path) -> None:
         assert f"digest/templates/{template.relative_to(ROOT / 'templates')}" in names
     assert any(n.startswith("digest/store/migrations/versions/") for n in names)
     assert "digest/store/migrations/env.py" in names
+    # The editor page's script and the vendored library it uses, with its licence.
+    for static in ("editor.js", "vendor/sortablejs/Sortable.min.js", "vendor/sortablejs/LICENSE"):
+        assert f"digest/web/static/{static}" in names
 
     installed = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(installed)

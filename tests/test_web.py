@@ -293,3 +293,73 @@ def test_subscribe_form_folds_odd_names_and_takes_international_addresses(
     headers = text.split("\r\n\r\n", 1)[0]
     assert "\nBcc:" not in headers and "андрій@xn--80aikifvh.xn--j1amh" in headers
     app.close()
+
+
+def test_field_saves_merge_other_fields_and_refuse_a_stale_one(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The editor page's JSON saves: the CSRF token in a header, a version on each save; a
+    change elsewhere to another field is merged, one to the same field is a 409 with its
+    value, and a change of structure on an old version is refused."""
+    settings = settings_for(database_url, tmp_path)
+    app = App(settings)
+    edition = draft_edition(app)
+    assert edition.id is not None and edition.version == 1
+    first = edition.items[0].article.id
+    with serving(settings) as base, httpx.Client(base_url=base) as client:
+        csrf = csrf_of(client.get(f"/editions/{edition.id}").text)
+        save = {"key": "subject", "value": "Mine", "base": edition.subject, "version": 1}
+        assert client.post(f"/editions/{edition.id}/field", json=save).status_code == 403
+        headers = {"X-CSRF-Token": csrf}
+        saved = client.post(f"/editions/{edition.id}/field", json=save, headers=headers)
+        assert saved.status_code == 200 and saved.json()["version"] == 2
+        # Elsewhere (the CLI, another tab) the intro changes: version 3.
+        app.edit_field(edition.id, "intro", "Their intro.", base=edition.intro, version=2)
+        # A summary saved on version 2 is merged: the intro stays theirs.
+        key = f"item:{first}:summary"
+        text = edition.items[0].summary.text
+        merged = client.post(
+            f"/editions/{edition.id}/field",
+            json={"key": key, "value": "My summary.", "base": text, "version": 2},
+            headers=headers,
+        )
+        assert merged.status_code == 200 and merged.json()["version"] == 4
+        # The subject saved on version 2 again, but it changed since: a conflict.
+        app.edit_field(edition.id, "subject", "Theirs", base="Mine", version=4)
+        conflict = client.post(
+            f"/editions/{edition.id}/field",
+            json={"key": "subject", "value": "Mine again", "base": "Mine", "version": 4},
+            headers=headers,
+        )
+        assert conflict.status_code == 409
+        assert conflict.json()["current"] == "Theirs" and conflict.json()["version"] == 5
+        bad = client.post(
+            f"/editions/{edition.id}/field",
+            json={"key": "subject", "value": "x" * 201, "base": "Theirs", "version": 5},
+            headers=headers,
+        )
+        assert bad.status_code == 422 and bad.json()["error"] == "Subject: at most 200 characters"
+        unknown = client.post(
+            f"/editions/{edition.id}/field",
+            json={"key": "status", "value": "sent", "base": "", "version": 5},
+            headers=headers,
+        )
+        assert unknown.status_code == 422 and "not a field" in unknown.json()["error"]
+        stale = client.post(
+            f"/editions/{edition.id}/arrange",
+            json={"op": "remove", "article": first, "version": 4},
+            headers=headers,
+        )
+        assert stale.status_code == 409 and "another window" in stale.json()["error"]
+        removed = client.post(
+            f"/editions/{edition.id}/arrange",
+            json={"op": "remove", "article": first, "version": 5},
+            headers=headers,
+        )
+        assert removed.status_code == 200
+        assert removed.json()["removed"]["summary"] == "My summary."
+        assert f'id="article-{first}"' not in removed.json()["sections"]
+    stored = app.store.get_edition(edition.id)
+    assert (stored.subject, stored.intro, stored.version) == ("Theirs", "Their intro.", 6)
+    assert first not in stored.article_ids
+    app.close()

@@ -192,43 +192,50 @@ def test_fixing_what_the_intake_guessed(database_url: str, tmp_path: Path) -> No
     top = edition.top_story.article
     other = edition.items[1].article
     assert edition.subject.startswith(top.title[:20])
-    fix = f"/articles/{top.id}"
     with serving(settings) as base, httpx.Client(base_url=base) as client:
         page, csrf = _page(client, f"/editions/{edition.id}")
-        assert f'action="{fix}"' in page and f"{top.word_count} words" in page
-        fields = {"csrf": csrf, "back": str(edition.id), "title": top.title}
+        assert f'data-key="article:{top.id}:published"' in page
+        assert f"{top.word_count} words" in page
 
-        def post(**changes: str) -> str:
-            answer = client.post(fix, data={**fields, **changes})
-            assert answer.status_code == 303
-            assert answer.headers["location"].startswith(f"/editions/{edition.id}?")
-            return client.get(answer.headers["location"]).text
+        def post(name: str, value: str) -> httpx.Response:
+            """One field of the article saved as the editor's page saves it."""
+            key = f"article:{top.id}:{name}"
+            now = app.store.get_edition(edition.id or 0)
+            stored = next(a for i in now.items for a in i.articles if a.id == top.id)
+            base = getattr(stored, "title" if name == "title" else name) or ""
+            return client.post(
+                f"/editions/{edition.id}/field",
+                json={"key": key, "value": value, "base": str(base), "version": now.version},
+                headers={"X-CSRF-Token": csrf},
+            )
 
-        bad_date = post(published="next Tuesday")
-        assert _errors(bad_date) == [
-            f"Article {top.id} not saved: Date: not a date: write 2026-11-24, or "
-            "2026-11-24T07:30+01:00 with a time"
-        ]
-        bad_url = post(url="javascript:alert(1)")
-        assert _errors(bad_url) == [f"Article {top.id} not saved: URL: must be an http(s) URL"]
-        taken = post(url=other.url or "https://example.org/")
-        assert _errors(taken) == [
-            f"Article {top.id} not saved: URL: article {other.id} already has this URL"
-        ]
-        assert _errors(post(title="  ")) == [
-            f"Article {top.id} not saved: Title: String should have at least 1 character"
-        ]
-        assert app.store.get_article(top.id or 0) == top  # nothing changed by the refusals
-        saved = post(
-            title="Fixed <b>headline</b> from the editor",
-            author="Cora Neas",
-            source="Harbour Post",
-            published="2026-11-23T18:30+01:00",
-            url="https://harbour.example.org/fixed",
+        def refused(name: str, value: str) -> str:
+            answer = post(name, value)
+            assert answer.status_code == 422, answer.text
+            return str(answer.json()["error"])
+
+        assert refused("published", "next Tuesday") == (
+            "Date: not a date: write 2026-11-24, or 2026-11-24T07:30+01:00 with a time"
         )
-        assert f"Article {top.id} saved." in saved
-        assert "Fixed &lt;b&gt;headline&lt;/b&gt; from the editor" in saved
-        assert "by Cora Neas" in saved and "2026-11-23 17:30 UTC" in saved
+        assert refused("url", "javascript:alert(1)") == "Link: must be an http(s) URL"
+        assert refused("url", other.url or "https://example.org/") == (
+            f"Link: article {other.id} already has this URL"
+        )
+        assert refused("title", "  ") == "Headline: String should have at least 1 character"
+        assert app.store.get_article(top.id or 0) == top  # nothing changed by the refusals
+        for name, value in [
+            ("title", "Fixed <b>headline</b> from the editor"),
+            ("author", "Cora Neas"),
+            ("source", "Harbour Post"),
+            ("published", "2026-11-23T18:30+01:00"),
+            ("url", "https://harbour.example.org/fixed"),
+        ]:
+            answer = post(name, value)
+            assert answer.status_code == 200, answer.text
+        assert answer.json()["value"] == "https://harbour.example.org/fixed"
+        saved = client.get(f"/editions/{edition.id}").text
+        assert 'value="Fixed &lt;b&gt;headline&lt;/b&gt; from the editor"' in saved
+        assert 'value="Cora Neas"' in saved and 'value="2026-11-23T17:30+00:00"' in saved
         preview = client.get(f"/editions/{edition.id}/preview").text
     fixed = app.store.get_article(top.id or 0)
     assert fixed.author == "Cora Neas" and fixed.source == "Harbour Post"

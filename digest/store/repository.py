@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from digest.articles import Article
 from digest.edition import Edition, EditionStatus, Item, Reopened, Section
-from digest.errors import DigestError, FieldError, NotFoundError
+from digest.errors import DigestError, FieldError, NotFoundError, StaleEdition
 from digest.run_plan import BUILD, SlotKey
 from digest.store.db import make_engine, migrate
 from digest.store.deliveries import DeliveryRepository
@@ -305,12 +305,15 @@ class Store:
         with self.session() as session:
             return [_edition(row) for row in session.scalars(query)]
 
-    def update_edition(self, edition: Edition) -> Edition:
-        """Replace a draft's subject, preheader, intro, sections and summaries."""
+    def update_edition(self, edition: Edition, expected_version: int | None = None) -> Edition:
+        """Replace a draft's subject, preheader, intro, sections and summaries; with
+        `expected_version`, only if the stored edition is still at it (else StaleEdition)."""
         if edition.id is None:
             raise ValueError("update_edition needs a stored edition")
         with self.session() as session:
             row = self._edition_row(session, edition.id, for_update=True)
+            if expected_version is not None and row.version != expected_version:
+                raise StaleEdition(edition.id, row.version)
             if row.status != EditionStatus.DRAFT.value:
                 raise DigestError(
                     f"edition {edition.id} is {row.status}: only a draft can be edited"
@@ -324,6 +327,7 @@ class Store:
             row.sections.clear()
             session.flush()
             _fill_edition(row, edition)
+            row.version = (row.version or 0) + 1
             session.flush()
             session.refresh(row)
             return _edition(row)
@@ -339,7 +343,11 @@ class Store:
 
         A conditional UPDATE, so that of two runs racing for the same edition only one wins.
         """
-        values: dict[str, object] = {"status": to.value, "updated_at": utcnow()}
+        values: dict[str, object] = {
+            "status": to.value,
+            "updated_at": utcnow(),
+            "version": EditionRow.version + 1,
+        }
         if to != EditionStatus.DRAFT:
             values["reopened"] = None  # it says why a draft is a draft again
         if send_at is not None:
@@ -370,7 +378,12 @@ class Store:
                     EditionRow.status.in_([status.value for status in allowed_from]),
                     ~started,
                 )
-                .values(status=EditionStatus.DRAFT.value, reopened=why.value, updated_at=utcnow())
+                .values(
+                    status=EditionStatus.DRAFT.value,
+                    reopened=why.value,
+                    updated_at=utcnow(),
+                    version=EditionRow.version + 1,
+                )
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -496,6 +509,7 @@ def _edition(row: EditionRow) -> Edition:
         status=EditionStatus(row.status),
         send_at=row.send_at,
         reopened=Reopened(row.reopened) if row.reopened else None,
+        version=row.version or 0,
         sections=[
             Section(title=section.title, items=_items(section.items)) for section in row.sections
         ],

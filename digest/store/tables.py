@@ -91,6 +91,8 @@ class EditionRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     # Why a draft is a draft again (digest.edition.Reopened), or NULL.
     reopened: Mapped[str | None] = mapped_column(String(16))
+    # One more on every stored change: an editor's save names the version it was based on.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     sections: Mapped[list[SectionRow]] = relationship(
         back_populates="edition",

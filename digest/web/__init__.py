@@ -11,12 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from digest.app import App
 from digest.config import Settings
 
 PAGES = Jinja2Templates(directory=str(Path(__file__).parent / "pages"))
+# The pages' scripts and styles, and vendored libraries (each with its licence beside it).
+STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("digest.web")
 
 
@@ -24,11 +27,10 @@ def create_app(settings: Settings, host: str | None = None, insecure_http: bool 
     """The ASGI app. `host` is where it will listen: off loopback (or behind a TLS proxy)
     editors must log in, and off loopback without TLS it refuses (ConfigError) unless
     `insecure_http`."""
-    from fastapi.staticfiles import StaticFiles
-
     from digest.web import (
         articles,
         editor,
+        edits,
         error_pages,
         lifecycle,
         public,
@@ -63,7 +65,8 @@ def create_app(settings: Settings, host: str | None = None, insecure_http: bool 
     app.include_router(articles.router)
     app.include_router(reports.router)
     app.include_router(subscribers.router)
-    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    app.include_router(edits.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(
         BodyLimit,
         default=FORM_MAX_BYTES,

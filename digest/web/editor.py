@@ -178,7 +178,8 @@ def edition_page(
         editable=edition.status in (EditionStatus.DRAFT, EditionStatus.APPROVED),
         errors=error or [],
         notice=notice,
-        version=_version(email),
+        version=edition.version,
+        render=render_hash(email),
     )
 
 
@@ -192,15 +193,26 @@ def preview(current: EditorSession, edition_id: RowId, dark: bool = False) -> Re
     return HTMLResponse(html)
 
 
-def _version(email: RenderedEmail) -> str:
+def render_hash(email: RenderedEmail) -> str:
+    """Changes when the email does (the edition or a template)."""
     return hashlib.sha256((email.html + email.text).encode()).hexdigest()[:16]
+
+
+def sample_text(current: Editor, edition: Edition, email: RenderedEmail) -> str:
+    """The plain-text part as a sample reader gets it."""
+    return _sample(current, edition, email, False)
 
 
 @router.get("/editions/{edition_id}/version")
 def version(current: EditorSession, edition_id: RowId) -> JSONResponse:
-    """What the page polls: changes when the edition or a template changes."""
+    """What the page polls: the stored version (a change elsewhere: the page says so, and
+    never reloads over the editor's typing) and the email's hash (a template changed: the
+    preview alone is refreshed)."""
     edition = _edition(current, edition_id)
-    return JSONResponse({"version": _version(current.app.render(edition))})
+    email = current.app.render(edition)
+    return JSONResponse(
+        {"version": edition.version, "render": render_hash(email), "status": edition.status.value}
+    )
 
 
 # Past this many problems a page says how many more: a redirect's URL stays short.
@@ -256,17 +268,13 @@ def edit_summary(
 
 @router.post("/editions/{edition_id}/items/{article_id}/regenerate")
 def regenerate(current: EditorPost, edition_id: RowId, article_id: RowId) -> Response:
-    app = current.app
-
-    def change(edition: Edition) -> Edition:
-        newsletter = app.settings.newsletter(edition.newsletter)
-        article = app.store.get_article(article_id)
-        summary = app.summarizer.summarize(
-            article, theme=newsletter.theme, max_words=newsletter.summary_words
-        )
-        return editing.with_summary(edition, article_id, summary.text, summary.method)
-
-    return _change(current, edition_id, change)
+    """Summarised again as `digest build` summarises (App.regenerate_summary)."""
+    _edition(current, edition_id)
+    try:
+        current.app.regenerate_summary(edition_id, article_id)
+    except DigestError as problem:
+        return _back(edition_id, error=str(problem))
+    return _back(edition_id)
 
 
 @router.post("/editions/{edition_id}/items/{article_id}/split")

@@ -17,10 +17,10 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("editions", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("reopened", sa.String(length=16), nullable=True))
+    # Plain ADD/DROP COLUMN (SQLite 3.35 and later): a batch operation would copy and drop the
+    # editions table, and the drop cascades to every edition's sections and items.
+    op.add_column("editions", sa.Column("reopened", sa.String(length=16), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("editions", schema=None) as batch_op:
-        batch_op.drop_column("reopened")
+    op.drop_column("editions", "reopened")

@@ -1,0 +1,231 @@
+"""The editor page's saves, as JSON: one field at a time (debounced by the page's script), and
+changes of structure (order, sections, removal and restore, a summary regenerated). Each
+answer carries the edition's new version and what the page shows beside the fields (inbox
+line, size, lint, plain text), so the page never reloads; 409 when the edition changed
+elsewhere: for a field, with its current value, for the structure, with a reason. Thin: the
+use cases are App.edit_field, App.rearrange and App.regenerate_summary."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from digest import editing
+from digest.edition import Edition, EditionStatus, Item
+from digest.edition_fields import FieldConflict
+from digest.errors import DigestError, FieldError, NotFoundError, StaleEdition
+from digest.summarize import Summary
+from digest.web import PAGES
+from digest.web.editor import Editor, RowId, editor, render_hash
+from digest.web.security import check_csrf
+
+router = APIRouter(include_in_schema=False)
+CSRF_HEADER = "x-csrf-token"
+_Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
+_Index = Annotated[int, Field(ge=0, le=1000)]
+# What an editor types into one field, at most (a summary is a few sentences; an intro more).
+_VALUE_MAX = 20_000
+_CHANGED = "Changed in another window: reload to see it, then make this change again."
+
+
+def _field_value(edition: Edition, key: str) -> str:
+    from digest.edition_fields import parse_key, value_of
+
+    return value_of(edition, parse_key(key))
+
+
+# The sections' template shows each field as the server compares it (a byline "" not None).
+PAGES.env.globals["field_value"] = _field_value
+
+
+def json_editor(request: Request) -> Editor:
+    """A script's post: logged in (where needed) and carrying the session's CSRF token in a
+    header (a form post from another site cannot set one)."""
+    current = editor(request)
+    check_csrf(current.session, request.headers.get(CSRF_HEADER))
+    return current
+
+
+EditorJson = Annotated[Editor, Depends(json_editor)]
+
+
+class FieldSave(BaseModel):
+    key: str = Field(max_length=100)
+    value: str = Field(max_length=_VALUE_MAX)
+    base: str = Field(max_length=_VALUE_MAX)
+    version: int = Field(ge=0)
+
+
+class Placement(BaseModel):
+    section: _Index
+    articles: list[_Id] = Field(max_length=1000)
+
+
+class Change(BaseModel):
+    """One change of structure; which fields count depends on `op`."""
+
+    op: Literal["layout", "merge", "split", "remove", "restore", "regenerate", "split_report"]
+    version: int = Field(ge=0)
+    layout: list[Placement] = Field(default_factory=list, max_length=1000)
+    section: _Index = 0
+    into: _Index = 0
+    articles: list[_Id] = Field(default_factory=list, max_length=1000)
+    title: str = Field(default="", max_length=200)
+    article: _Id | None = None
+    report: _Id | None = None
+    summary: str = Field(default="", max_length=_VALUE_MAX)
+    also: list[_Id] = Field(default_factory=list, max_length=100)
+    position: _Index = 0
+
+
+def state(current: Editor, edition: Edition) -> dict[str, object]:
+    """What the page shows beside the fields, as the email now stands."""
+    from digest.render.lint import GMAIL_CLIP_BYTES
+    from digest.web.editor import sample_text
+
+    email = current.app.render(edition)
+    return {
+        "version": edition.version,
+        "render": render_hash(email),
+        "status": edition.status.value,
+        "subject": edition.subject,
+        "preheader": edition.preheader,
+        "size_kb": round(email.size / 1024, 1),
+        "over": email.size > GMAIL_CLIP_BYTES,
+        "findings": [{"severity": f.severity, "message": f.message} for f in email.findings],
+        "text": sample_text(current, edition, email),
+    }
+
+
+def sections_html(current: Editor, edition: Edition) -> str:
+    """The sections as the page lays them out (escaped by the template's autoescape)."""
+    template = PAGES.get_template("_sections.html")
+    return template.render(edition=edition, editable=edition.status == EditionStatus.DRAFT)
+
+
+def _problem(message: str, status: int = 422, **extra: object) -> JSONResponse:
+    return JSONResponse({"error": message, **extra}, status_code=status)
+
+
+def _edition_or_404(current: Editor, edition_id: int) -> Edition | JSONResponse:
+    try:
+        return current.app.store.get_edition(edition_id)
+    except NotFoundError:
+        return _problem(f"no edition {edition_id}", 404)
+
+
+@router.post("/editions/{edition_id}/field")
+def save_field(current: EditorJson, edition_id: RowId, save: FieldSave) -> JSONResponse:
+    """One field saved; the value as stored comes back, so the page knows what it is based on."""
+    from digest.edition_fields import parse_key, value_of
+
+    found = _edition_or_404(current, edition_id)
+    if isinstance(found, JSONResponse):
+        return found
+    try:
+        edition = current.app.edit_field(
+            edition_id, save.key, save.value, base=save.base, version=save.version
+        )
+        stored = value_of(edition, parse_key(save.key))
+    except FieldConflict as conflict:
+        return _problem(
+            "Changed in another window meanwhile",
+            409,
+            current=conflict.current,
+            version=conflict.version,
+        )
+    except FieldError as problem:
+        return _problem(f"{_label(problem.field)}: {problem.reason}")
+    except DigestError as problem:
+        return _problem(str(problem))
+    return JSONResponse({"value": stored, **state(current, edition)})
+
+
+_LABELS = {"title": "Headline", "author": "Byline", "source": "Source", "url": "Link"}
+
+
+def _label(field: str) -> str:
+    name = field.rsplit(":", 1)[-1]
+    return _LABELS.get(name, "Date" if name == "published" else name.capitalize())
+
+
+@router.post("/editions/{edition_id}/arrange")
+def arrange(current: EditorJson, edition_id: RowId, change: Change) -> JSONResponse:
+    """A change of structure, on the version the page shows; the sections come back as HTML."""
+    found = _edition_or_404(current, edition_id)
+    if isinstance(found, JSONResponse):
+        return found
+    app = current.app
+    extra: dict[str, object] = {}
+    try:
+        if change.op == "regenerate":
+            edition = app.regenerate_summary(edition_id, _required(change.article))
+        elif change.op == "split_report":
+            edition = app.split_report(found, _required(change.article), _required(change.report))
+        else:
+            if change.op == "remove":
+                extra["removed"] = _removed(found, _required(change.article))
+            edition = app.rearrange(edition_id, change.version, _structure(current, change))
+    except StaleEdition:
+        return _problem(_CHANGED, 409)
+    except DigestError as problem:
+        # The sections as stored, to put back what the page moved.
+        stored = app.store.get_edition(edition_id)
+        return _problem(str(problem), sections=sections_html(current, stored))
+    return JSONResponse(
+        {"sections": sections_html(current, edition), **extra, **state(current, edition)}
+    )
+
+
+def _required(value: int | None) -> int:
+    if value is None:
+        raise DigestError("which article? (none given)")
+    return value
+
+
+def _structure(current: Editor, change: Change) -> Callable[[Edition], Edition]:
+    if change.op == "layout":
+        layout = [(p.section, list(p.articles)) for p in change.layout]
+        return lambda e: editing.arranged(e, layout)
+    if change.op == "merge":
+        return lambda e: editing.merged_sections(e, change.section, change.into)
+    if change.op == "split":
+        return lambda e: editing.split_section(e, change.section, change.articles, change.title)
+    if change.op == "remove":
+        return lambda e: editing.removed(e, _required(change.article))
+    return _restore(current, change)
+
+
+def _restore(current: Editor, change: Change) -> Callable[[Edition], Edition]:
+    """A removed story back, with the summary it had (the page kept it) and its other
+    reports, where it was."""
+    store = current.app.store
+    text = " ".join(change.summary.split())
+    if not text:
+        raise DigestError("a restored story needs its summary")
+    item = Item(
+        article=store.get_article(_required(change.article)),
+        summary=Summary(text=text, method=editing.EDITED_METHOD),
+        also=[store.get_article(report) for report in change.also],
+    )
+    return lambda e: editing.restored(e, item, change.section, change.position)
+
+
+def _removed(edition: Edition, article_id: int) -> dict[str, object]:
+    """What the page needs to offer the removed story back."""
+    for index, section in enumerate(edition.sections):
+        for position, item in enumerate(section.items):
+            if item.article.id == article_id:
+                return {
+                    "article": article_id,
+                    "title": item.article.title,
+                    "summary": item.summary.text,
+                    "also": [report.id for report in item.also],
+                    "section": index,
+                    "position": position,
+                }
+    raise DigestError(f"article {article_id} is not in edition {edition.id}")

@@ -1,0 +1,459 @@
+// The edition editor: every field saves on its own (a second after typing stops, and when it
+// loses focus), one save at a time, each naming the version and the value it was based on, so
+// no field's typing is ever thrown away by another's save. A change made elsewhere shows a
+// notice and never replaces what is typed; a field changed in two places shows both.
+// Structure (order, sections, removal) changes by drag and drop (SortableJS) or by buttons,
+// after every pending save, and the server sends the sections back.
+"use strict";
+(() => {
+  const root = document.getElementById("editor");
+  if (!root) return;
+  const editionId = root.dataset.edition;
+  const csrf = root.dataset.csrf;
+  const editable = root.dataset.editable === "true";
+  let version = Number(root.dataset.version);
+  let render = root.dataset.render;
+  const DELAY = 1000;
+  const fields = new Map();  // key -> {el, base, sent, timer, state, problem}
+  let queue = Promise.resolve();
+  let busy = 0;  // requests in flight or queued
+  let structureBusy = false;
+  const saveState = document.getElementById("save-state");
+  const elsewhere = document.getElementById("elsewhere");
+
+  // --- Requests -------------------------------------------------------------------------
+
+  async function post(path, body) {
+    let answer;
+    try {
+      answer = await fetch(`/editions/${editionId}/${path}`, {
+        method: "POST",
+        headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf},
+        body: JSON.stringify(body),
+        redirect: "error",
+      });
+    } catch (error) {
+      return {status: 0, data: {error: "no answer from the server (will try again)"}};
+    }
+    let data = {};
+    try {
+      data = await answer.json();
+    } catch (error) {
+      data = {error: `the server answered ${answer.status}`};
+    }
+    if (answer.status === 403) data.error = "the session expired: log in again in another tab";
+    if (answer.status === 422 && Array.isArray(data.detail)) {
+      data.error = data.detail.map((d) => `${d.loc.slice(-1)[0]}: ${d.msg}`).join("; ");
+    }
+    return {status: answer.status, data};
+  }
+
+  function serially(task) {
+    busy += 1;
+    updatePage();
+    const run = queue.then(task).finally(() => { busy -= 1; updatePage(); });
+    queue = run.catch(() => {});
+    return run;
+  }
+
+  // --- Fields ---------------------------------------------------------------------------
+
+  function register(el) {
+    const key = el.dataset.key;
+    const known = fields.get(key);
+    const entry = {el, base: el.dataset.base ?? el.value, sent: null, timer: 0,
+                   state: "saved", problem: "", conflict: null};
+    if (known && known.el !== el && known.state !== "saved") {
+      // The sections came back from the server: keep what was typed and not yet saved.
+      el.value = known.el.value;
+      entry.base = known.base;
+      entry.state = known.state;
+      entry.problem = known.problem;
+    }
+    fields.set(key, entry);
+    showField(entry);
+    if (el.readOnly) return;
+    el.addEventListener("input", () => {
+      entry.state = "dirty";
+      entry.problem = "";
+      showField(entry);
+      clearTimeout(entry.timer);
+      entry.timer = setTimeout(() => save(entry), DELAY);
+    });
+    el.addEventListener("blur", () => {
+      if (entry.state === "dirty") { clearTimeout(entry.timer); save(entry); }
+    });
+  }
+
+  function current(entry) { return fields.get(entry.el.dataset.key) === entry; }
+
+  function save(entry) {
+    clearTimeout(entry.timer);
+    return serially(async () => {
+      if (!current(entry) || entry.state === "saved" || entry.conflict) return;
+      const value = entry.el.value;
+      entry.state = "saving";
+      showField(entry);
+      const based = version;
+      const {status, data} = await post("field", {
+        key: entry.el.dataset.key, value, base: entry.base, version: based,
+      });
+      if (status === 200) {
+        // More than our own one step: another window's change was merged with ours.
+        if (data.version > based + 1) changedElsewhere();
+        version = Math.max(version, data.version);
+        entry.base = data.value;
+        // Typed on meanwhile: that is saved next.
+        entry.state = entry.el.value === value ? "saved" : "dirty";
+        if (entry.state === "dirty") entry.timer = setTimeout(() => save(entry), DELAY);
+        showState(data);
+      } else if (status === 409) {
+        changedElsewhere();
+        entry.state = "conflict";
+        entry.conflict = {current: data.current, version: data.version};
+      } else {
+        entry.state = "failed";
+        entry.problem = data.error || `the server answered ${status}`;
+        if (status === 0) entry.timer = setTimeout(() => save(entry), 3000);
+      }
+      showField(entry);
+    });
+  }
+
+  function showField(entry) {
+    const box = entry.el.closest(".field");
+    const label = box && box.querySelector("[data-state]");
+    if (!label) return;
+    box.dataset.state = entry.state;
+    const words = {saved: "", dirty: "Not saved yet", saving: "Saving…",
+                   failed: `Not saved: ${entry.problem}`,
+                   conflict: "Not saved: changed in another window meanwhile"};
+    if (entry.state === "saved" && label.textContent && label.textContent !== "Saved") {
+      label.textContent = "Saved";
+    } else if (entry.state !== "saved") {
+      label.textContent = words[entry.state];
+    }
+    let panel = box.querySelector(".conflict");
+    if (entry.conflict && !panel) {
+      panel = document.createElement("div");
+      panel.className = "conflict";
+      panel.setAttribute("role", "alert");
+      const intro = document.createElement("p");
+      intro.textContent = "Saved elsewhere meanwhile:";
+      const theirs = document.createElement("blockquote");
+      theirs.className = "theirs";
+      theirs.textContent = entry.conflict.current;
+      const keep = document.createElement("button");
+      keep.type = "button";
+      keep.textContent = "Keep mine";
+      keep.addEventListener("click", () => resolve(entry, "mine"));
+      const take = document.createElement("button");
+      take.type = "button";
+      take.textContent = "Use theirs";
+      take.addEventListener("click", () => resolve(entry, "theirs"));
+      const row = document.createElement("div");
+      row.className = "row";
+      row.append(keep, take);
+      panel.append(intro, theirs, row);
+      box.append(panel);
+    } else if (!entry.conflict && panel) {
+      panel.remove();
+    }
+    updatePage();
+  }
+
+  function resolve(entry, choice) {
+    const {current: theirs} = entry.conflict;
+    entry.conflict = null;
+    entry.base = theirs;  // what the store holds now: the next save is based on it
+    if (choice === "theirs") {
+      entry.el.value = theirs;
+      entry.state = "saved";
+      showField(entry);
+    } else {
+      entry.state = "dirty";
+      save(entry);
+    }
+  }
+
+  function unsaved() {
+    return [...fields.values()].filter((e) => e.state !== "saved");
+  }
+
+  function updatePage() {
+    if (!saveState || !editable) return;
+    const open = unsaved();
+    const failed = open.filter((e) => e.state === "failed" || e.state === "conflict");
+    if (busy || open.some((e) => e.state === "saving")) {
+      saveState.textContent = "Saving…";
+    } else if (failed.length) {
+      saveState.textContent = `Not saved: ${failed.length} field${failed.length > 1 ? "s" : ""} (see below)`;
+    } else if (open.length) {
+      saveState.textContent = "Not saved yet";
+    } else {
+      saveState.textContent = "All changes saved";
+    }
+    root.dataset.saving = open.length || busy ? "true" : "false";
+  }
+
+  async function flush() {
+    for (const entry of fields.values()) {
+      if (entry.state === "dirty") save(entry);
+    }
+    await queue;
+  }
+
+  window.addEventListener("beforeunload", (event) => {
+    if (unsaved().length || busy) {
+      event.preventDefault();
+      event.returnValue = "";
+    }
+  });
+
+  // --- What the page shows beside the fields --------------------------------------------
+
+  function showState(data) {
+    if (data.render && data.render !== render) {
+      render = data.render;
+      refreshPreview();
+    }
+    const subject = document.getElementById("inbox-subject");
+    const preheader = document.getElementById("inbox-preheader");
+    if (subject) subject.textContent = data.subject;
+    if (preheader) preheader.textContent = data.preheader;
+    const size = document.getElementById("size");
+    if (size) {
+      size.textContent = `${data.size_kb.toFixed(1)} KB`;
+      size.className = data.over ? "over" : "";
+    }
+    const findings = document.getElementById("findings");
+    if (findings) {
+      findings.replaceChildren(...(data.findings.length ? data.findings : [null]).map((f) => {
+        const li = document.createElement("li");
+        li.className = f ? f.severity : "notice";
+        li.textContent = f ? `${f.severity}: ${f.message}` : "No lint findings.";
+        return li;
+      }));
+    }
+    const text = document.getElementById("text");
+    if (text && typeof data.text === "string") text.textContent = data.text;
+  }
+
+  function refreshPreview() {
+    const frame = document.getElementById("preview");
+    if (!frame) return;
+    let scrolled = 0;
+    try { scrolled = frame.contentWindow.scrollY; } catch (error) { scrolled = 0; }
+    frame.addEventListener("load", () => {
+      try { frame.contentWindow.scrollTo(0, scrolled); } catch (error) { /* nothing to keep */ }
+    }, {once: true});
+    frame.src = frame.src.split("#")[0];
+  }
+
+  // --- Changes made elsewhere -----------------------------------------------------------
+
+  function changedElsewhere() {
+    if (elsewhere) elsewhere.hidden = false;
+  }
+
+  const reload = document.getElementById("reload");
+  if (reload) {
+    reload.addEventListener("click", async () => {
+      await flush();
+      location.reload();
+    });
+  }
+
+  async function poll() {
+    if (busy || structureBusy) return;
+    try {
+      const answer = await fetch(`/editions/${editionId}/version`, {cache: "no-store"});
+      const data = await answer.json();
+      if (busy || structureBusy) return;  // our own save may have moved it: next time
+      if (data.version > version) changedElsewhere();
+      else if (data.render !== render) { render = data.render; refreshPreview(); }
+    } catch (error) { /* the server restarts: try again next time */ }
+  }
+  setInterval(poll, 1500);
+
+  // --- Structure ------------------------------------------------------------------------
+
+  const container = document.getElementById("sections");
+
+  function layout() {
+    return [...container.querySelectorAll(".section")].map((section) => ({
+      section: Number(section.dataset.section),
+      articles: [...section.querySelectorAll(".item")].map((item) => Number(item.dataset.article)),
+    }));
+  }
+
+  async function change(body, focus) {
+    await flush();
+    structureBusy = true;
+    let answer;
+    try {
+      answer = await serially(() => post("arrange", {version, ...body}));
+    } finally {
+      structureBusy = false;
+    }
+    const {status, data} = answer;
+    if (status === 200) {
+      version = Math.max(version, data.version);
+      placeSections(data.sections, focus);
+      showState(data);
+      if (data.removed) offerRestore(data.removed);
+      say("All changes saved");
+    } else {
+      if (status === 409) changedElsewhere();
+      // Put the page back as the server has it (a drag is undone).
+      say(`Not saved: ${data.error || "the server answered " + status}`);
+      if (status !== 409 && data.sections) placeSections(data.sections, focus);
+    }
+  }
+
+  function say(words) { if (saveState) saveState.textContent = words; }
+
+  function placeSections(html, focus) {
+    container.innerHTML = html;
+    for (const el of container.querySelectorAll("[data-key]")) register(el);
+    // Fields that went (a removed story): forget them.
+    for (const [key, entry] of fields) {
+      if (!document.contains(entry.el)) fields.delete(key);
+    }
+    wire();
+    if (focus) {
+      const target = container.querySelector(focus);
+      if (target) target.focus();
+    }
+  }
+
+  function offerRestore(removed) {
+    const box = document.getElementById("removed");
+    if (!box) return;
+    box.hidden = false;
+    const li = document.createElement("li");
+    li.textContent = `${removed.title} `;
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = "Restore";
+    button.setAttribute("aria-label", `Restore “${removed.title}”`);
+    button.addEventListener("click", async () => {
+      await change({op: "restore", article: removed.article, summary: removed.summary,
+                    also: removed.also, section: removed.section, position: removed.position},
+                   `#article-${removed.article} [data-action=remove]`);
+      li.remove();
+      box.hidden = !box.querySelector("li");
+    });
+    li.append(button);
+    box.querySelector("ul").append(li);
+  }
+
+  function moved(order, from, to) {
+    const [taken] = order.splice(from, 1);
+    order.splice(to, 0, taken);
+    return order;
+  }
+
+  function onClick(event) {
+    const button = event.target.closest("button[data-action]");
+    if (!button || !container.contains(button)) return;
+    const item = button.closest(".item");
+    const section = button.closest(".section");
+    const s = Number(section.dataset.section);
+    const article = item ? Number(item.dataset.article) : null;
+    const order = layout();
+    const position = order.findIndex((p) => p.section === s);
+    const again = (action) => item
+      ? `#article-${article} [data-action=${action}]`
+      : `.section[data-section="${s}"] [data-action=${action}]`;
+    switch (button.dataset.action) {
+      case "up":
+      case "down": {
+        const articles = order[position].articles;
+        const from = articles.indexOf(article);
+        const to = from + (button.dataset.action === "up" ? -1 : 1);
+        if (to < 0 || to >= articles.length) return;
+        moved(articles, from, to);
+        change({op: "layout", layout: order}, again(button.dataset.action));
+        break;
+      }
+      case "move": {
+        const target = Number(item.querySelector("[data-move-to]").value);
+        if (target === s) return;
+        order[position].articles = order[position].articles.filter((a) => a !== article);
+        order.find((p) => p.section === target).articles.push(article);
+        change({op: "layout", layout: order}, `#article-${article} [data-move-to]`);
+        break;
+      }
+      case "section-up":
+      case "section-down": {
+        const to = position + (button.dataset.action === "section-up" ? -1 : 1);
+        if (to < 0 || to >= order.length) return;
+        moved(order, position, to);
+        // After the move this section has index `to`.
+        change({op: "layout", layout: order},
+               `.section[data-section="${to}"] [data-action=${button.dataset.action}]`);
+        break;
+      }
+      case "merge": {
+        const into = Number(section.querySelector("[data-merge-into]").value);
+        change({op: "merge", section: s, into});
+        break;
+      }
+      case "split": {
+        const ticked = [...section.querySelectorAll(".item")]
+          .filter((i) => i.querySelector("[data-tick]").checked)
+          .map((i) => Number(i.dataset.article));
+        const title = section.querySelector("[data-split-title]").value;
+        change({op: "split", section: s, articles: ticked, title});
+        break;
+      }
+      case "remove":
+        change({op: "remove", article});
+        break;
+      case "regenerate":
+        change({op: "regenerate", article}, again("regenerate"));
+        break;
+      case "split-report":
+        change({op: "split_report", article, report: Number(button.dataset.report)});
+        break;
+      default:
+        break;
+    }
+  }
+
+  const sortables = [];
+  function wire() {
+    while (sortables.length) sortables.pop().destroy();
+    if (!editable || typeof Sortable === "undefined") return;
+    const dropped = (event) => {
+      if (event.from === event.to && event.oldIndex === event.newIndex) return;
+      change({op: "layout", layout: layout()});
+    };
+    for (const list of container.querySelectorAll(".items")) {
+      sortables.push(Sortable.create(list, {
+        group: "items", handle: ".handle", animation: 150, onEnd: dropped,
+      }));
+    }
+    sortables.push(Sortable.create(container, {
+      handle: ".section-handle", draggable: ".section", animation: 150, onEnd: dropped,
+    }));
+  }
+
+  // The page's forms (add articles, approve, a test copy) load a new page: what is typed is
+  // saved first, so that nothing is asked about or lost on the way.
+  root.addEventListener("submit", async (event) => {
+    const form = event.target;
+    if (event.defaultPrevented || !(form instanceof HTMLFormElement)) return;
+    if (!unsaved().length && !busy) return;
+    event.preventDefault();
+    await flush();
+    if (!unsaved().length) form.submit();
+  });
+
+  for (const el of document.querySelectorAll("[data-key]")) register(el);
+  if (container) {
+    container.addEventListener("click", onClick);
+    wire();
+  }
+})();
