@@ -256,10 +256,10 @@ class App:
         from digest.edition import EditionStatus, Item
         from digest.themes import section_for
 
-        if edition.status != EditionStatus.DRAFT:
+        if edition.status not in (EditionStatus.DRAFT, EditionStatus.APPROVED):
             raise DigestError(
-                f"edition {edition.id} is {edition.status.value}: only a draft takes more "
-                "articles (they are stored for the next edition)"
+                f"edition {edition.id} is {edition.status.value}: only a draft or an approved "
+                "edition takes more articles (they are stored for the next edition)"
             )
         newsletter = self.settings.newsletter(edition.newsletter)
         held = edition.article_ids
@@ -390,7 +390,7 @@ class App:
         headline. Raises DigestError naming the field."""
         from pydantic import ValidationError
 
-        from digest.edition import refreshed_copy
+        from digest.edition import EditionStatus, refreshed_copy
 
         unknown = sorted(set(fields) - set(ARTICLE_FIXES))
         if unknown:
@@ -405,6 +405,10 @@ class App:
             where, message = first_problem(error)
             reason = _FIX_REASONS.get(where, message.removeprefix("Value error, "))
             raise FieldError(where, reason) from None
+        # An approved edition that holds it goes back to draft first, as any edit of it does
+        # (the store refuses fixes to what readers are about to get as approved).
+        for approved in self.store.drafts_holding(article_id, [EditionStatus.APPROVED]):
+            self.reopen(approved)
         drafts = self.store.drafts_holding(article_id)
         stored = self.store.update_article(fixed)
         for before in drafts:

@@ -95,6 +95,25 @@ def test_an_edit_of_an_approved_edition_puts_it_back_to_draft(
     app.close()
 
 
+def test_a_headline_fix_or_an_added_article_reopens_an_approved_edition(
+    database_url: str, tmp_path: Path
+) -> None:
+    app = kyiv_app(database_url, tmp_path)
+    approved = app.approve(draft_edition(app), datetime(2026, 12, 2, 7, 0))
+    article = approved.items[0].article
+    app.update_article(article.id or 0, title="A headline the editor fixed")
+    fixed = app.store.get_edition(approved.id or 0)
+    assert fixed.status == EditionStatus.DRAFT and fixed.reopened == Reopened.EDITED
+    assert fixed.items[0].article.title == "A headline the editor fixed"
+    again = app.approve(fixed, datetime(2026, 12, 2, 7, 0))
+    body = "The port of Odesa reopened to grain ships on Monday. " * 8
+    text = f"The port of Odesa reopens to grain ships\n\n{body}"
+    [extra] = app.add_content(text, "paste").added
+    grown = app.add_to_draft(again, [extra])
+    assert grown.status == EditionStatus.DRAFT and extra.id in grown.article_ids
+    app.close()
+
+
 def test_no_way_back_once_sent_and_the_list_says_when_and_to_how_many(
     database_url: str, tmp_path: Path
 ) -> None:

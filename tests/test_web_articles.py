@@ -250,7 +250,7 @@ def test_fixing_what_the_intake_guessed(database_url: str, tmp_path: Path) -> No
     app.close()
 
 
-def test_no_fix_once_approved_and_the_editors_subject_is_kept(
+def test_a_fix_reopens_an_approved_edition_none_once_sent_and_the_editors_subject_is_kept(
     sqlite_url: str, tmp_path: Path
 ) -> None:
     settings = settings_for(sqlite_url, tmp_path)
@@ -266,6 +266,13 @@ def test_no_fix_once_approved_and_the_editors_subject_is_kept(
     app.approve(kept)
     with serving(settings) as base, httpx.Client(base_url=base) as client:
         _, csrf = _page(client, "/editions")
+        # Editing an approved edition puts it back to draft, noted, to be approved again.
+        answer = client.post(f"/articles/{top.id}", data={"csrf": csrf, "title": "Still in time"})
+        reopened_page = client.get(answer.headers["location"]).text
+        reopened = app.store.get_edition(edition.id)
+        assert reopened.status.value == "draft" and reopened.reopened is not None
+        assert app.store.get_article(top.id or 0).title == "Still in time"
+        app.send(app.approve(reopened))
         answer = client.post(f"/articles/{top.id}", data={"csrf": csrf, "title": "Too late"})
         page = client.get(answer.headers["location"]).text
         late = _add(
@@ -274,14 +281,15 @@ def test_no_fix_once_approved_and_the_editors_subject_is_kept(
             edition.id,
             paste=f"Night buses to Kherson are running again\nBy: Ivan Example\n\n{BODY}\n",
         )
+    assert not _errors(reopened_page)
     assert _errors(page) == [
         f"Article {top.id} not saved: article {top.id} is in edition {edition.id}, which is "
-        "approved: only articles of drafts can be changed"
+        "sent: only articles of drafts can be changed"
     ]
-    assert app.store.get_article(top.id or 0).title == "A better headline"
+    assert app.store.get_article(top.id or 0).title == "Still in time"
     assert _errors(late)[0] == (
-        f"edition {edition.id} is approved: only a draft takes more articles (they are stored "
-        "for the next edition)"
+        f"edition {edition.id} is sent: only a draft or an approved edition takes more articles "
+        "(they are stored for the next edition)"
     )
     assert [a.title for a in app.store.articles_in_no_edition(5)] == [
         "Night buses to Kherson are running again"

@@ -227,15 +227,18 @@ class Store:
                 "only articles of drafts can be changed"
             )
 
-    def drafts_holding(self, article_id: int) -> list[Edition]:
-        """The draft editions that hold an article (their copy may quote its headline)."""
+    def drafts_holding(
+        self, article_id: int, statuses: Sequence[EditionStatus] = (EditionStatus.DRAFT,)
+    ) -> list[Edition]:
+        """The draft (or other `statuses`) editions that hold an article: their copy may quote
+        its headline."""
         query = (
             select(EditionRow)
             .options(_EDITION_LOAD)
             .join(ItemRow, ItemRow.edition_id == EditionRow.id)
             .where(
                 ItemRow.article_id == article_id,
-                EditionRow.status == EditionStatus.DRAFT.value,
+                EditionRow.status.in_([status.value for status in statuses]),
             )
             .order_by(EditionRow.id)
         )
