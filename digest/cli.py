@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -680,8 +680,15 @@ def send(
             help="Send again to readers whose earlier send has no known outcome.",
         ),
     ] = False,
+    now: Annotated[
+        bool,
+        typer.Option("--now", help="Send now an edition approved for a later time."),
+    ] = False,
 ) -> None:
-    """Send an approved edition to its lists, exactly once per subscriber."""
+    """Send an approved edition to its lists, exactly once per subscriber (one approved for a
+    later time only with --now: `digest run` sends it when it is due)."""
+    from digest.edition import EditionStatus
+    from digest.errors import DigestError
     from digest.send.campaign import check_sendable, plan_send
 
     instance = _app(ctx)
@@ -693,6 +700,15 @@ def send(
     newsletter = instance.settings.newsletter(found.newsletter)
     chosen = lists or newsletter.lists
     check_sendable(found, newsletter)
+    later = ""
+    approved = found.status == EditionStatus.APPROVED
+    if approved and found.send_at and found.send_at > datetime.now(UTC):
+        later = instance.edition_state(found).planned
+    if later and not now and not dry_run:
+        raise DigestError(
+            f"edition {found.id} is approved for {later}: `digest run` sends it then; "
+            f"`digest send {found.id} --now` sends it now"
+        )
     plan = plan_send(instance.store, found, chosen, via or newsletter.sender)
     described = ", ".join(f"{name} ({count} subscribed)" for name, count in plan.lists.items())
     if dry_run:
@@ -703,6 +719,8 @@ def send(
             f"dry run: edition {found.id} via {plan.provider} to {described}; "
             f"{plan.already_delivered} already delivered; HTML {email.size / 1024:.1f} KB"
         )
+        if later:
+            typer.echo(f"approved for {later}: `digest run` sends it then (--now: at once)")
         return
     if not yes and sys.stdin.isatty():
         typer.confirm(

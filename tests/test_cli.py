@@ -254,12 +254,17 @@ def test_subscribers_and_send_through_the_cli(workdir: Path, tmp_path: Path) -> 
     run(workdir, "build", env=env)
     refused = run(workdir, "send", "latest", "--yes", check=False, env=env)
     assert refused.returncode == 1 and "approve it first" in refused.stderr
-    run(workdir, "approve", "latest", env=env)
+    run(workdir, "approve", "latest", "--send-at", "2099-01-05T07:00", env=env)
     dry = run(workdir, "send", "latest", "--dry-run", env=env)
     assert "dry run: edition 1 via outbox to readers (3 subscribed)" in dry.stdout
     assert not (workdir / "outbox").exists()
     run(workdir, "subscribers", "unsubscribe", "ben@example.org", "--list", "readers", env=env)
-    sent = run(workdir, "send", "latest", "--yes", env=env)
+    # Approved for the next scheduled time: only `digest run` then, or --now, sends it.
+    assert "approved for Mon 5 Jan 2099, 07:00 Europe/Kyiv (05:00 UTC)" in dry.stdout
+    early = run(workdir, "send", "latest", "--yes", check=False, env=env)
+    assert early.returncode == 1 and "`digest send 1 --now` sends it now" in early.stderr
+    assert not (workdir / "outbox").exists()
+    sent = run(workdir, "send", "latest", "--yes", "--now", env=env)
     assert "edition 1: 2 sent via outbox in 1 batches" in sent.stdout and "complete" in sent.stdout
     files = sorted((workdir / "outbox" / "ukraine" / "edition-1").glob("*.eml"))
     recipients = [

@@ -35,7 +35,7 @@ def workdir(example_workdir: Path) -> Path:
 
 def send(*args: str, **env: str) -> DigestError | None:
     """The error `digest send` stopped with (None when it succeeded)."""
-    result = CliRunner().invoke(app, ["send", "latest", "--yes", *args], env=env)
+    result = CliRunner().invoke(app, ["send", "latest", "--yes", "--now", *args], env=env)
     if result.exception is None:
         return None
     assert isinstance(result.exception, DigestError), result.exception
