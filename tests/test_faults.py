@@ -71,7 +71,7 @@ def _setup(
 
 def _send(env: dict[str, str], edition_id: int, cwd: Path, **extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [DIGEST, "send", str(edition_id), "--yes"],
+        [DIGEST, "send", str(edition_id), "--yes", "--now"],
         cwd=cwd,
         env={**env, **extra},
         stdout=subprocess.PIPE,

@@ -51,7 +51,7 @@ def prepare(tmp_path: Path, database_url: str, host: str, key: str) -> tuple[dic
 
 def digest_send(env: dict[str, str], edition_id: int, cwd: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [DIGEST, "send", str(edition_id), "--yes"],
+        [DIGEST, "send", str(edition_id), "--yes", "--now"],
         cwd=cwd,
         env=env,
         stdout=subprocess.PIPE,
@@ -81,7 +81,7 @@ def test_killed_send_rerun_delivers_exactly_once_or_reports(
 
         state.faults.clear()
         rerun = subprocess.run(
-            [DIGEST, "send", str(edition_id), "--yes"],
+            [DIGEST, "send", str(edition_id), "--yes", "--now"],
             cwd=tmp_path,
             # No Event Webhook here: the policy decides at once.
             env={**env, "DIGEST_UNKNOWN_SETTLE_WAIT": "PT0S"},
@@ -102,7 +102,7 @@ def test_kill_before_any_answer_then_resend_policy(database_url: str, tmp_path: 
         env, edition_id = prepare(tmp_path, database_url, host, state.api_key)
         state.faults.append(Fault("drop"))  # the request never reaches SendGrid's books
         process = subprocess.run(
-            [DIGEST, "send", str(edition_id), "--yes"],
+            [DIGEST, "send", str(edition_id), "--yes", "--now"],
             cwd=tmp_path,
             env={
                 **env,
@@ -115,7 +115,7 @@ def test_kill_before_any_answer_then_resend_policy(database_url: str, tmp_path: 
         )
         assert process.returncode == 1 and "connection lost" in process.stderr
         rerun = subprocess.run(
-            [DIGEST, "send", str(edition_id), "--yes"],
+            [DIGEST, "send", str(edition_id), "--yes", "--now"],
             cwd=tmp_path,
             env={
                 **env,
