@@ -23,6 +23,23 @@ def without_controls(value: str) -> str:
     return text_block(value)
 
 
+# The fields of an article as a record: what `.json` intake reads and `digest add --json`
+# prints (with its id and word count).
+RECORD_FIELDS = (
+    "title",
+    "url",
+    "source",
+    "author",
+    "published",
+    "tags",
+    "keywords",
+    "text",
+    "image_url",
+    "image_width",
+    "image_height",
+)
+
+
 class Article(BaseModel):
     """A stored or about-to-be-stored article; `id` is None until the store assigns one."""
 

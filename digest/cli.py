@@ -70,23 +70,6 @@ def _print_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
-# What scripts get of an article (and `.json` intake reads back), with its word count.
-_ARTICLE_FIELDS = {
-    "id",
-    "title",
-    "url",
-    "source",
-    "author",
-    "published",
-    "tags",
-    "keywords",
-    "text",
-    "image_url",
-    "image_width",
-    "image_height",
-}
-
-
 def _picture(article: Article) -> str | None:
     if not article.image_url:
         return None
@@ -96,7 +79,10 @@ def _picture(article: Article) -> str | None:
 
 
 def _article_json(article: Article) -> dict[str, Any]:
-    fields = article.model_dump(mode="json", include=_ARTICLE_FIELDS)
+    # What scripts get of an article (and `.json` intake reads back), with its word count.
+    from digest.articles import RECORD_FIELDS
+
+    fields = article.model_dump(mode="json", include={"id", *RECORD_FIELDS})
     return {**fields, "word_count": article.word_count}
 
 

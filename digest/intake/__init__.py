@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from digest.articles import RECORD_FIELDS as _RECORD_FIELDS
 from digest.articles import Article
 from digest.errors import SourceError, first_problem
 from digest.intake.html import extract_page
@@ -23,19 +24,6 @@ from digest.intake.pasted import parse_pasted
 from digest.intake.records import json_records, jsonl_records
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl", ".ndjson")
-_RECORD_FIELDS = (
-    "title",
-    "url",
-    "source",
-    "author",
-    "published",
-    "tags",
-    "keywords",
-    "text",
-    "image_url",
-    "image_width",
-    "image_height",
-)
 # Fields of `digest add --json` output that the store or the text decides, ignored when read back.
 _DERIVED_FIELDS = ("id", "word_count")
 
