@@ -2,7 +2,7 @@
 TF-IDF + k-means baseline computed in the same run on the same articles.
 
 Run: .venv/bin/python benchmarks/bench_themes.py [--compare [--vectors FILE.json]]
-     [--embeddings MODEL_FOLDER]   (the last in an environment with digest[embeddings])
+     [--embeddings MODEL_FOLDER]   (a static model made by `digest themes-model`)
 
 Two labelled sets from ../shared/data:
 
@@ -17,8 +17,8 @@ Two labelled sets from ../shared/data:
   merged into six topics, grouped all at once.
 
 --compare scores the representations tried (TF-IDF variants; with --vectors, sentence
-embeddings precomputed by benchmarks/embed_bbc.py, alone and combined with TF-IDF) on both
-halves.
+embeddings precomputed by benchmarks/embed_bbc.py, alone and combined with TF-IDF; with
+--embeddings, the extra's static model alone and mixed) on both halves.
 """
 
 from __future__ import annotations
@@ -245,7 +245,12 @@ def mixed(first: Grouper, second: Grouper, share: float, threshold: float, small
     return Grouper(similarity=similarity, threshold=threshold, small=small)
 
 
-def compare(halves: dict[str, list[list[Labelled]]], vectors: Path | None, ids: dict[int, str]):
+def compare(
+    halves: dict[str, list[list[Labelled]]],
+    vectors: Path | None,
+    ids: dict[int, str],
+    static: str | None = None,
+):
     shipped = TfidfWeights(headline=3, lead=1, body=0, lead_words=150, bigrams=0, min_articles=1)
     words = replace(DEFAULT_WEIGHTS, bigrams=0)
     variants: dict[str, Grouper] = {
@@ -265,6 +270,15 @@ def compare(halves: dict[str, list[list[Labelled]]], vectors: Path | None, ids: 
         variants["embeddings + TF-IDF (half each), t = 0.12 + 0.05/sqrt(ab)"] = mixed(
             embedded, TFIDF, 0.5, 0.12, 0.05
         )
+    if static is not None:
+        from digest.embeddings import embedding_grouper, embedding_similarity
+
+        variants["static model alone (edition mean removed), t = 0.04 + 0.05/sqrt(ab)"] = Grouper(
+            lambda articles: embedding_similarity(articles, static), 0.04, 0.05
+        )
+        variants["half static model, half TF-IDF (the extra), t = 0.09 + 0.05/sqrt(ab)"] = (
+            embedding_grouper(static)
+        )
     print(
         "| representation | tuning: ARI | k-means | mostly one topic "
         "| other: ARI | k-means | mostly one topic |"
@@ -281,7 +295,7 @@ def compare(halves: dict[str, list[list[Labelled]]], vectors: Path | None, ids: 
         print(f"| {name} | {' | '.join(cells)} |", flush=True)
 
 
-def cnndm(path: Path = CNNDM) -> None:
+def cnndm(grouper: Grouper, path: Path = CNNDM) -> None:
     urls = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         record = json.loads(line)
@@ -304,7 +318,7 @@ def cnndm(path: Path = CNNDM) -> None:
     )
     # One "edition" of 58 articles: room for as many sections as a newsletter may have.
     start = time.perf_counter()
-    groups = plan_sections(articles, theme="news", max_sections=12)
+    groups = plan_sections(articles, theme="news", max_sections=12, grouper=grouper)
     seconds = time.perf_counter() - start
     found = {id(a): str(n) for n, g in enumerate(groups) for a in g.articles}
     one = ari(labels, [found[id(a)] for a in articles])
@@ -337,7 +351,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--compare", action="store_true")
     parser.add_argument("--vectors", type=Path)
-    parser.add_argument("--embeddings", help="group with the embeddings extra and this model")
+    parser.add_argument(
+        "--embeddings", help="group with the embeddings extra and this static model folder"
+    )
     options = parser.parse_args()
     items = bbc()
     ids = {item.article.id or 0: item.id for item in items}
@@ -346,13 +362,19 @@ def main() -> None:
         for half in ("tuning", "other")
     }
     if options.compare:
-        compare(halves, options.vectors, ids)
+        compare(halves, options.vectors, ids, options.embeddings)
         return
     grouper = TFIDF
     name = "digest (TF-IDF, the default)"
     if options.embeddings:
-        from digest.embeddings import embedding_grouper
+        start = time.perf_counter()
+        from digest.embeddings import _model, embedding_grouper
 
+        _model(options.embeddings)
+        print(
+            f"embeddings extra: model2vec imported and the model loaded in "
+            f"{(time.perf_counter() - start) * 1000:.0f} ms (once per process)"
+        )
         grouper = embedding_grouper(options.embeddings)
         name = "digest (embeddings extra)"
     print(
@@ -369,7 +391,7 @@ def main() -> None:
             f"{statistics.median(timings) * 1000:.0f} ms, max {max(timings) * 1000:.0f} ms"
         )
         print("\n".join(shown))
-    cnndm()
+    cnndm(grouper)
 
 
 if __name__ == "__main__":

