@@ -30,6 +30,7 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
@@ -440,6 +441,8 @@ def load_settings(config_path: Path | None = None) -> Settings:
         settings: Settings = bound()
     except ValidationError as error:
         raise ConfigError(_describe(origins, error)) from None
+    except SettingsError as error:
+        raise ConfigError(_unparsed(origins, error)) from None
     except ValueError as error:  # TOML syntax errors
         raise ConfigError(f"{origin}: {error}") from None
     if not settings.database_url:
@@ -459,6 +462,19 @@ def _describe(origins: Origins, error: ValidationError) -> str:
             reason = "unknown setting" + _nearest_key(problem["loc"])
         lines.append(f"{origins.blame(problem['loc'])}: {key}: {reason}")
     return "\n".join(lines)
+
+
+def _unparsed(origins: Origins, error: SettingsError) -> str:
+    """A list or table setting given in the environment or .env that is not JSON, named as
+    its variable: pydantic-settings names only the field and its own source class."""
+    found = re.search(r'field "([^"]+)"', str(error))
+    if found is None:
+        return str(error)
+    key = found.group(1)
+    return (
+        f"{origins.blame((key,))}: {key}: not valid JSON (a list is written like "
+        '["10.1.0.0/16"], a table like {"key": "value"})'
+    )
 
 
 def _nearest_key(loc: tuple[str | int, ...]) -> str:

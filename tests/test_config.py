@@ -123,6 +123,22 @@ def test_invalid_environment_value(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     )
 
 
+def test_a_list_that_is_not_json_names_its_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path, GOOD)
+    monkeypatch.setenv("DIGEST_FETCH_ALLOWED_NETWORKS", "10.1.0.0/16")
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    assert str(raised.value).startswith(
+        "environment variable DIGEST_FETCH_ALLOWED_NETWORKS: fetch_allowed_networks: not valid JSON"
+    )
+    monkeypatch.delenv("DIGEST_FETCH_ALLOWED_NETWORKS")
+    (tmp_path / ".env").write_text("DIGEST_FETCH_TIMEOUT=3\nDIGEST_FETCH_ALLOWED_NETWORKS=[x\n")
+    with pytest.raises(ConfigError, match=r"^\.env:2: DIGEST_FETCH_ALLOWED_NETWORKS: .*JSON"):
+        load_settings()
+
+
 def test_toml_syntax_error(tmp_path: Path) -> None:
     path = write(tmp_path, "[newsletters.weekly\n")
     with pytest.raises(ConfigError, match=str(path)):
