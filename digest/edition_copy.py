@@ -509,19 +509,23 @@ def stale_copy(edition: Edition, theme: str, outside: Sequence[str] = ()) -> lis
     no longer holds: a story not in it, a lead that is no longer the lead, a count, a section.
     A phrase names a story that left when it matches none of the edition's stories and
     either matches one of the `outside` headlines (stored articles the edition does not hold:
-    a removed story goes back among them) or names someone or somewhere the edition no longer
-    mentions. Copy equal to the one built from the edition as it stands is never stale."""
+    a removed story goes back among them) or names someone or somewhere that the edition no
+    longer mentions and an outside headline does. Copy equal to the one built from the
+    edition as it stands is never stale."""
     built = built_copy(outline(edition.sections), theme)
     known = _edition_words(edition, theme)
     ignored = _COPY_WORDS | set(content_stems(theme))
     others = [set(content_stems(clean_headline(headline))) for headline in outside]
+    outside_words = {word for headline in outside for word in tokens(clean_headline(headline))}
     findings: list[tuple[str, str]] = []
     for field in ("subject", "preheader", "intro"):
         text: str = getattr(edition, field)
         if not text.strip() or text == getattr(built, field):
             continue
         messages = _counts(text, known)
-        messages += _named(text, known, others, ignored, check_lead=field != "preheader")
+        messages += _named(
+            text, known, (others, outside_words), ignored, check_lead=field != "preheader"
+        )
         findings += [(field, message) for message in dict.fromkeys(messages)]
     return findings
 
@@ -546,12 +550,14 @@ def _share(stems: set[str], story: set[str]) -> float:
 def _named(
     text: str,
     known: _EditionWords,
-    others: list[set[str]],
+    outside: tuple[list[set[str]], set[str]],
     ignored: frozenset[str],
     check_lead: bool,
 ) -> list[str]:
     """Clauses that name a section or a story the edition no longer has, and a first story
-    that is not the lead."""
+    that is not the lead. A name counts as gone only when a story outside the edition has it
+    in its headline: a name the editor brings in ("Good morning from Lviv") is their own."""
+    others, outside_words = outside
     messages = []
     first_story = True
     for clause in (c.strip() for c in _CLAUSES.split(text)):
@@ -574,7 +580,11 @@ def _named(
             continue
         left = any(_share(stems, other) >= _NAMES_SHARE for other in others) and len(stems) > 1
         names = [w.strip(".,;:!?'’\"“”()") for w in clause.split()[1:] if w[:1].isupper()]
-        gone = [name for name in names if name and not set(tokens(name)) <= known.words]
+        gone = [
+            name
+            for name in names
+            if name and not set(tokens(name)) <= known.words and set(tokens(name)) <= outside_words
+        ]
         if left or gone:
             messages.append(f'names "{_quoted(clause)}", which is no longer in the edition')
             first_story = False

@@ -207,9 +207,24 @@ def test_a_removed_lead_named_by_a_name_the_edition_no_longer_has() -> None:
     gone = mine.model_copy(
         update={"sections": [Section(title="Power grid", items=power.items[1:]), *rest]}
     )
-    assert [f for f in stale_copy(gone, THEME) if f[0] == "subject"] == [
+    removed = [power.items[0].article.title]
+    assert [f for f in stale_copy(gone, THEME, outside=removed) if f[0] == "subject"] == [
         ("subject", 'names "Lights back on…", which is no longer in the edition')
     ]
+
+
+def test_a_name_the_editor_brings_in_is_not_stale() -> None:
+    # No story has Dnipro or Zelensky, in the edition or outside it: the editor’s own words.
+    edition = _edition(OUTLINE)
+    mine = edition.model_copy(
+        update={
+            "intro": "Good morning from Dnipro. President Zelensky spoke to the nation last "
+            "night; here is what the day brought.",
+            "preheader": "Written in Dnipro by the desk.",
+        }
+    )
+    outside = ["Beekeepers report a record honey harvest"]
+    assert stale_copy(mine, THEME, outside=outside) == []
 
 
 def test_lint_warns_of_summaries_far_over_the_budget_or_empty() -> None:
