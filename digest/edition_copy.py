@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from digest.articles import strip_attribution
 from digest.terms import content_stems, tokens
-from digest.themes import BRIEF_TITLE
+from digest.themes import BRIEF_TITLE, TOP_TITLE
 
 if TYPE_CHECKING:
     from digest.edition import Edition, Section
@@ -353,14 +353,17 @@ def _sections_tail(sections: Outline, stories: list[_Story], named: set[int]) ->
     """ "More on A and B, and three in brief." for the sections with stories not named."""
     unread = [story for index, story in enumerate(stories) if index not in named]
     unnamed = sorted({story.section for story in unread})
-    themed = [sections[s][0] for s in unnamed if sections[s][0] != BRIEF_TITLE]
+    themed = [sections[s][0] for s in unnamed if sections[s][0] not in (BRIEF_TITLE, TOP_TITLE)]
     brief = [story for story in unread if sections[story.section][0] == BRIEF_TITLE]
+    # An edition of one "Top stories" section has no section to name: "Plus three more."
+    top = [story for story in unread if sections[story.section][0] == TOP_TITLE]
     parts = []
     if themed:
         parts.append(f"More on {_join_and(themed)}")
-    if brief:
-        words = f"{number_words(len(brief))} in brief"
-        parts.append(f"and {words}" if themed else f"Plus {words}")
+    for stories_left, label in ((brief, "in brief"), (top, "more")):
+        if stories_left:
+            words = f"{number_words(len(stories_left))} {label}"
+            parts.append(f"and {words}" if parts else f"Plus {words}")
     return (", ".join(parts) + ".") if parts else ""
 
 
