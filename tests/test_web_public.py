@@ -271,3 +271,39 @@ def test_any_accent_gives_readable_text_and_links(accent: str) -> None:
     assert look.accent == accent
     assert contrast(_rgb(look.accent), _rgb(look.on_accent)) >= 4.5
     assert contrast(_rgb(look.link), WHITE) >= 4.5
+
+
+def test_the_confirmation_link_carries_nothing_personal(database_url: str, tmp_path: Path) -> None:
+    import base64
+
+    settings = settings_for(database_url, tmp_path)
+    app = App(settings)
+    address, name = "Olena.Kovalenko@example.org", "Olena Kovalenko"
+    with serving(settings) as base, httpx.Client(base_url=base) as client:
+        asked = client.post("/subscribe/readers", data={"email": address, "name": name})
+        assert asked.status_code == 200
+        path, _ = confirm_link(tmp_path / "outbox")
+        token = path.removeprefix("/confirm/")
+        # Whatever part of the link is decoded, no address, name or client address is in it.
+        readable = token
+        for part in token.split("."):
+            try:
+                readable += base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)).decode(
+                    "latin-1"
+                )
+            except ValueError:
+                continue
+        for secret in ("olena", "kovalenko", "example.org", "127.0.0.1"):
+            assert secret not in readable.casefold(), secret
+        assert_page(client.get(path), 200, address.split("@")[0])
+        # The request is erased before it is confirmed: the link no longer works, and confirms
+        # no one else who signs up after (SQLite may give them the erased row's id).
+        assert app.store.subscribers.remove(address) == 1
+        assert_page(client.get(path), 404, "This confirmation link does not work")
+        other = "someone.else@example.net"
+        client.post("/subscribe/readers", data={"email": other})
+        assert_page(client.post(path), 404, "This confirmation link does not work")
+        list_id = app.store.subscribers.list_id("readers")
+        again = app.store.subscribers.find(list_id, other)
+        assert again is not None and again.status.value == "pending"
+    app.close()

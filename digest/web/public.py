@@ -211,8 +211,18 @@ def subscribe(
             request, newsletter, list_name, 429, error=t("rate_limited"), email=email, name=name
         )
     app = _app(request)
-    token = _confirmations(request, newsletter).dumps(
-        {"list": list_name, "email": address, "name": name, "client": client}
+    serializer = _confirmations(request, newsletter)
+    # The request is kept as a pending row, and the link names only that row: a link is
+    # readable by whoever sees it (logs, forwarded mail), so it carries no address or name.
+    list_id = app.store.subscribers.ensure_list(list_name)
+    pending = app.store.subscribers.find(list_id, address)
+    if pending is None:
+        pending, _ = app.store.subscribers.add(
+            list_id,
+            NewSubscriber(email=address, name=name, status=Status.PENDING, source="web form"),
+        )
+    token = serializer.dumps(
+        {"list": list_name, "id": pending.id, "for": _address_check(serializer, address)}
     )
     link = f"{newsletter.web_base}/confirm/{token}"
     lifetime = t.duration(app.settings.confirm_link_lifetime)
@@ -226,18 +236,19 @@ def subscribe(
         )
     finally:
         sender.close()
-    list_id = app.store.subscribers.ensure_list(list_name)
-    if app.store.subscribers.find(list_id, address) is None:
-        app.store.subscribers.add(
-            list_id,
-            NewSubscriber(email=address, name=name, status=Status.PENDING, source="web form"),
-        )
     return _form(request, newsletter, list_name, sent=True)
 
 
-def _confirmation(request: Request, token: str) -> tuple[dict[str, str], NewsletterConfig]:
-    """The request a confirmation link carries, and its newsletter. An expired link was still
-    ours (its signature holds), so its error page can name the newsletter."""
+def _address_check(serializer: URLSafeTimedSerializer, address: str) -> str:
+    """A keyed digest of the address: the link fits only the row it was sent for (a row
+    erased and its id used again does not match), and says nothing of the address."""
+    signer = serializer.make_signer("digest-confirm-address")
+    return signer.get_signature(address.casefold()).decode("ascii")[:16]
+
+
+def _confirmation(request: Request, token: str) -> tuple[Subscriber, NewsletterConfig]:
+    """The pending request a confirmation link names, and its newsletter. An expired link was
+    still ours (its signature holds), so its error page can name the newsletter."""
     settings = _app(request).settings
     lifetime = settings.confirm_link_lifetime
     fallback = next(iter(settings.newsletters.values())) if len(settings.newsletters) == 1 else None
@@ -256,50 +267,40 @@ def _confirmation(request: Request, token: str) -> tuple[dict[str, str], Newslet
         raise PublicError(410, "expired_confirm", owner, lifetime=t.duration(lifetime)) from None
     except BadData:  # forged, altered, truncated, not base64, not JSON: all "unknown"
         raise PublicError(404, "bad_confirm", fallback) from None
-    if not isinstance(data, dict) or not {"list", "email"} <= data.keys():
+    if not isinstance(data, dict) or not {"list", "id", "for"} <= data.keys():
         raise PublicError(404, "bad_confirm", fallback)
-    found = {key: str(value) for key, value in data.items()}
-    owner = _owner_of(request, found["list"])
+    owner = _owner_of(request, str(data["list"]))
     if owner is None:
         raise PublicError(404, "no_list", fallback)
-    return found, owner
+    try:
+        person = _app(request).store.subscribers.get(int(data["id"]))
+    except (DigestError, TypeError, ValueError):  # erased since, or not a number
+        raise PublicError(404, "bad_confirm", owner) from None
+    if person.list != data["list"] or data["for"] != _address_check(serializer, person.email):
+        raise PublicError(404, "bad_confirm", owner)
+    return person, owner
 
 
 @router.get("/confirm/{token}", response_class=HTMLResponse)
 def confirm_page(request: Request, token: str) -> HTMLResponse:
-    data, newsletter = _confirmation(request, token)
+    person, newsletter = _confirmation(request, token)
     return public_page(
-        request, "confirm.html", newsletter, email=data["email"], token=token, done=False
+        request, "confirm.html", newsletter, email=person.email, token=token, done=False
     )
 
 
 @router.post("/confirm/{token}", response_class=HTMLResponse)
 def confirm(request: Request, token: str) -> HTMLResponse:
     """Only here does an address become subscribed; the consent is recorded."""
-    data, newsletter = _confirmation(request, token)
-    app = _app(request)
-    list_id = app.store.subscribers.ensure_list(data["list"])
+    person, newsletter = _confirmation(request, token)
     now = datetime.now(UTC)
     client = request.client.host if request.client else "?"
     origin = f"web form, double opt-in confirmed from {client}"
-    found = app.store.subscribers.find(list_id, data["email"])
-    if found is None:
-        app.store.subscribers.add(
-            list_id,
-            NewSubscriber(
-                email=data["email"],
-                name=data.get("name", ""),
-                status=Status.SUBSCRIBED,
-                source="web form",
-                consent_at=now,
-                consent_origin=origin,
-            ),
-        )
-    elif found.status != Status.SUBSCRIBED:
+    if person.status != Status.SUBSCRIBED:
         # An explicit, confirmed request: the one way back for an address that had left.
-        app.store.subscribers.confirm(found.id, now, origin)
+        _app(request).store.subscribers.confirm(person.id, now, origin)
     return public_page(
-        request, "confirm.html", newsletter, email=data["email"], token=token, done=True
+        request, "confirm.html", newsletter, email=person.email, token=token, done=True
     )
 
 
