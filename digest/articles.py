@@ -144,7 +144,19 @@ _CAPITALS_DATELINE = re.compile(
 )
 
 
+# "By Jane Doe: …", "BY JANE DOE⏎", "By Jane Doe, Reuters⏎⏎": a byline the text opens with,
+# ended by a colon, a line break or a dash. Capitalised words only, so "By the end of May,"
+# and "By Tuesday the council…" stay.
+_OPENING_BYLINE = re.compile(
+    r"^\s*(?:By|BY)\s+[A-Z][\w.'’-]*(?:\s+[A-Z][\w.'’-]*){0,3}"
+    r"(?:,\s*[A-Z][\w.&'’-]*(?:\s+[A-Z][\w.&'’-]*){0,3})?(?:\s*:|[ \t]*\n|\s+[-–—]\s)\s*"
+)
+
+
 def without_dateline(text: str) -> str:
+    """The text without the byline and wire dateline it may open with: neither is news, and
+    a summary or a section heading should not start with "By Jane Doe:" or "(CNN)"."""
+    text = _OPENING_BYLINE.sub("", text, count=1)
     text = _DATELINE.sub("", text, count=1)
     return _CAPITALS_DATELINE.sub("", text, count=1)
 

@@ -134,3 +134,28 @@ def test_budget_smaller_than_any_sentence_still_gives_one_whole_sentence() -> No
     assert re.fullmatch(
         r"Sentence number \d talks about the war in Ukraine at some length\.", summary.text
     )
+
+
+@pytest.mark.parametrize(
+    "opening",
+    ["By Jane Doe: ", "BY JANE DOE\n", "By Jane Doe, Reuters\n\n", "By J.R. Stone - "],
+)
+def test_a_byline_the_text_opens_with_is_not_summarised(opening: str) -> None:
+    text = (
+        f"{opening}The city council voted on Tuesday to close the old bridge to traffic. "
+        "Engineers found cracks in two of its pillars. Repairs will take a year."
+    )
+    article = Article(id=1, title="Repairs ahead for a river crossing", text=text)
+    summary = ExtractiveSummarizer().summarize(article, theme="news", max_words=60).text
+    assert summary.startswith("The city council voted on Tuesday"), summary
+    assert "Doe" not in summary and "Stone" not in summary
+
+
+def test_by_opening_a_sentence_is_kept() -> None:
+    text = (
+        "By the end of May, the council will have closed the old bridge to traffic. "
+        "Engineers found cracks in two of its pillars."
+    )
+    article = Article(id=1, title="Repairs ahead for a river crossing", text=text)
+    summary = ExtractiveSummarizer().summarize(article, theme="news", max_words=60).text
+    assert summary.startswith("By the end of May, the council")
