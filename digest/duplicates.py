@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from urllib.parse import urlsplit
 
 from digest.articles import Article
 from digest.grouping import TfidfWeights, cosine, tfidf_vectors
@@ -84,8 +85,17 @@ def reports_of_events(articles: Sequence[Article]) -> list[list[int]]:
 
 
 def _same_source(a: Article, b: Article) -> bool:
-    """Two articles of one outlet are two stories, never two reports of one (a follow-up)."""
-    return bool(a.source and b.source and a.source.casefold() == b.source.casefold())
+    """Two articles of one outlet are two stories, never two reports of one (a follow-up).
+    The outlet is the source named, else the site the article is from."""
+    first, second = _outlet_key(a), _outlet_key(b)
+    return first is not None and first == second
+
+
+def _outlet_key(article: Article) -> str | None:
+    if article.source:
+        return article.source.casefold()
+    host = urlsplit(article.url).hostname if article.url else None
+    return host.removeprefix("www.") if host else None
 
 
 def main_report(reports: Sequence[Article], theme_words: set[str] | None = None) -> Article:

@@ -70,6 +70,16 @@ def test_different_stories_on_one_topic_stay_apart() -> None:
     # One outlet's two articles are two stories, however alike (a follow-up, a correction).
     same_outlet = FERRY_B.model_copy(update={"source": FERRY_A.source})
     assert reports_of_events([FERRY_A, same_outlet]) == [[0], [1]]
+    # Without a source named, the site tells the outlet: www.site and site are one.
+    assert FERRY_A.url and FERRY_B.url
+    site = FERRY_A.url.split("/")[2].removeprefix("www.")
+    unnamed = [
+        FERRY_A.model_copy(update={"source": None}),
+        FERRY_B.model_copy(update={"source": None, "url": f"https://www.{site}/later"}),
+    ]
+    assert reports_of_events(unnamed) == [[0], [1]]
+    other_site = unnamed[1].model_copy(update={"url": "https://other.example.net/ferry"})
+    assert reports_of_events([unnamed[0], other_site]) == [[0, 1]]
     edition = draft(stories)
     assert len(edition.items) == 5 and not any(item.also for item in edition.items)
 
