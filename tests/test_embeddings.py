@@ -4,6 +4,7 @@ pointing one way), read through model2vec as a distilled model is."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -104,6 +105,52 @@ def test_a_missing_model_folder_is_one_clear_error(tmp_path: Path) -> None:
     app.close()
 
 
+def test_a_folder_that_is_not_a_static_model_is_one_clear_error(
+    tmp_path: Path, model_folder: Path
+) -> None:
+    sentence_model = tmp_path / "minilm"
+    sentence_model.mkdir()
+    (sentence_model / "config.json").write_text('{"model_type": "bert"}')
+    (sentence_model / "model.safetensors").write_bytes(b"\x00" * 64)
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    for file in model_folder.iterdir():
+        (damaged / file.name).write_bytes(file.read_bytes())
+    (damaged / "model.safetensors").write_bytes(b"not a tensor file")
+    cases = {
+        sentence_model: r"a sentence model, not the static one .*--source",
+        damaged: r"not a readable static model \(",
+    }
+    for folder, expected in cases.items():
+        settings = Settings(
+            database_url=f"sqlite:///{tmp_path}/digest.db", themes_embedding_model=str(folder)
+        )
+        app = App(settings)
+        with pytest.raises(DigestError) as raised:
+            app.grouper().similarity(_articles(*HARBOUR, *CHESS, LONE))
+        message = str(raised.value)
+        assert message.startswith(f"themes_embedding_model: {folder}: ")
+        assert "\n" not in message and re.search(expected, message), message
+        app.close()
+
+
+def test_a_bad_output_folder_is_refused_before_any_work(tmp_path: Path) -> None:
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "mine.txt").write_text("mine")
+    for out, expected in ((a_file, "exists and is not a folder"), (busy, "other files in it")):
+        result = subprocess.run(
+            [sys.executable, "-m", "digest", "themes-model", str(out)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 1 and expected in result.stderr, result.stderr
+    assert a_file.read_text() == "mine" and (busy / "mine.txt").read_text() == "mine"
+
+
 def test_making_the_model_without_the_distiller_says_what_to_install(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "digest", "themes-model", str(tmp_path / "model")],
@@ -115,5 +162,5 @@ def test_making_the_model_without_the_distiller_says_what_to_install(tmp_path: P
     message = result.stderr.strip()
     assert message.count("\n") == 0
     # The distiller (torch) is not among the test tools: the one line names the extra.
-    assert "digest[embeddings-distill]" in message or "--source" in message
+    assert ".[embeddings-distill]" in message or "--source" in message
     assert not (tmp_path / "model").exists()
