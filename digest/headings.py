@@ -273,6 +273,7 @@ def name_sections(
         for p in group:
             mentions.update(p.mentions)
         size, others = len(group), max(everyone - len(group), 1)
+        before_names = _before_names(group)
         choices = []
         names: dict[tuple[str, ...], bool] = {}
         nouns: set[tuple[str, ...]] = set()  # names and noun phrases
@@ -285,6 +286,14 @@ def name_sections(
             names[key] = all(w[:1].isupper() for w in words)
             if len(key) == 1 and _lone_word_says_nothing(form, name):
                 continue
+            if len(key) == 1 and before_names[key[0]] >= 0.75 * mentions[key]:
+                continue  # "David": a first name of different people, not what they share
+            if len(key) == 1 and names[key]:
+                # Articles that use the name as the heading writes it, give or take a plural:
+                # "customers" shares the stem of "Customs" but is not about them.
+                count = sum(_writes(p, key, form) for p in group)
+                if count < min(2, size):
+                    continue
             # A noun phrase: two or more words, none a vague verb or adjective.
             phrase = len(key) > 1 and not any(_vague(w) for w in words if not w[:1].isupper())
             if names[key] or phrase:
@@ -367,6 +376,24 @@ _VAGUE_STEMS = frozenset(stem(w) for w in _VAGUE)
 
 # Stop words that open names when capitalised: "New York", "New Zealand", "New Labour".
 _NAME_OPENERS = frozenset({"new"})
+
+
+def _before_names(group: Sequence[_Phrases]) -> Counter[str]:
+    """For each word, how often the group writes it just before a capitalised word ("David"
+    in "David Blunkett"): a word seldom written without one is the first part of names."""
+    found: Counter[str] = Counter()
+    for phrases in group:
+        for key, forms in phrases.forms.items():
+            if len(key) == 2:
+                found[key[0]] += sum(n for f, n in forms.items() if f.split()[-1][:1].isupper())
+    return found
+
+
+def _writes(phrases: _Phrases, key: tuple[str, ...], form: str) -> bool:
+    """Whether the article writes the one-word name as form, its plural or its singular."""
+    wanted = form.casefold()
+    variants = {wanted, f"{wanted}s", wanted.removesuffix("s")}
+    return any(f.casefold() in variants for f in phrases.forms.get(key, {}))
 
 
 def _lone_word_says_nothing(form: str, name: bool) -> bool:

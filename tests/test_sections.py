@@ -258,3 +258,47 @@ def test_a_place_whose_name_opens_with_a_stop_word_is_named_whole() -> None:
     articles = [Article(title=title, text=text) for title, text in stories]
     headings = name_sections([articles[:3], articles[3:]], "world news", [True, True])
     assert headings[0] == "New York"
+
+
+def test_a_first_name_of_different_people_does_not_head_a_section() -> None:
+    # Three Davids, each a different person; what the stories share is the stage.
+    texts = [
+        (
+            "David Hare's new play opens in London",
+            "David Hare opened his new play on a London stage. Hare said the cast had "
+            "a long run of rehearsals.",
+        ),
+        (
+            "Award for David Tennant's Hamlet",
+            "David Tennant won an award for his Hamlet on the stage. Tennant thanked the "
+            "company and the cast.",
+        ),
+        (
+            "David Suchet returns in a new production",
+            "David Suchet is back on stage in a new production. Suchet said acting had "
+            "always been his first love.",
+        ),
+    ]
+    heading = name_sections([_articles(*texts), _articles(*CHESS)], THEME, [True, False])[0]
+    assert "David" not in heading, heading
+
+
+def test_a_name_is_not_heading_stories_that_only_share_its_stem() -> None:
+    # "customers" stems as "Customs" does: only one story is about the customs service.
+    texts = [
+        (
+            "Customs seize fake phones at the port",
+            "Officers from Customs seized fake phones at the port. A spokesman for Customs "
+            "said the phones came by sea, and Customs will destroy them.",
+        ),
+        (
+            "Broadband firm has a slow week",
+            "The broadband firm lost customers after its phone lines were slow for a week.",
+        ),
+        (
+            "Phone company grows its broadband service",
+            "The phone company added customers to its broadband service in the autumn.",
+        ),
+    ]
+    heading = name_sections([_articles(*texts), _articles(*CHESS)], THEME, [True, False])[0]
+    assert heading != "Customs", heading
