@@ -452,6 +452,8 @@ class App:
                 newsletter.name, newsletter.max_articles, feeds=newsletter.feed_urls
             )
         if not articles:
+            if not self.store.list_articles(limit=1):
+                raise DigestError("no articles stored yet: add some with `digest add`")
             raise DigestError(
                 f"no new articles for {newsletter.name}: every stored article is already in an "
                 "edition (add some with `digest add`)"

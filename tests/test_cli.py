@@ -103,6 +103,12 @@ def test_full_pipeline_from_examples(workdir: Path, shared_data: Path) -> None:
     assert "no new articles for ukraine" in nothing.stderr
 
 
+def test_build_with_nothing_stored_says_so(workdir: Path) -> None:
+    empty = run(workdir, "build", check=False)
+    assert empty.returncode == 1
+    assert empty.stderr.strip() == "error: no articles stored yet: add some with `digest add`"
+
+
 def test_edit_round_trip_and_validation(workdir: Path) -> None:
     run(
         workdir,
