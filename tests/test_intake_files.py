@@ -224,3 +224,28 @@ def test_html_page_time_keeps_its_offset() -> None:
     published = extract_page(page).published
     assert published is not None
     assert published.isoformat() == "2026-11-20T08:15:00+02:00"
+
+
+def test_a_page_without_a_site_name_is_credited_to_its_site_never_an_address() -> None:
+    from digest.intake.html import extract_page
+
+    body = "<p>" + "The harbour cranes were repaired and the grain ships left. " * 12 + "</p>"
+    html = (
+        "<html><head><title>Cranes repaired</title></head>"
+        f"<body><article>{body}</article></body></html>"
+    )
+    credits = {
+        url: extract_page(html, url).source
+        for url in (
+            "http://127.0.0.1:8123/story",
+            "http://localhost:8000/story",
+            "http://[::1]:8080/story",
+            "https://www.harbour-post.example/story",
+        )
+    }
+    assert credits == {
+        "http://127.0.0.1:8123/story": None,
+        "http://localhost:8000/story": None,
+        "http://[::1]:8080/story": None,
+        "https://www.harbour-post.example/story": "harbour-post.example",
+    }

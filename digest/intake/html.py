@@ -64,9 +64,35 @@ def extract_page(html: str | bytes, url: str | None = None) -> ExtractedPage:
         title=title,
         text="\n\n".join(lines),
         author=(document.author or None),
-        source=document.sitename or document.hostname or None,
+        source=_site_name(document.sitename) or _site_name(document.hostname),
         published=published,
         url=document.url or url,
         keywords=keywords,
         picture=page_picture(html, document.url or url),
     )
+
+
+def _site_name(name: str | None) -> str | None:
+    """The page's site name, or its host ("example.org" for www.example.org), as its credit;
+    nothing for an address or a loopback name ("127.0.0.1:8123", trafilatura's site name for
+    a page it cannot name), which credit no outlet."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    text = " ".join((name or "").split())
+    if not text:
+        return None
+    if " " in text or not any(mark in text for mark in ".:["):
+        return text  # "The Kyiv Independent", "Reuters": a name, not a host
+    try:
+        raw = urlsplit(f"//{text}").hostname or ""
+    except ValueError:  # "[oops": not a host, a name
+        return text
+    host = raw.removeprefix("www.")
+    if not host or host == "localhost" or host.endswith(".localhost"):
+        return None
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return host if text.lower().startswith(raw) else text
+    return None
