@@ -3,8 +3,10 @@ double opt-in, the archive, and SendGrid's signed event webhook."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
+import secrets
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -76,6 +78,53 @@ def test_editor_pages_edit_and_approve(database_url: str, tmp_path: Path) -> Non
         assert stored.status == "draft" and stored.subject == "After approval"
         note = client.get(reopened.headers["location"]).text
         assert "Edited after approval: approve again to send." in note
+    app.close()
+
+
+def _said(page: str) -> list[str]:
+    """The page's notices and errors, as it shows them."""
+    return [
+        html.unescape(text).strip()
+        for text in re.findall(
+            r'<p class="(?:notice|error)" role="(?:status|alert)">([^<]*)</p>', page
+        )
+    ]
+
+
+def test_notices_are_said_once_and_no_link_can_carry_one(sqlite_url: str, tmp_path: Path) -> None:
+    settings = settings_for(sqlite_url, tmp_path)
+    app = App(settings)
+    edition = draft_edition(app)
+    app.store.subscribers.ensure_list("readers")
+    page_path = f"/editions/{edition.id}"
+    with serving(settings) as base, httpx.Client(base_url=base) as client:
+        csrf = csrf_of(client.get(page_path).text)
+        sent = client.post(f"{page_path}/test", data={"csrf": csrf, "address": "me@example.org"})
+        assert sent.status_code == 303 and sent.headers["location"] == page_path
+        assert _said(client.get(page_path).text) == ["Test copy sent to me@example.org."]
+        assert _said(client.get(page_path).text) == []  # a reload does not say it again
+        refused = client.post(f"{page_path}/test", data={"csrf": csrf, "address": "nobody"})
+        assert "?" not in refused.headers["location"]
+        [error] = _said(client.get(page_path).text)
+        assert error.startswith("Test not sent:")
+        # A crafted link says nothing, on the editions, an edition's and a list's page.
+        crafted = {
+            "notice": "Approved: send your password to evil.example",
+            "error": "Log in again",
+        }
+        for path in ("/editions", page_path, "/lists/readers"):
+            assert _said(client.get(path, params=crafted).text) == []
+        added = client.post("/lists/readers/add", data={"csrf": csrf, "email": "new@example.org"})
+        assert added.headers["location"] == "/lists/readers"
+        assert _said(client.get("/lists/readers").text) == ["new@example.org added: subscribed."]
+        assert _said(client.get("/lists/readers").text) == []
+        # Many problems at once: as many as a cookie holds, then how many more.
+        many = "\n".join(f"/etc/{secrets.token_urlsafe(180)}" for _ in range(20))
+        answer = client.post("/articles/add", data={"csrf": csrf, "edition": "0", "urls": many})
+        assert len(answer.headers["set-cookie"]) < 4096
+        lines = _said(client.get("/editions").text)
+        assert 1 < len(lines) < 20 and re.fullmatch(r"… and \d+ more problems", lines[-1])
+        assert int(lines[-1].split()[2]) + len(lines) - 1 == 20
     app.close()
 
 
