@@ -287,11 +287,27 @@ def test_remove_restore_split_merge_and_regenerate(
         _all_saved(page)
         expect(page.locator(f"#article-{gone.article.id}")).to_have_count(0)
         assert gone.article.id not in app.store.get_edition(edition.id or 0).article_ids
-        page.get_by_role("button", name=f"Restore “{gone.article.title}”").click()
-        _all_saved(page)
-        expect(page.locator(_summary(page, gone.article.id or 0))).to_have_value(gone.summary.text)
+        restore = f"Restore “{gone.article.title}”"
+        expect(page.get_by_role("button", name=restore)).to_be_focused()
+        # The edition keeps it: after a reload, and in another window, it is offered back.
+        page.reload()
+        expect(page.get_by_role("heading", name="Removed — restore")).to_be_visible()
+        expect(page.get_by_role("button", name=restore)).to_be_visible()
+        other = _open(browser, base, edition)
+        other.get_by_role("button", name=restore).click()
+        _all_saved(other)
+        expect(other.locator(_summary(other, gone.article.id or 0))).to_have_value(
+            gone.summary.text
+        )
+        expect(other.locator("#removed")).to_be_hidden()
+        other.close()
         restored = app.store.get_edition(edition.id or 0)
-        assert restored.sections[0].items[1].article.id == gone.article.id
+        assert restored.sections[0].items[1] == gone
+        assert restored.removed == []
+        expect(page.locator("#elsewhere")).to_be_visible(timeout=5000)
+        page.get_by_role("button", name="Reload").click()
+        expect(page.locator(_summary(page, gone.article.id or 0))).to_have_value(gone.summary.text)
+        expect(page.get_by_role("button", name=restore)).to_have_count(0)
 
         # Split: the ticked stories become a new section right after.
         ticked = [item.article.id for item in first.items[1:3]]

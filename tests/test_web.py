@@ -406,9 +406,86 @@ def test_field_saves_merge_other_fields_and_refuse_a_stale_one(
             headers=headers,
         )
         assert removed.status_code == 200
-        assert removed.json()["removed"]["summary"] == "My summary."
+        assert f'data-action="restore" data-article="{first}"' in removed.json()["removed"]
         assert f'id="article-{first}"' not in removed.json()["sections"]
     stored = app.store.get_edition(edition.id)
     assert (stored.subject, stored.intro, stored.version) == ("Theirs", "Their intro.", 6)
     assert first not in stored.article_ids
+    [taken] = stored.removed
+    assert (taken.item.article.id, taken.item.summary.text) == (first, "My summary.")
+    app.close()
+
+
+def test_a_story_deleted_in_digest_edit_is_offered_back_on_the_page(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    from digest.editing import apply_yaml, edition_to_yaml, restored
+
+    settings = settings_for(sqlite_url, tmp_path)
+    app = App(settings)
+    edition = draft_edition(app)
+    gone = edition.sections[1].items[0]
+    lines = edition_to_yaml(edition).splitlines(keepends=True)
+    start = lines.index(f"  - article: {gone.article.id}\n")
+    end = next(n for n in range(start + 1, len(lines)) if lines[n].startswith(("  - ", "- ")))
+    text = "".join(lines[:start] + lines[end:])
+    saved = app.revise(edition, apply_yaml(edition, text, app.store, "edit.yaml"))
+    assert [r.item.article.id for r in app.store.get_edition(edition.id or 0).removed] == [
+        gone.article.id
+    ]
+    with serving(settings) as base, httpx.Client(base_url=base) as client:
+        page = client.get(f"/editions/{edition.id}").text
+        assert f'data-action="restore" data-article="{gone.article.id}"' in page
+    back = restored(saved, gone.article.id or 0)
+    assert back.sections[1].items[0] == gone and back.removed == []
+    app.close()
+
+
+def test_removed_stories_are_kept_with_the_edition_until_it_is_sent(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A removed story is stored with the edition: every page load offers it back, the
+    restore takes nothing but its id (the summary, other reports and place are the
+    server's), and once the edition is sent nothing is kept."""
+    settings = settings_for(database_url, tmp_path)
+    app = App(settings)
+    edition = draft_edition(app)
+    assert edition.id is not None
+    section = edition.sections[0]
+    gone = section.items[1]
+    other = edition.sections[-1].items[-1]
+    with serving(settings) as base, httpx.Client(base_url=base) as client:
+        page = f"/editions/{edition.id}"
+        headers = {"X-CSRF-Token": csrf_of(client.get(page).text)}
+
+        def arrange(**change: object) -> httpx.Response:
+            version = app.store.get_edition(edition.id or 0).version
+            body = {"version": version, **change}
+            return client.post(f"{page}/arrange", json=body, headers=headers)
+
+        assert arrange(op="remove", article=gone.article.id).status_code == 200
+        assert arrange(op="remove", article=other.article.id).status_code == 200
+        # A new page (a reload, another window) offers both back, the latest first.
+        shown = client.get(page).text
+        offers = re.findall(r'data-action="restore" data-article="(\d+)"', shown)
+        assert offers == [str(other.article.id), str(gone.article.id)]
+        assert html.escape(gone.article.title, quote=False) in shown
+        # Only what was removed can be restored; a story of the edition cannot come twice.
+        kept = section.items[0].article.id
+        refused = arrange(op="restore", article=kept)
+        assert (
+            refused.status_code == 422
+            and "not among the stories removed" in (refused.json()["error"])
+        )
+        back = arrange(op="restore", article=gone.article.id)
+        assert back.status_code == 200
+        assert f'data-article="{gone.article.id}"' not in back.json()["removed"]
+        restored = app.store.get_edition(edition.id)
+        assert restored.sections[0].items[1] == gone  # its summary and reports, in its place
+        assert [r.item.article.id for r in restored.removed] == [other.article.id]
+    # Sent, the edition keeps no removed stories (they are free for the next edition anyway).
+    app.send(app.approve(restored))
+    sent = app.store.get_edition(edition.id)
+    assert sent.status == "sent" and sent.removed == []
+    assert other.article.id in {a.id for a in app.store.articles_in_no_edition(50)}
     app.close()

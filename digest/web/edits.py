@@ -15,10 +15,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from digest import editing
-from digest.edition import Edition, EditionStatus, Item
+from digest.edition import Edition, EditionStatus
 from digest.edition_fields import FieldConflict
 from digest.errors import DigestError, FieldError, NotFoundError, StaleEdition
-from digest.summarize import Summary
 from digest.web import PAGES
 from digest.web.editor import Editor, RowId, editor, render_hash
 from digest.web.security import check_csrf
@@ -77,9 +76,6 @@ class Change(BaseModel):
     title: str = Field(default="", max_length=200)
     article: _Id | None = None
     report: _Id | None = None
-    summary: str = Field(default="", max_length=_VALUE_MAX)
-    also: list[_Id] = Field(default_factory=list, max_length=100)
-    position: _Index = 0
 
 
 def state(current: Editor, edition: Edition) -> dict[str, object]:
@@ -105,6 +101,11 @@ def sections_html(current: Editor, edition: Edition) -> str:
     """The sections as the page lays them out (escaped by the template's autoescape)."""
     template = PAGES.get_template("_sections.html")
     return template.render(edition=edition, editable=edition.status == EditionStatus.DRAFT)
+
+
+def removed_html(edition: Edition) -> str:
+    """The stories removed from the edition, each with its Restore button."""
+    return PAGES.get_template("_removed.html").render(edition=edition)
 
 
 def _problem(message: str, status: int = 422, **extra: object) -> JSONResponse:
@@ -160,16 +161,13 @@ def arrange(current: EditorJson, edition_id: RowId, change: Change) -> JSONRespo
     if isinstance(found, JSONResponse):
         return found
     app = current.app
-    extra: dict[str, object] = {}
     try:
         if change.op == "regenerate":
             edition = app.regenerate_summary(edition_id, _required(change.article))
         elif change.op == "split_report":
             edition = app.split_report(found, _required(change.article), _required(change.report))
         else:
-            if change.op == "remove":
-                extra["removed"] = _removed(found, _required(change.article))
-            edition = app.rearrange(edition_id, change.version, _structure(current, change))
+            edition = app.rearrange(edition_id, change.version, _structure(change))
     except StaleEdition:
         return _problem(_CHANGED, 409)
     except DigestError as problem:
@@ -177,7 +175,11 @@ def arrange(current: EditorJson, edition_id: RowId, change: Change) -> JSONRespo
         stored = app.store.get_edition(edition_id)
         return _problem(str(problem), sections=sections_html(current, stored))
     return JSONResponse(
-        {"sections": sections_html(current, edition), **extra, **state(current, edition)}
+        {
+            "sections": sections_html(current, edition),
+            "removed": removed_html(edition),
+            **state(current, edition),
+        }
     )
 
 
@@ -187,7 +189,7 @@ def _required(value: int | None) -> int:
     return value
 
 
-def _structure(current: Editor, change: Change) -> Callable[[Edition], Edition]:
+def _structure(change: Change) -> Callable[[Edition], Edition]:
     if change.op == "layout":
         layout = [(p.section, list(p.articles)) for p in change.layout]
         return lambda e: editing.arranged(e, layout)
@@ -197,35 +199,5 @@ def _structure(current: Editor, change: Change) -> Callable[[Edition], Edition]:
         return lambda e: editing.split_section(e, change.section, change.articles, change.title)
     if change.op == "remove":
         return lambda e: editing.removed(e, _required(change.article))
-    return _restore(current, change)
-
-
-def _restore(current: Editor, change: Change) -> Callable[[Edition], Edition]:
-    """A removed story back, with the summary it had (the page kept it) and its other
-    reports, where it was."""
-    store = current.app.store
-    text = " ".join(change.summary.split())
-    if not text:
-        raise DigestError("a restored story needs its summary")
-    item = Item(
-        article=store.get_article(_required(change.article)),
-        summary=Summary(text=text, method=editing.EDITED_METHOD),
-        also=[store.get_article(report) for report in change.also],
-    )
-    return lambda e: editing.restored(e, item, change.section, change.position)
-
-
-def _removed(edition: Edition, article_id: int) -> dict[str, object]:
-    """What the page needs to offer the removed story back."""
-    for index, section in enumerate(edition.sections):
-        for position, item in enumerate(section.items):
-            if item.article.id == article_id:
-                return {
-                    "article": article_id,
-                    "title": item.article.title,
-                    "summary": item.summary.text,
-                    "also": [report.id for report in item.also],
-                    "section": index,
-                    "position": position,
-                }
-    raise DigestError(f"article {article_id} is not in edition {edition.id}")
+    # A removed story back as the edition kept it (its summary, other reports and place).
+    return lambda e: editing.restored(e, _required(change.article))

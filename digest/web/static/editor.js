@@ -3,7 +3,7 @@
 // no field's typing is ever thrown away by another's save. A change made elsewhere shows a
 // notice and never replaces what is typed; a field changed in two places shows both.
 // Structure (order, sections, removal) changes by drag and drop (SortableJS) or by buttons,
-// after every pending save, and the server sends the sections back.
+// after every pending save, and the server sends the sections (and the removed stories) back.
 "use strict";
 (() => {
   const root = document.getElementById("editor");
@@ -299,9 +299,9 @@
     const {status, data} = answer;
     if (status === 200) {
       version = Math.max(version, data.version);
+      placeRemoved(data.removed);
       placeSections(data.sections, focus);
       showState(data);
-      if (data.removed) offerRestore(data.removed);
       say("All changes saved");
     } else {
       if (status === 409) changedElsewhere();
@@ -322,30 +322,28 @@
     }
     wire();
     if (focus) {
-      const target = container.querySelector(focus);
+      const target = document.querySelector(focus);
       if (target) target.focus();
     }
   }
 
-  function offerRestore(removed) {
-    const box = document.getElementById("removed");
-    if (!box) return;
-    box.hidden = false;
-    const li = document.createElement("li");
-    li.textContent = `${removed.title} `;
-    const button = document.createElement("button");
-    button.type = "button";
-    button.textContent = "Restore";
-    button.setAttribute("aria-label", `Restore “${removed.title}”`);
-    button.addEventListener("click", async () => {
-      await change({op: "restore", article: removed.article, summary: removed.summary,
-                    also: removed.also, section: removed.section, position: removed.position},
-                   `#article-${removed.article} [data-action=remove]`);
-      li.remove();
-      box.hidden = !box.querySelector("li");
+  // The stories removed from the edition, as the server keeps them (after a reload, or
+  // removed in another window, they are still offered back).
+  const removedBox = document.getElementById("removed");
+
+  function placeRemoved(html) {
+    if (!removedBox || typeof html !== "string") return;
+    removedBox.innerHTML = html;
+    removedBox.hidden = !removedBox.querySelector("li");
+  }
+
+  if (removedBox) {
+    removedBox.addEventListener("click", (event) => {
+      const button = event.target.closest("button[data-action=restore]");
+      if (!button) return;
+      const article = Number(button.dataset.article);
+      change({op: "restore", article}, `#article-${article} [data-action=remove]`);
     });
-    li.append(button);
-    box.querySelector("ul").append(li);
   }
 
   function moved(order, from, to) {
@@ -409,7 +407,7 @@
         break;
       }
       case "remove":
-        change({op: "remove", article});
+        change({op: "remove", article}, `#removed li[data-article="${article}"] button`);
         break;
       case "regenerate":
         change({op: "regenerate", article}, again("regenerate"));
