@@ -72,6 +72,18 @@ def value_of(edition: Edition, key: FieldKey) -> str:
     return "" if value is None else str(value)
 
 
+def values(edition: Edition) -> dict[str, str]:
+    """Every field the editor's page shows, by key, as stored: what a page compares with its
+    own copy to say which fields another window changed."""
+    keys = [FieldKey("edition", name) for name in EDITION_FIELDS]
+    keys += [FieldKey("section", "title", index) for index in range(len(edition.sections))]
+    for item in edition.items:
+        article = item.article.id or 0
+        keys.append(FieldKey("item", "summary", article))
+        keys += [FieldKey("article", name, article) for name in ARTICLE_FIELDS]
+    return {key.text: value_of(edition, key) for key in keys}
+
+
 def _published(when: object) -> str:
     """A date as the page shows and takes it: the day alone at midnight UTC, else ISO 8601."""
     from datetime import datetime

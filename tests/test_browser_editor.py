@@ -97,32 +97,61 @@ def test_a_change_elsewhere_shows_a_notice_and_leaves_the_typing(
     settings = settings_for(sqlite_url, tmp_path)
     app = App(settings)
     edition = draft_edition(app)
-    first = edition.items[0].article.id or 0
+    first, second = (item.article.id or 0 for item in edition.items[:2])
+    theirs = "Their subject, typed in the other window"
     with serving(settings) as base:
         page = _open(browser, base, edition)
         typing = page.locator(_summary(page, first))
         typing.fill("")
         typing.press_sequentially("Half a sentence the editor is")
-        # Meanwhile, another window (here the app's use case, as the other tab's save or
-        # the CLI would) changes the subject.
-        now = app.store.get_edition(edition.id or 0)
-        app.edit_field(
-            edition.id or 0, "subject", "Changed elsewhere", base=now.subject, version=now.version
+        # Meanwhile another window saves the subject and another story's summary.
+        other = _open(browser, base, edition)
+        other.locator("#f-subject").fill(theirs)
+        other.locator(_summary(other, second)).fill("Their summary of the second story.")
+        other.locator(_summary(other, second)).blur()
+        _all_saved(other)
+        other.close()
+        # The notice names what changed, in this page's words: no text of theirs is shown
+        # outside the preview, and no field changes.
+        notice = page.locator("#elsewhere")
+        expect(notice).to_be_visible(timeout=5000)
+        expect(notice).to_contain_text(
+            "Changed in another window: the subject and the summary of “"
+            + edition.items[1].article.title[:20]
         )
-        expect(page.locator("#elsewhere")).to_be_visible(timeout=5000)
+        page.evaluate("scrollTo(0, 0)")  # the notice in the bar at the top
+        screenshots(page, "editor-changed-elsewhere")
+        for part in page.locator("#editor > :not(.layout), .layout > section:first-child").all():
+            assert theirs not in part.inner_text() and "Their summary" not in part.inner_text()
+        expect(page.locator("#inbox-subject")).to_have_text(edition.subject)
+        expect(page.locator("#f-subject")).to_have_value(edition.subject)
         expect(typing).to_have_value("Half a sentence the editor is")
         typing.press_sequentially(" still typing.")
         typing.blur()
         _saved(page, _summary(page, first))
-        # Another field changed elsewhere is merged, not refused; this page's subject field
-        # still shows what it showed (the notice offers the reload).
+        # The merged save brings none of their words onto this page either.
+        expect(page.locator("#inbox-subject")).to_have_text(edition.subject)
         expect(page.locator("#f-subject")).to_have_value(edition.subject)
+        # The editor's own subject, typed on the old one: both shown, neither overwritten.
+        page.locator("#f-subject").fill("My own subject")
+        expect(page.locator("#inbox-subject")).to_have_text("My own subject")
+        page.locator("#f-subject").blur()
+        expect(page.locator("#f-subject-state")).to_have_text(
+            "Not saved: changed in another window meanwhile"
+        )
+        expect(page.locator("#f-subject")).to_have_value("My own subject")
+        field = page.locator("#fields .field", has=page.locator("#f-subject"))
+        field.get_by_role("button", name="Keep mine").click()
+        _saved(page, "#f-subject")
         assert page.evaluate("window.notReloaded") is True
         page.get_by_role("button", name="Reload").click()
-        expect(page.locator("#f-subject")).to_have_value("Changed elsewhere")
+        expect(page.locator(_summary(page, second))).to_have_value(
+            "Their summary of the second story."
+        )
+        expect(page.locator("#elsewhere")).to_be_hidden()
         page.close()
     stored = app.store.get_edition(edition.id or 0)
-    assert stored.subject == "Changed elsewhere"
+    assert stored.subject == "My own subject"
     assert stored.items[0].summary.text == "Half a sentence the editor is still typing."
     app.close()
 

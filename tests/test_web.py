@@ -373,6 +373,17 @@ def test_field_saves_merge_other_fields_and_refuse_a_stale_one(
             headers=headers,
         )
         assert merged.status_code == 200 and merged.json()["version"] == 4
+        assert merged.json()["was"] == 3  # made on a newer version than the page's: merged
+        # What the page compares with its own copy to say what changed elsewhere.
+        stored_fields = client.get(f"/editions/{edition.id}/fields").json()
+        assert stored_fields["version"] == 4 and stored_fields["status"] == "draft"
+        assert stored_fields["fields"]["intro"] == "Their intro."
+        assert stored_fields["fields"][key] == "My summary."
+        assert stored_fields["layout"][0][0] == first
+        # A summary regenerated on an old version is refused like any change of structure.
+        regenerate = {"op": "regenerate", "article": first, "version": 3}
+        refused = client.post(f"/editions/{edition.id}/arrange", json=regenerate, headers=headers)
+        assert refused.status_code == 409
         # The subject saved on version 2 again, but it changed since: a conflict.
         app.edit_field(edition.id, "subject", "Theirs", base="Mine", version=4)
         conflict = client.post(

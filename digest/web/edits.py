@@ -2,7 +2,10 @@
 changes of structure (order, sections, removal and restore, a summary regenerated). Each
 answer carries the edition's new version and what the page shows beside the fields (inbox
 line, size, lint, plain text), so the page never reloads; 409 when the edition changed
-elsewhere: for a field, with its current value, for the structure, with a reason. Thin: the
+elsewhere: for a field, with its current value, for the structure (made only on the
+version the page shows), with a reason. A field's answer says the version it was saved on
+(`was`): the page's own, or a newer one (another window's change merged in, which the page
+says, and does not show). Thin: the
 use cases are App.edit_field, App.rearrange and App.regenerate_summary."""
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from digest.edition import Edition, EditionStatus
 from digest.edition_fields import FieldConflict
 from digest.errors import DigestError, FieldError, NotFoundError, StaleEdition
 from digest.web import PAGES
-from digest.web.editor import Editor, RowId, editor, render_hash
+from digest.web.editor import Editor, EditorSession, RowId, editor, render_hash
 from digest.web.security import check_csrf
 
 router = APIRouter(include_in_schema=False)
@@ -90,6 +93,7 @@ def state(current: Editor, edition: Edition) -> dict[str, object]:
         "status": edition.status.value,
         "subject": edition.subject,
         "preheader": edition.preheader,
+        "intro": edition.intro,
         "size_kb": round(email.size / 1024, 1),
         "over": email.size > GMAIL_CLIP_BYTES,
         "findings": [{"severity": f.severity, "message": f.message} for f in email.findings],
@@ -143,7 +147,7 @@ def save_field(current: EditorJson, edition_id: RowId, save: FieldSave) -> JSONR
         return _problem(f"{_label(problem.field)}: {problem.reason}")
     except DigestError as problem:
         return _problem(str(problem))
-    return JSONResponse({"value": stored, **state(current, edition)})
+    return JSONResponse({"value": stored, "was": found.version, **state(current, edition)})
 
 
 _LABELS = {"title": "Headline", "author": "Byline", "source": "Source", "url": "Link"}
@@ -154,6 +158,27 @@ def _label(field: str) -> str:
     return _LABELS.get(name, "Date" if name == "published" else name.capitalize())
 
 
+@router.get("/editions/{edition_id}/fields")
+def stored_fields(current: EditorSession, edition_id: RowId) -> JSONResponse:
+    """Every field as stored, the order of the stories and the status: a page that sees a
+    newer version compares them with its own copy to say what another window changed (and
+    shows none of that window's words)."""
+    from digest.edition_fields import values
+
+    found = _edition_or_404(current, edition_id)
+    if isinstance(found, JSONResponse):
+        return found
+    layout = [[item.article.id for item in section.items] for section in found.sections]
+    return JSONResponse(
+        {
+            "version": found.version,
+            "status": found.status.value,
+            "fields": values(found),
+            "layout": layout,
+        }
+    )
+
+
 @router.post("/editions/{edition_id}/arrange")
 def arrange(current: EditorJson, edition_id: RowId, change: Change) -> JSONResponse:
     """A change of structure, on the version the page shows; the sections come back as HTML."""
@@ -161,6 +186,9 @@ def arrange(current: EditorJson, edition_id: RowId, change: Change) -> JSONRespo
     if isinstance(found, JSONResponse):
         return found
     app = current.app
+    if found.version != change.version:
+        # Every change of structure is made on what the page shows, or not at all.
+        return _problem(_CHANGED, 409)
     try:
         if change.op == "regenerate":
             edition = app.regenerate_summary(edition_id, _required(change.article))
