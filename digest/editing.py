@@ -298,6 +298,15 @@ def with_summary(
     return _rebuild(edition, groups)
 
 
+def with_picture(edition: Edition, article_id: int, show: bool) -> Edition:
+    """The edition showing (or leaving out) one story's picture; the newsletter's
+    `article_images` and the picture's https still decide whether any is shown."""
+    s_index, i_index = _locate(edition, article_id)
+    groups = _sections(edition)
+    groups[s_index][i_index] = groups[s_index][i_index].model_copy(update={"show_image": show})
+    return _rebuild(edition, groups)
+
+
 def split(edition: Edition, article_id: int, report_id: int, summary: Summary) -> Edition:
     """The edition with one other report taken off a story and made a story of its own (with
     `summary`), right after it in the same section."""

@@ -5,6 +5,7 @@ are edited in place, and articles come in by URL."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ from playwright.sync_api import Browser, Page, expect
 from digest.app import App
 from digest.edition import Edition
 from tests.browser_support import assert_accessible, screenshots
+from tests.conftest import ROOT
 from tests.web_support import draft_edition, serving, settings_for
 
 
@@ -371,6 +373,51 @@ def test_remove_restore_split_merge_and_regenerate(
         expect(page.locator(_summary(page, top.article.id or 0))).to_have_value(built)
         page.close()
     assert app.store.get_edition(edition.id or 0).sections[0].items[0].summary.text == built
+    app.close()
+
+
+def test_a_storys_picture_is_switched_off_and_on_and_the_preview_follows(
+    browser: Browser, sqlite_url: str, tmp_path: Path
+) -> None:
+    settings = settings_for(sqlite_url, tmp_path)
+    app = App(settings)
+    picture = "https://images.example.net/tanker.jpg"
+    records = [
+        json.loads(line)
+        for line in (ROOT / "examples/articles/sanctions.jsonl").read_text().splitlines()
+        if line.strip()
+    ]
+    records[0].update(image_url=picture, image_width=1200, image_height=630)
+    (tmp_path / "pictured.jsonl").write_text(json.dumps(records[0]))
+    app.add([str(tmp_path / "pictured.jsonl")])
+    edition = draft_edition(app)
+    pictured = next(item for item in edition.items if item.article.image_url == picture)
+    plain = next(item for item in edition.items if not item.article.image_url)
+    switch = f"#f-item-{pictured.article.id}-image"
+    with serving(settings) as base:
+        page = _open(browser, base, edition)
+        page.route("https://images.example.net/**", lambda route: route.abort())
+        box = page.get_by_role("checkbox", name=f"Show picture: {pictured.article.title}")
+        expect(box).to_be_checked()
+        expect(page.locator(f"#f-item-{plain.article.id}-image")).to_have_count(0)
+        preview = page.frame_locator("#preview")
+        expect(preview.locator(f'img.thumb[src="{picture}"]')).to_have_count(1)
+        box.uncheck()
+        _saved(page, switch)
+        expect(preview.locator("img.thumb")).to_have_count(0)
+        stored = app.store.get_edition(edition.id or 0)
+        assert [i.show_image for i in stored.items if i.article.id == pictured.article.id] == [
+            False
+        ]
+        page.reload()
+        expect(box).not_to_be_checked()
+        box.scroll_into_view_if_needed()
+        screenshots(page, "editor-picture-switch")
+        box.check()
+        _saved(page, switch)
+        expect(preview.locator(f'img.thumb[src="{picture}"]')).to_have_count(1)
+        page.close()
+    assert all(item.show_image for item in app.store.get_edition(edition.id or 0).items)
     app.close()
 
 

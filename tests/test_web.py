@@ -405,6 +405,9 @@ def test_field_saves_merge_other_fields_and_refuse_a_stale_one(
             headers=headers,
         )
         assert unknown.status_code == 422 and "not a field" in unknown.json()["error"]
+        switch = {"key": f"item:{first}:image", "value": "maybe", "base": "true", "version": 5}
+        odd = client.post(f"/editions/{edition.id}/field", json=switch, headers=headers)
+        assert odd.status_code == 422 and odd.json()["error"] == "Picture: true or false"
         stale = client.post(
             f"/editions/{edition.id}/arrange",
             json={"op": "remove", "article": first, "version": 4},

@@ -194,6 +194,7 @@ def edition_page(current: EditorSession, edition_id: RowId) -> Response:
         editable=edition.status in (EditionStatus.DRAFT, EditionStatus.APPROVED),
         errors=said.errors,
         notice=said.notice,
+        pictures=current.app.settings.newsletter(edition.newsletter).article_images,
         version=edition.version,
         render=render_hash(email),
     )

@@ -21,6 +21,7 @@ from digest import editing
 from digest.edition import Edition, EditionStatus
 from digest.edition_fields import FieldConflict
 from digest.errors import DigestError, FieldError, NotFoundError, StaleEdition
+from digest.render.images import shown_picture
 from digest.web import PAGES
 from digest.web.editor import Editor, EditorSession, RowId, editor, render_hash
 from digest.web.security import check_csrf
@@ -40,8 +41,10 @@ def _field_value(edition: Edition, key: str) -> str:
     return value_of(edition, parse_key(key))
 
 
-# The sections' template shows each field as the server compares it (a byline "" not None).
+# The sections' template shows each field as the server compares it (a byline "" not None),
+# and says when a picture the editor leaves on is not shown all the same.
 PAGES.env.globals["field_value"] = _field_value
+PAGES.env.globals["shown_picture"] = shown_picture
 
 
 def json_editor(request: Request) -> Editor:
@@ -104,7 +107,11 @@ def state(current: Editor, edition: Edition) -> dict[str, object]:
 def sections_html(current: Editor, edition: Edition) -> str:
     """The sections as the page lays them out (escaped by the template's autoescape)."""
     template = PAGES.get_template("_sections.html")
-    return template.render(edition=edition, editable=edition.status == EditionStatus.DRAFT)
+    return template.render(
+        edition=edition,
+        editable=edition.status == EditionStatus.DRAFT,
+        pictures=current.app.settings.newsletter(edition.newsletter).article_images,
+    )
 
 
 def removed_html(edition: Edition) -> str:
@@ -150,7 +157,13 @@ def save_field(current: EditorJson, edition_id: RowId, save: FieldSave) -> JSONR
     return JSONResponse({"value": stored, "was": found.version, **state(current, edition)})
 
 
-_LABELS = {"title": "Headline", "author": "Byline", "source": "Source", "url": "Link"}
+_LABELS = {
+    "title": "Headline",
+    "author": "Byline",
+    "source": "Source",
+    "url": "Link",
+    "image": "Picture",
+}
 
 
 def _label(field: str) -> str:

@@ -63,14 +63,25 @@
 
   // --- Fields ---------------------------------------------------------------------------
 
+  // A field's value as the server takes it: a switch (a checkbox) is "true" or "false".
+  function valueOf(el) {
+    if (el.type === "checkbox") return el.checked ? "true" : "false";
+    return el.value;
+  }
+
+  function setValue(el, value) {
+    if (el.type === "checkbox") el.checked = value === "true";
+    else el.value = value;
+  }
+
   function register(el) {
     const key = el.dataset.key;
     const known = fields.get(key);
-    const entry = {el, base: el.dataset.base ?? el.value, at: version, timer: 0,
+    const entry = {el, base: el.dataset.base ?? valueOf(el), at: version, timer: 0,
                    state: "saved", problem: "", conflict: null};
     if (known && known.el !== el && known.state !== "saved") {
       // The sections came back from the server: keep what was typed and not yet saved.
-      el.value = known.el.value;
+      setValue(el, valueOf(known.el));
       entry.base = known.base;
       entry.at = known.at;
       entry.state = known.state;
@@ -79,7 +90,17 @@
     }
     fields.set(key, entry);
     showField(entry);
-    if (el.readOnly) return;
+    if (el.readOnly || el.disabled) return;
+    if (el.type === "checkbox") {
+      // A switch is saved at once: there is nothing more to type.
+      el.addEventListener("change", () => {
+        entry.state = "dirty";
+        entry.problem = "";
+        showField(entry);
+        save(entry);
+      });
+      return;
+    }
     el.addEventListener("input", () => {
       if (key === "subject" || key === "preheader") showInbox();
       entry.state = "dirty";
@@ -108,7 +129,7 @@
     clearTimeout(entry.timer);
     return serially(async () => {
       if (!current(entry) || entry.state === "saved" || entry.conflict) return;
-      const value = entry.el.value;
+      const value = valueOf(entry.el);
       entry.state = "saving";
       showField(entry);
       const based = version;
@@ -123,7 +144,7 @@
         entry.base = data.value;
         entry.at = data.version;
         // Typed on meanwhile: that is saved next.
-        entry.state = entry.el.value === value ? "saved" : "dirty";
+        entry.state = valueOf(entry.el) === value ? "saved" : "dirty";
         if (entry.state === "dirty") entry.timer = setTimeout(() => save(entry), DELAY);
         showState(data, own);
       } else if (status === 409) {
@@ -187,7 +208,7 @@
     entry.base = theirs;  // what the store holds now: the next save is based on it
     entry.at = at;
     if (choice === "theirs") {
-      entry.el.value = theirs;
+      setValue(entry.el, theirs);
       entry.state = "saved";
       showField(entry);
     } else {
@@ -341,7 +362,7 @@
   }
 
   const NAMES = {title: "headline", author: "byline", source: "source", published: "date",
-                 url: "link", summary: "summary"};
+                 url: "link", summary: "summary", image: "picture"};
 
   function label(key) {
     const [kind, index, name] = key.split(":");
