@@ -15,9 +15,10 @@ import time_machine
 from fastapi import FastAPI
 
 from digest.app import App
+from digest.colours import WHITE, contrast, rgb
 from digest.config import Settings
 from digest.render import placeholders
-from digest.web.look import WHITE, _rgb, contrast, look_for
+from digest.web.look import look_for
 from digest.web.messages import messages
 from tests.conftest import make_newsletter
 from tests.web_support import draft_edition, plain_text_of, serving, settings_for
@@ -269,5 +270,5 @@ def test_a_missing_translation_reads_english() -> None:
 def test_any_accent_gives_readable_text_and_links(accent: str) -> None:
     look = look_for(accent)
     assert look.accent == accent
-    assert contrast(_rgb(look.accent), _rgb(look.on_accent)) >= 4.5
-    assert contrast(_rgb(look.link), WHITE) >= 4.5
+    assert contrast(rgb(look.accent), rgb(look.on_accent)) >= 4.5
+    assert contrast(rgb(look.link), WHITE) >= 4.5
