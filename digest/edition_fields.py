@@ -127,6 +127,16 @@ def same(one: str, other: str) -> bool:
     return " ".join(one.split()) == " ".join(other.split())
 
 
+@dataclass(frozen=True)
+class FieldSaved:
+    """A field saved: the edition as stored after it, and the version the save was made on
+    (the editor's own when nothing changed elsewhere meanwhile; a newer one when another
+    window's change was merged in)."""
+
+    edition: Edition
+    was: int
+
+
 class FieldConflict(DigestError):
     """The field was changed elsewhere since the editor's copy of it: both are shown."""
 

@@ -139,9 +139,10 @@ def save_field(current: EditorJson, edition_id: RowId, save: FieldSave) -> JSONR
     if isinstance(found, JSONResponse):
         return found
     try:
-        edition = current.app.edit_field(
+        saved = current.app.edit_field(
             edition_id, save.key, save.value, base=save.base, version=save.version
         )
+        edition = saved.edition
         stored = value_of(edition, parse_key(save.key))
     except FieldConflict as conflict:
         return _problem(
@@ -154,7 +155,7 @@ def save_field(current: EditorJson, edition_id: RowId, save: FieldSave) -> JSONR
         return _problem(f"{_label(problem.field)}: {problem.reason}")
     except DigestError as problem:
         return _problem(str(problem))
-    return JSONResponse({"value": stored, "was": found.version, **state(current, edition)})
+    return JSONResponse({"value": stored, "was": saved.was, **state(current, edition)})
 
 
 _LABELS = {
