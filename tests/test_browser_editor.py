@@ -203,6 +203,70 @@ def _section_of(edition: Edition, article: int) -> int:
     raise AssertionError(f"article {article} is in no section")
 
 
+def test_on_a_phone_stories_fold_and_the_preview_is_one_tap_away(
+    browser: Browser, sqlite_url: str, tmp_path: Path
+) -> None:
+    settings = settings_for(sqlite_url, tmp_path)
+    app = App(settings)
+    edition = draft_edition(app)
+    first = edition.items[0].article.id or 0
+    with serving(settings) as base:
+        page = _open(browser, base, edition, width=390)
+        page.set_viewport_size({"width": 390, "height": 844})
+        # Every story folded to its headline, the Add box closed: the whole edition is a
+        # few screens, not a column of every field.
+        expect(page.locator(".item-body:visible")).to_have_count(0)
+        expect(page.locator(".item")).to_have_count(len(edition.items))
+        expect(page.locator("#add-box")).not_to_have_attribute("open", "")
+        height = page.evaluate("document.documentElement.scrollHeight")
+        assert height < 3200, height
+        assert_accessible(page, "edition-phone")
+        page.set_viewport_size({"width": 390, "height": 844})
+        # The preview is one tap away from anywhere: the switch stays at the top.
+        page.evaluate("scrollTo(0, document.documentElement.scrollHeight)")
+        scrolled = page.evaluate("scrollY")
+        switch = page.get_by_role("button", name="Preview", exact=True)
+        box = switch.bounding_box()
+        assert box is not None and 0 <= box["y"] < 100
+        switch.click()
+        expect(switch).to_have_attribute("aria-pressed", "true")
+        frame = page.locator("#preview")
+        expect(frame).to_be_in_viewport()
+        expect(page.locator(".edit-pane")).to_be_hidden()
+        expect(
+            page.frame_locator("#preview").get_by_text(edition.subject[:20]).first
+        ).to_be_visible()
+        screenshots(page, "edition-phone-preview")
+        page.set_viewport_size({"width": 390, "height": 844})
+        # Back to editing where it was left.
+        page.get_by_role("button", name="Edit", exact=True).click()
+        expect(frame).to_be_hidden()
+        assert abs(page.evaluate("scrollY") - scrolled) < 5
+        # A story opens to every field, and saves as any field does.
+        fold = page.locator(f"#article-{first} button.fold")
+        expect(fold).to_have_attribute("aria-expanded", "false")
+        fold.click()
+        expect(fold).to_have_attribute("aria-expanded", "true")
+        summary = page.locator(_summary(page, first))
+        expect(summary).to_be_visible()
+        summary.fill("Written on a phone.")
+        fold.click()  # folding it away leaves the field, which saves
+        _saved(page, _summary(page, first))
+        _all_saved(page)
+        expect(summary).to_be_hidden()
+        # A field with a problem is not folded away: the reason shows.
+        page.get_by_role("button", name="Open all stories").click()
+        link = f"#f-article-{first}-url"
+        page.locator(f"#article-{first} .meta-more > summary").click()
+        page.locator(link).fill("not a link")
+        page.get_by_role("button", name="Fold all stories").click()
+        expect(page.locator(f"{link}-state")).to_contain_text("Not saved: Link:")
+        expect(page.locator(link)).to_be_visible()
+        page.close()
+    assert app.store.get_edition(edition.id or 0).items[0].summary.text == "Written on a phone."
+    app.close()
+
+
 def test_drag_and_keyboard_rearrange_and_the_preview_follows(
     browser: Browser, sqlite_url: str, tmp_path: Path
 ) -> None:
@@ -216,9 +280,10 @@ def test_drag_and_keyboard_rearrange_and_the_preview_follows(
         page = _open(browser, base, edition)
         handle = page.locator(f"#article-{moving.id} .handle")
         onto = page.locator('.section[data-section="1"] .item').first
-        # Both in view at once: a drag does not scroll the page here.
-        page.set_viewport_size({"width": 1400, "height": 3000})
-        handle.scroll_into_view_if_needed()
+        # The story's card at the top: the first story of the next section is in view too
+        # (a drag does not scroll the page here).
+        page.locator(f"#article-{moving.id}").evaluate("e => e.scrollIntoView()")
+        page.evaluate("scrollBy(0, -60)")
         start = handle.bounding_box()
         end = onto.bounding_box()
         assert start is not None
@@ -279,6 +344,9 @@ def test_headline_link_and_section_title_edited_in_place(
         page.locator(headline).blur()
         _saved(page, headline)
         link = f"#f-article-{top.id}-url"
+        more = page.locator(f"#article-{top.id} .meta-more")
+        expect(more).to_contain_text("https://daily.example.com/war/")  # what it has, folded
+        more.get_by_text("Byline, source, date, link").click()
         page.locator(link).fill("javascript:alert(1)")
         page.locator(link).blur()
         expect(page.locator(f"{link}-state")).to_have_text(

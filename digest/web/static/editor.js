@@ -165,6 +165,10 @@
     const label = box && box.querySelector("[data-state]");
     if (!label) return;
     box.dataset.state = entry.state;
+    if (entry.state === "failed" || entry.state === "conflict") {
+      // Unfolded where it is folded away (editor-layout.js), so the problem is seen.
+      entry.el.dispatchEvent(new CustomEvent("field-problem", {bubbles: true}));
+    }
     const words = {saved: "", dirty: "Not saved yet", saving: "Saving…",
                    failed: `Not saved: ${entry.problem}`,
                    conflict: "Not saved: changed in another window meanwhile"};
