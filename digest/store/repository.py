@@ -315,9 +315,19 @@ class Store:
         if edition.id is None:
             raise ValueError("update_edition needs a stored edition")
         with self.session() as session:
+            # The version moves on first, in one conditional UPDATE, before anything is read:
+            # it takes the write lock (SQLite) or the row's lock (PostgreSQL), so of saves made
+            # on one version exactly one lands and the others are told. (Read first, two saves
+            # on SQLite both saw the old version and the second overwrote the first.)
+            claim = update(EditionRow).where(EditionRow.id == edition.id)
+            if expected_version is not None:
+                claim = claim.where(EditionRow.version == expected_version)
+            if not session.execute(claim.values(version=EditionRow.version + 1)).rowcount:  # type: ignore[attr-defined]
+                now = session.scalar(select(EditionRow.version).where(EditionRow.id == edition.id))
+                if now is None:
+                    raise NotFoundError(f"no edition with id {edition.id}")
+                raise StaleEdition(edition.id, now)
             row = self._edition_row(session, edition.id, for_update=True)
-            if expected_version is not None and row.version != expected_version:
-                raise StaleEdition(edition.id, row.version)
             if row.status != EditionStatus.DRAFT.value:
                 raise DigestError(
                     f"edition {edition.id} is {row.status}: only a draft can be edited"
@@ -332,7 +342,6 @@ class Store:
             row.removed.clear()
             session.flush()
             _fill_edition(row, edition)
-            row.version = (row.version or 0) + 1
             session.flush()
             session.refresh(row)
             return _edition(row)
