@@ -50,18 +50,22 @@ def browser() -> Iterator[Browser]:
 
 
 def screenshots(page: Page, name: str) -> list[Path]:
-    """The page as it is now, full length, at desktop and phone widths (the viewport is put
-    back afterwards)."""
+    """The page as it is now, full length, at desktop and phone widths, taken from its top
+    (what stays in view, such as the editor's bar, is drawn where it is when scrolled; the
+    viewport and the scroll are put back afterwards)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     before = page.viewport_size
+    scrolled = page.evaluate("[scrollX, scrollY]")
     taken = []
     for label, width in WIDTHS.items():
         page.set_viewport_size({"width": width, "height": 900})
+        page.evaluate("scrollTo(0, 0)")
         path = ARTIFACTS / f"{name}-{label}.png"
         page.screenshot(path=str(path), full_page=True)
         taken.append(path)
     if before:
         page.set_viewport_size(before)
+    page.evaluate("([x, y]) => scrollTo(x, y)", scrolled)
     return taken
 
 

@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Error as PlaywrightError
 
 from digest.app import App
 from digest.edition import Edition
@@ -121,7 +122,6 @@ def test_a_change_elsewhere_shows_a_notice_and_leaves_the_typing(
             "Changed in another window: the subject and the summary of “"
             + edition.items[1].article.title[:20]
         )
-        page.evaluate("scrollTo(0, 0)")  # the notice in the bar at the top
         screenshots(page, "editor-changed-elsewhere")
         for part in page.locator("#editor > :not(.layout), .layout > section:first-child").all():
             assert theirs not in part.inner_text() and "Their summary" not in part.inner_text()
@@ -203,6 +203,30 @@ def _section_of(edition: Edition, article: int) -> int:
     raise AssertionError(f"article {article} is in no section")
 
 
+def _preview_headings(page: Page, before: str, after: str) -> list[str]:
+    """The preview's headings once `before` is shown above `after` (the preview reloads after
+    each save: it is read again until it shows the change, for up to five seconds)."""
+    preview = page.frame_locator("#preview")
+    headings: list[str] = []
+    for _attempt in range(50):
+        try:
+            headings = [t.strip() for t in preview.locator("h2, h3").all_text_contents()]
+        except PlaywrightError:  # read while it reloads
+            headings = []
+        if (
+            before in headings
+            and after in headings
+            and (headings.index(before) < headings.index(after))
+        ):
+            return headings
+        page.wait_for_timeout(100)
+    raise AssertionError(f"the preview never showed {before!r} above {after!r}: {headings}")
+
+
+def _summaries(app: App, edition: Edition) -> dict[int | None, str]:
+    return {i.article.id: i.summary.text for i in app.store.get_edition(edition.id or 0).items}
+
+
 def test_on_a_phone_stories_fold_and_the_preview_is_one_tap_away(
     browser: Browser, sqlite_url: str, tmp_path: Path
 ) -> None:
@@ -273,37 +297,55 @@ def test_drag_and_keyboard_rearrange_and_the_preview_follows(
     settings = settings_for(sqlite_url, tmp_path)
     app = App(settings)
     edition = draft_edition(app)
-    assert len(edition.sections) >= 2
+    assert len(edition.sections) >= 3
+    summaries = _summaries(app, edition)
     moving = edition.sections[0].items[-1].article
     target = edition.sections[1]
     with serving(settings) as base:
+        # A desktop window: the story and where it goes are both in view, as an editor sees
+        # them scrolled there (nothing is made taller to fit).
         page = _open(browser, base, edition)
-        handle = page.locator(f"#article-{moving.id} .handle")
-        onto = page.locator('.section[data-section="1"] .item').first
-        # The story's card at the top: the first story of the next section is in view too
-        # (a drag does not scroll the page here).
         page.locator(f"#article-{moving.id}").evaluate("e => e.scrollIntoView()")
-        page.evaluate("scrollBy(0, -60)")
-        start = handle.bounding_box()
-        end = onto.bounding_box()
-        assert start is not None
+        page.evaluate("scrollBy(0, -60)")  # below the bar that stays at the top
+        handle = page.locator(f"#article-{moving.id} .handle")
+        onto = page.locator(f"#article-{target.items[0].article.id}")
+        start, end = handle.bounding_box(), onto.bounding_box()
+        assert start is not None and end is not None
+        assert end["y"] + end["height"] / 2 < 1000  # in view
+        # A real mouse drag: pressed on the handle, moved in steps, let go over the story
+        # (on its summary).
         page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
         page.mouse.down()
-        assert end is not None
-        page.mouse.move(end["x"] + 40, end["y"] + 20, steps=25)
-        page.mouse.move(end["x"] + 40, end["y"] + 30, steps=5)
+        page.mouse.move(end["x"] + end["width"] / 2, end["y"] + end["height"] / 3, steps=20)
         page.mouse.up()
         _all_saved(page)
         stored = app.store.get_edition(edition.id or 0)
         assert _section_of(stored, moving.id or 0) == 1
         expect(page.locator(f'.section[data-section="1"] #article-{moving.id}')).to_have_count(1)
         # In the preview the story now sits under the second section's heading.
-        preview = page.frame_locator("#preview")
-        expect(preview.get_by_role("heading", name=moving.title)).to_be_visible()
-        headings = [t.strip() for t in preview.locator("h2, h3").all_text_contents()]
-        assert headings.index(target.title) < headings.index(moving.title)
+        headings = _preview_headings(page, target.title, moving.title)
         if len(stored.sections) > 2:
             assert headings.index(moving.title) < headings.index(stored.sections[2].title)
+
+        # Playwright's drag_to, from the last section to the first, with the stories folded
+        # to their headlines so that the whole edition is in view.
+        page.get_by_role("button", name="Fold all stories").click()
+        expect(page.locator(".item-body:visible")).to_have_count(0)
+        page.locator("#sections").evaluate("e => e.scrollIntoView()")
+        page.evaluate("scrollBy(0, -60)")
+        last = stored.sections[-1].items[0].article
+        lead = stored.sections[0].items[0].article
+        page.locator(f"#article-{last.id} .handle").drag_to(page.locator(f"#article-{lead.id}"))
+        _all_saved(page)
+        stored = app.store.get_edition(edition.id or 0)
+        assert _section_of(stored, last.id or 0) == 0
+        _preview_headings(page, stored.sections[0].title, last.title)
+        # What is folded stays folded when the sections come back from the server.
+        expect(page.locator(".item-body:visible")).to_have_count(0)
+        screenshots(page, "editor-folded")
+        page.get_by_role("button", name="Open all stories").click()
+        # No field took the drag's text, and nothing but the order changed.
+        assert _summaries(app, edition) == summaries
 
         # The keyboard: "Up" moves the story above its neighbour, and focus stays on it.
         below = stored.sections[1].items[1].article
@@ -317,6 +359,14 @@ def test_drag_and_keyboard_rearrange_and_the_preview_follows(
         assert (
             position == [item.article.id for item in stored.sections[1].items].index(below.id) - 1
         )
+        # To another section with the keyboard: its section chosen, then Move.
+        chooser = page.locator(f"#article-{below.id} [data-move-to]")
+        chooser.focus()
+        chooser.select_option(index=2)
+        page.keyboard.press("Tab")
+        page.keyboard.press("Enter")
+        _all_saved(page)
+        assert _section_of(app.store.get_edition(edition.id or 0), below.id or 0) == 2
         # And a section moved down with its button.
         first_title = stored.sections[0].title
         page.locator('.section[data-section="0"] [data-action=section-down]').click()
@@ -324,6 +374,7 @@ def test_drag_and_keyboard_rearrange_and_the_preview_follows(
         assert app.store.get_edition(edition.id or 0).sections[1].title == first_title
         assert page.evaluate("window.notReloaded") is True
         page.close()
+    assert _summaries(app, edition) == summaries
     app.close()
 
 
@@ -479,7 +530,6 @@ def test_a_storys_picture_is_switched_off_and_on_and_the_preview_follows(
         ]
         page.reload()
         expect(box).not_to_be_checked()
-        box.scroll_into_view_if_needed()
         screenshots(page, "editor-picture-switch")
         box.check()
         _saved(page, switch)

@@ -569,21 +569,67 @@
     }
   }
 
+  // Drag and drop (SortableJS, the browser's own drag and drop; touch screens get its
+  // emulation). While a story is dragged, a drop on one of the page's fields never puts text
+  // in it: the drag carries the headline alone, and the drop is the story's.
   const sortables = [];
+  let dragging = false;
+
+  if (container) {
+    container.addEventListener("drop", (event) => {
+      if (dragging) event.preventDefault();
+    }, true);
+  }
+
+  // A story lands where it is let go. SortableJS places it as the pointer passes over other
+  // stories; a drag quicker than that (a single drag event, as automation makes, or let go
+  // on a story's fields) would leave it where it was: it is then put before the story under
+  // the pointer (after it, below its middle), or at the end of the section let go on.
+  function placeWhereLetGo(event) {
+    const point = event.originalEvent;
+    if (!point || !(point.clientX || point.clientY)) return false;
+    const under = document.elementFromPoint(point.clientX, point.clientY);
+    const story = event.item;
+    if (!under || !container.contains(under) || story.contains(under)) return false;
+    const target = under.closest(".item");
+    if (target) {
+      const box = target.getBoundingClientRect();
+      const after = point.clientY > box.top + box.height / 2;
+      target.parentNode.insertBefore(story, after ? target.nextSibling : target);
+      return true;
+    }
+    const section = under.closest(".section");
+    const list = section && section.querySelector(".items");
+    if (!list || list.contains(story)) return false;
+    list.append(story);
+    return true;
+  }
+
   function wire() {
     while (sortables.length) sortables.pop().destroy();
     if (!editable || typeof Sortable === "undefined") return;
-    const dropped = (event) => {
-      if (event.from === event.to && event.oldIndex === event.newIndex) return;
+    const unmoved = (event) => event.from === event.to && event.oldIndex === event.newIndex;
+    const storyDropped = (event) => {
+      dragging = false;
+      if (unmoved(event) && !placeWhereLetGo(event)) return;
       change({op: "layout", layout: layout()});
+    };
+    const headline = (item) => {
+      const field = item.querySelector("[data-key$=':title']");
+      return field ? field.value : "";
     };
     for (const list of container.querySelectorAll(".items")) {
       sortables.push(Sortable.create(list, {
-        group: "items", handle: ".handle", animation: 150, onEnd: dropped,
+        group: "items", handle: ".handle", animation: 150,
+        onStart: () => { dragging = true; },
+        onEnd: storyDropped,
+        setData: (data, item) => data.setData("text/plain", headline(item)),
       }));
     }
     sortables.push(Sortable.create(container, {
-      handle: ".section-handle", draggable: ".section", animation: 150, onEnd: dropped,
+      handle: ".section-handle", draggable: ".section", animation: 150,
+      onEnd: (event) => { if (!unmoved(event)) change({op: "layout", layout: layout()}); },
+      setData: (data, section) => data.setData("text/plain", headline(section)),
     }));
   }
 
