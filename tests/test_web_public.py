@@ -15,7 +15,8 @@ import time_machine
 from fastapi import FastAPI
 
 from digest.app import App
-from digest.colours import WHITE, contrast, rgb
+from digest.colours import WHITE, contrast
+from digest.colours import rgb as _rgb
 from digest.config import Settings
 from digest.render import placeholders
 from digest.web.look import look_for
@@ -270,5 +271,5 @@ def test_a_missing_translation_reads_english() -> None:
 def test_any_accent_gives_readable_text_and_links(accent: str) -> None:
     look = look_for(accent)
     assert look.accent == accent
-    assert contrast(rgb(look.accent), rgb(look.on_accent)) >= 4.5
-    assert contrast(rgb(look.link), WHITE) >= 4.5
+    assert contrast(_rgb(look.accent), _rgb(look.on_accent)) >= 4.5
+    assert contrast(_rgb(look.link), WHITE) >= 4.5
