@@ -443,6 +443,7 @@ def test_remove_restore_split_merge_and_regenerate(
         page.reload()
         expect(page.get_by_role("heading", name="Removed — restore")).to_be_visible()
         expect(page.get_by_role("button", name=restore)).to_be_visible()
+        screenshots(page, "editor-removed")
         other = _open(browser, base, edition)
         other.get_by_role("button", name=restore).click()
         _all_saved(other)
