@@ -22,6 +22,7 @@ from digest.summarize import Summarizer, Summary
 
 if TYPE_CHECKING:
     from digest.delivery_report import DeliveryReport
+    from digest.edition_fields import FieldSaved
     from digest.edition_state import EditionState
     from digest.feeds import FeedReport
     from digest.fetch import UrlFetcher
@@ -352,12 +353,21 @@ class App:
 
     def edit_field(
         self, edition_id: int, key: str, value: str, *, base: str, version: int
-    ) -> Edition:
+    ) -> FieldSaved:
         """One field saved from the editor's page, which last saw it as `base` in `version`.
         A change elsewhere to another field is merged; one to this field (its value is no
         longer `base`) raises FieldConflict with the current value. Article fields (headline,
-        byline, source, date, link) are fixed on the article, through update_article."""
-        from digest.edition_fields import FieldConflict, parse_key, same, value_of, with_value
+        byline, source, date, link) are fixed on the article, through update_article. Says
+        the version the save was made on, so the page knows whether it holds more than its
+        own change."""
+        from digest.edition_fields import (
+            FieldConflict,
+            FieldSaved,
+            parse_key,
+            same,
+            value_of,
+            with_value,
+        )
 
         field = parse_key(key)
         for _attempt in range(3):
@@ -365,15 +375,16 @@ class App:
             current = value_of(edition, field)
             if edition.version != version and not same(current, base):
                 if same(current, value):
-                    return edition  # both made the same change
+                    return FieldSaved(edition, edition.version)  # both made the same change
                 raise FieldConflict(field.text, current, edition.version)
             if field.kind == "article":
                 self.update_article(field.index, **{field.name: value})
-                return self.store.get_edition(edition_id)
+                return FieldSaved(self.store.get_edition(edition_id), edition.version)
             try:
-                return self.revise(edition, with_value(edition, field, value), edition.version)
+                saved = self.revise(edition, with_value(edition, field, value), edition.version)
             except StaleEdition:
                 continue  # changed between the read and the write: look again
+            return FieldSaved(saved, edition.version)
         raise DigestError(f"edition {edition_id} keeps changing: save again")
 
     def rearrange(

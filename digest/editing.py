@@ -14,7 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from digest.articles import Article
-from digest.edition import Edition, Item, Section
+from digest.edition import Edition, Item, Removed, Section
 from digest.errors import DigestError
 from digest.store import Store
 from digest.summarize import Summary
@@ -188,7 +188,7 @@ def apply_yaml(
                     seen.add(report.id)
                     items.append(Item(article=report, summary=summary_of(report, where)))
         sections.append(Section(title=section.title.strip(), items=items))
-    return edition.model_copy(
+    applied = edition.model_copy(
         update={
             "subject": " ".join(edited.subject.split()),
             "preheader": " ".join(edited.preheader.split()),
@@ -196,6 +196,22 @@ def apply_yaml(
             "sections": sections,
         }
     )
+    return _note_deleted(edition, applied)
+
+
+def _note_deleted(before: Edition, after: Edition) -> Edition:
+    """`after` keeping the stories deleted from `before` among its removed ones, as the web
+    page's Remove does, so that they can be put back."""
+    held = after.article_ids
+    deleted = [
+        Removed(item=item, section=section.title, index=s_index, position=i_index)
+        for s_index, section in enumerate(before.sections)
+        for i_index, item in enumerate(section.items)
+        if item.article.id not in held
+    ]
+    gone = {r.item.article.id for r in deleted}
+    earlier = [r for r in after.removed if r.item.article.id not in gone]
+    return without_held_removed(after.model_copy(update={"removed": [*earlier, *deleted]}))
 
 
 def _stored(store: Store, article_id: int, origin: str, where: str) -> Any:
@@ -282,6 +298,15 @@ def with_summary(
     return _rebuild(edition, groups)
 
 
+def with_picture(edition: Edition, article_id: int, show: bool) -> Edition:
+    """The edition showing (or leaving out) one story's picture; the newsletter's
+    `article_images` and the picture's https still decide whether any is shown."""
+    s_index, i_index = _locate(edition, article_id)
+    groups = _sections(edition)
+    groups[s_index][i_index] = groups[s_index][i_index].model_copy(update={"show_image": show})
+    return _rebuild(edition, groups)
+
+
 def split(edition: Edition, article_id: int, report_id: int, summary: Summary) -> Edition:
     """The edition with one other report taken off a story and made a story of its own (with
     `summary`), right after it in the same section."""
@@ -318,10 +343,34 @@ def moved(edition: Edition, article_id: int, step: int) -> Edition:
 
 
 def removed(edition: Edition, article_id: int) -> Edition:
+    """The edition without one story, which it keeps among its removed ones (with its
+    summary, other reports and place) to be put back."""
     s_index, i_index = _locate(edition, article_id)
     groups = _sections(edition)
-    del groups[s_index][i_index]
-    return _rebuild(edition, groups)
+    item = groups[s_index].pop(i_index)
+    taken = Removed(
+        item=item, section=edition.sections[s_index].title, index=s_index, position=i_index
+    )
+    others = [r for r in edition.removed if r.item.article.id != article_id]
+    return _rebuild(edition, groups).model_copy(update={"removed": [*others, taken]})
+
+
+def without_held_removed(edition: Edition) -> Edition:
+    """The edition's removed stories without those it holds again (added back, or placed
+    again in `digest edit`), and their other reports it now holds left off."""
+    held = edition.article_ids
+    kept = [
+        r.model_copy(
+            update={
+                "item": r.item.model_copy(
+                    update={"also": [a for a in r.item.also if a.id not in held]}
+                )
+            }
+        )
+        for r in edition.removed
+        if r.item.article.id not in held
+    ]
+    return edition.model_copy(update={"removed": kept})
 
 
 def moved_to_section(edition: Edition, article_id: int, section: int) -> Edition:
@@ -360,10 +409,12 @@ def with_added(edition: Edition, item: Item, section: int | None) -> Edition:
         section = titles.index(BRIEF_TITLE)
     if section is None:
         extra = Section(title=BRIEF_TITLE, items=[item])
-        return edition.model_copy(update={"sections": [*edition.sections, extra]})
+        return without_held_removed(
+            edition.model_copy(update={"sections": [*edition.sections, extra]})
+        )
     groups = _sections(edition)
     groups[section].append(item)
-    return _rebuild(edition, groups)
+    return without_held_removed(_rebuild(edition, groups))
 
 
 # The structure, as the editor's page changes it: by drag and drop or its buttons.
@@ -424,13 +475,26 @@ def split_section(edition: Edition, section: int, articles: list[int], title: st
     return edition.model_copy(update={"sections": sections})
 
 
-def restored(edition: Edition, item: Item, section: int, position: int) -> Edition:
-    """A removed story put back: in the section at that index (clamped), at that position,
-    or in "In brief" when the edition has fewer sections now."""
-    if edition.article_ids & {article.id for article in item.articles}:
-        raise DigestError(f"article {item.article.id} is already in edition {edition.id}")
-    if not 0 <= section < len(edition.sections):
-        return with_added(edition, item, None)
-    groups = _sections(edition)
-    groups[section].insert(max(0, min(position, len(groups[section]))), item)
-    return _rebuild(edition, groups)
+def restored(edition: Edition, article_id: int) -> Edition:
+    """A removed story put back as it was (summary, other reports, picture): in the section
+    of the same title, else the one now at its section's place, at its old position (or the
+    end), or in "In brief" when the edition has fewer sections now."""
+    taken = next((r for r in edition.removed if r.item.article.id == article_id), None)
+    if taken is None:
+        raise DigestError(
+            f"article {article_id} is not among the stories removed from edition {edition.id}"
+        )
+    rest = [r for r in edition.removed if r is not taken]
+    if article_id in edition.article_ids:
+        raise DigestError(f"article {article_id} is already in edition {edition.id}")
+    titles = [section.title for section in edition.sections]
+    if taken.section in titles:
+        section: int | None = titles.index(taken.section)
+    else:
+        section = taken.index if taken.index < len(titles) else None
+    back = edition.model_copy(update={"removed": rest})
+    if section is None:
+        return with_added(back, taken.item, None)
+    groups = _sections(back)
+    groups[section].insert(min(taken.position, len(groups[section])), taken.item)
+    return _rebuild(back, groups)

@@ -20,6 +20,7 @@ __all__ = [
     "Edition",
     "EditionStatus",
     "Item",
+    "Removed",
     "Reopened",
     "Section",
     "build_draft",
@@ -60,6 +61,16 @@ class Item(BaseModel):
         return [self.article, *self.also]
 
 
+class Removed(BaseModel):
+    """A story an editor took out of a draft, kept with the edition (until it is sent) so that
+    any page, after a reload or in another window, can put it back where it was."""
+
+    item: Item
+    section: str  # the title of the section it was in
+    index: int = Field(ge=0)  # that section's place then
+    position: int = Field(ge=0)  # its place in the section then
+
+
 class Section(BaseModel):
     title: str = Field(min_length=1, max_length=120)
     items: list[Item] = Field(min_length=1)
@@ -84,6 +95,8 @@ class Edition(BaseModel):
     reopened: Reopened | None = None
     # The store's count of changes (0: not stored yet); edits name the one they were based on.
     version: int = Field(default=0, ge=0)
+    # Stories taken out of this draft, latest last, offered back to the editor.
+    removed: list[Removed] = Field(default_factory=list)
 
     @field_validator("subject", "preheader", "intro", mode="before")
     @classmethod

@@ -1,9 +1,10 @@
 """One field of an edition, named by a key, as the web editor saves it: read it, write it,
 and tell a concurrent change to the same field (a conflict) from one to another field (merged).
 
-Keys: `subject`, `preheader`, `intro`, `section:INDEX:title`, `item:ARTICLE:summary`, and
-`article:ARTICLE:FIELD` for what an editor may fix of a stored article (title, author, source,
-published, url), which lives on the article, not the edition.
+Keys: `subject`, `preheader`, `intro`, `section:INDEX:title`, `item:ARTICLE:summary`,
+`item:ARTICLE:image` (whether this edition shows the article's picture: "true" or "false"),
+and `article:ARTICLE:FIELD` for what an editor may fix of a stored article (title, author,
+source, published, url), which lives on the article, not the edition.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from digest.edition import Edition
 from digest.errors import DigestError, FieldError
 
 EDITION_FIELDS = ("subject", "preheader", "intro")
+ITEM_FIELDS = ("summary", "image")
 ARTICLE_FIELDS = ("title", "author", "source", "published", "url")
+_SWITCH = {"true": True, "false": False}
 # The Edition model's own limits, checked here so that the error names the field.
 _LIMITS = {"subject": 200, "preheader": 300}
 
@@ -43,7 +46,7 @@ def parse_key(key: str) -> FieldKey:
         kind, index, name = parts[0], int(parts[1]), parts[2]
         if (
             (kind == "section" and name == "title")
-            or (kind == "item" and name == "summary")
+            or (kind == "item" and name in ITEM_FIELDS)
             or (kind == "article" and name in ARTICLE_FIELDS)
         ):
             return FieldKey(kind, name, index)
@@ -62,6 +65,8 @@ def value_of(edition: Edition, key: FieldKey) -> str:
     if key.kind == "item":
         if item is None:
             raise DigestError(f"article {key.index} is not in edition {edition.id}")
+        if key.name == "image":
+            return "true" if item.show_image else "false"
         return item.summary.text
     article = next((a for i in edition.items for a in i.articles if a.id == key.index), None)
     if article is None:
@@ -70,6 +75,20 @@ def value_of(edition: Edition, key: FieldKey) -> str:
         return _published(article.published)
     value = getattr(article, key.name)
     return "" if value is None else str(value)
+
+
+def values(edition: Edition) -> dict[str, str]:
+    """Every field the editor's page shows, by key, as stored: what a page compares with its
+    own copy to say which fields another window changed."""
+    keys = [FieldKey("edition", name) for name in EDITION_FIELDS]
+    keys += [FieldKey("section", "title", index) for index in range(len(edition.sections))]
+    for item in edition.items:
+        article = item.article.id or 0
+        keys.append(FieldKey("item", "summary", article))
+        if item.article.image_url:
+            keys.append(FieldKey("item", "image", article))
+        keys += [FieldKey("article", name, article) for name in ARTICLE_FIELDS]
+    return {key.text: value_of(edition, key) for key in keys}
 
 
 def _published(when: object) -> str:
@@ -94,6 +113,10 @@ def with_value(edition: Edition, key: FieldKey, value: str) -> Edition:
         return editing.with_fields(edition, **fields)
     if key.kind == "section":
         return editing.renamed_section(edition, key.index, value)
+    if key.kind == "item" and key.name == "image":
+        if value not in _SWITCH:
+            raise FieldError(key.text, "true or false")
+        return editing.with_picture(edition, key.index, _SWITCH[value])
     if key.kind == "item":
         return editing.with_summary(edition, key.index, value)
     raise ValueError(f"{key.text} is an article's field")
@@ -102,6 +125,16 @@ def with_value(edition: Edition, key: FieldKey, value: str) -> Edition:
 def same(one: str, other: str) -> bool:
     """Equal as stored: the store folds runs of white space in one-line fields and summaries."""
     return " ".join(one.split()) == " ".join(other.split())
+
+
+@dataclass(frozen=True)
+class FieldSaved:
+    """A field saved: the edition as stored after it, and the version the save was made on
+    (the editor's own when nothing changed elsewhere meanwhile; a newer one when another
+    window's change was merged in)."""
+
+    edition: Edition
+    was: int
 
 
 class FieldConflict(DigestError):

@@ -11,8 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Frame, Locator, Page, sync_playwright
 
+from digest.colours import contrast
 from tests.conftest import IN_CI, ROOT
 
 CHROMIUM = os.environ.get("DIGEST_CHROMIUM", "/usr/bin/chromium")
@@ -49,23 +50,28 @@ def browser() -> Iterator[Browser]:
 
 
 def screenshots(page: Page, name: str) -> list[Path]:
-    """The page as it is now, full length, at desktop and phone widths (the viewport is put
-    back afterwards)."""
+    """The page as it is now, full length, at desktop and phone widths, taken from its top
+    (what stays in view, such as the editor's bar, is drawn where it is when scrolled; the
+    viewport and the scroll are put back afterwards)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     before = page.viewport_size
+    scrolled = page.evaluate("[scrollX, scrollY]")
     taken = []
     for label, width in WIDTHS.items():
         page.set_viewport_size({"width": width, "height": 900})
+        page.evaluate("scrollTo(0, 0)")
         path = ARTIFACTS / f"{name}-{label}.png"
         page.screenshot(path=str(path), full_page=True)
         taken.append(path)
     if before:
         page.set_viewport_size(before)
+    page.evaluate("([x, y]) => scrollTo(x, y)", scrolled)
     return taken
 
 
-def serious_violations(page: Page) -> list[str]:
-    """axe-core's serious and critical findings on the page as it is now, one line each."""
+def serious_violations(page: Page | Frame) -> list[str]:
+    """axe-core's serious and critical findings on the page (or in one frame of it, such as
+    the editor's preview) as it is now, one line each."""
     if not AXE.exists():
         if IN_CI:
             pytest.fail(f"{AXE} is missing: scripts/services installs axe-core")
@@ -83,8 +89,37 @@ def serious_violations(page: Page) -> list[str]:
     return [f"{v['impact']}: {v['id']} ({v['help']}) at {json.dumps(v['where'])}" for v in found]
 
 
-def assert_accessible(page: Page, name: str) -> None:
-    """No serious or critical axe-core violation, and screenshots at both widths."""
+def assert_accessible(page: Page, name: str, within: Frame | None = None) -> None:
+    """No serious or critical axe-core violation (in the page, or `within` one of its
+    frames), and screenshots of the page at both widths."""
     screenshots(page, name)
-    problems = serious_violations(page)
+    problems = serious_violations(within or page)
     assert not problems, f"{name}: " + "; ".join(problems)
+
+
+# The colour an element's text is drawn in, and the first opaque background behind it.
+_COLOURS = """e => {
+    let behind = e, background = "rgb(255, 255, 255)";
+    while (behind) {
+        const colour = getComputedStyle(behind).backgroundColor;
+        if (colour && colour !== "transparent" && !colour.endsWith(", 0)")) {
+            background = colour;
+            break;
+        }
+        behind = behind.parentElement;
+    }
+    return [getComputedStyle(e).color, background];
+}"""
+
+
+def _channels(css: str) -> tuple[int, int, int]:
+    parts = css[css.index("(") + 1 : css.rindex(")")].split(",")
+    red, green, blue = (round(float(part)) for part in parts[:3])
+    return red, green, blue
+
+
+def text_contrast(element: Locator) -> float:
+    """WCAG's contrast of the element's text colour on what is behind it (for what axe-core
+    does not look at, such as an image's alt text)."""
+    text, background = element.evaluate(_COLOURS)
+    return contrast(_channels(text), _channels(background))

@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Browser, Request, Route
 
 from digest.render import placeholders
-from tests.browser_support import screenshots
+from tests.browser_support import screenshots, serious_violations, text_contrast
 from tests.test_email import PICTURE, make_app, pictured_edition
 
 # A stand-in for the logo and the article picture (chromium draws SVG in an img).
@@ -98,3 +99,37 @@ def test_text_masthead_in_chromium(browser: Browser, sqlite_url: str, tmp_path: 
     assert style == ["rgb(0, 87, 183)", "26px"]
     screenshots(page, "email-text-masthead")
     page.close()
+
+
+# The example configuration's navy, a pale yellow, and the default blue.
+@pytest.mark.parametrize("accent", ["#0057b7", "#f5c400", "#1f6feb"])
+def test_masthead_and_links_read_at_aa_in_light_and_dark(
+    browser: Browser, tmp_path: Path, accent: str
+) -> None:
+    for logo in (True, False):
+        folder = tmp_path / f"logo-{logo}"
+        folder.mkdir()
+        app = make_app(
+            f"sqlite:///{folder / 'digest.db'}",
+            folder,
+            accent_color=accent,
+            **({} if logo else {"logo_url": None}),
+        )
+        html = placeholders.fill(
+            app.render(pictured_edition(app, folder)).html,
+            placeholders.sample_values("https://brief.example.org"),
+        )
+        for scheme in ("light", "dark"):
+            page = browser.new_page(color_scheme=scheme)
+            page.route("**/*", _answering(images=False))  # the logo's alt text shows
+            page.set_content(html, wait_until="load")
+            masthead = page.locator(".masthead img" if logo else ".masthead a")
+            where = f"{accent}, {'logo' if logo else 'text masthead'}, {scheme}"
+            assert text_contrast(masthead) >= 4.5, where
+            for link in page.locator("a").all():
+                assert text_contrast(link) >= 4.5, f"{where}: {link.inner_text()}"
+            assert serious_violations(page) == [], where
+            if accent == "#0057b7" and not logo:
+                screenshots(page, f"email-masthead-{scheme}")
+            page.close()
+        app.close()

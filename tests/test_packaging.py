@@ -34,7 +34,12 @@ def test_wheel_contains_templates_and_renders_from_them(tmp_path: Path) -> None:
     assert any(n.startswith("digest/store/migrations/versions/") for n in names)
     assert "digest/store/migrations/env.py" in names
     # The editor page's script and the vendored library it uses, with its licence.
-    for static in ("editor.js", "vendor/sortablejs/Sortable.min.js", "vendor/sortablejs/LICENSE"):
+    for static in (
+        "editor.js",
+        "editor-layout.js",
+        "vendor/sortablejs/Sortable.min.js",
+        "vendor/sortablejs/LICENSE",
+    ):
         assert f"digest/web/static/{static}" in names
 
     installed = tmp_path / "site"

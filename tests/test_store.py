@@ -220,6 +220,49 @@ def test_concurrent_builds_get_distinct_numbers(database_url: str) -> None:
         s.close()
 
 
+def _race(stores: list[Store], base: Edition, label: str) -> list[str]:
+    """Each store saves its own intro on `base`'s version at the same moment: what each
+    saved, or "stale"."""
+    from digest.errors import StaleEdition
+
+    start = threading.Barrier(len(stores))
+    outcomes: list[str] = []
+
+    def save(s: Store, n: int) -> None:
+        changed = base.model_copy(update={"intro": f"{label}, editor {n}"})
+        start.wait()
+        try:
+            s.update_edition(changed, expected_version=base.version)
+            outcomes.append(changed.intro)
+        except StaleEdition:
+            outcomes.append("stale")
+
+    threads = [threading.Thread(target=save, args=(s, n)) for n, s in enumerate(stores)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return outcomes
+
+
+def test_saves_made_on_one_version_land_once_and_the_others_are_told(database_url: str) -> None:
+    """Editors' saves made on the same version at the same moment: exactly one lands, the
+    others get StaleEdition (and look again), never a silent overwrite of the first."""
+    setup = open_store(database_url)
+    stored = [o.article for o in setup.add_articles([article(n) for n in range(1, 3)])]
+    edition = setup.create_edition(edition_of(stored))
+    stores = [open_store(database_url) for _ in range(3)]
+    for round_number in range(8):
+        current = setup.get_edition(edition.id or 0)
+        outcomes = _race(stores, current, f"Round {round_number}")
+        landed = [outcome for outcome in outcomes if outcome != "stale"]
+        assert len(landed) == 1, (round_number, outcomes)
+        after = setup.get_edition(edition.id or 0)
+        assert after.intro == landed[0] and after.version == current.version + 1
+    for s in [setup, *stores]:
+        s.close()
+
+
 def test_unreachable_database_is_a_clear_error() -> None:
     with pytest.raises(DigestError, match=r"cannot open database postgresql\+psycopg://u:\*\*\*@"):
         open_store("postgresql://u:secret@127.0.0.1:9/none?connect_timeout=2")

@@ -3,8 +3,10 @@ double opt-in, the archive, and SendGrid's signed event webhook."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
+import secrets
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -76,6 +78,53 @@ def test_editor_pages_edit_and_approve(database_url: str, tmp_path: Path) -> Non
         assert stored.status == "draft" and stored.subject == "After approval"
         note = client.get(reopened.headers["location"]).text
         assert "Edited after approval: approve again to send." in note
+    app.close()
+
+
+def _said(page: str) -> list[str]:
+    """The page's notices and errors, as it shows them."""
+    return [
+        html.unescape(text).strip()
+        for text in re.findall(
+            r'<p class="(?:notice|error)" role="(?:status|alert)">([^<]*)</p>', page
+        )
+    ]
+
+
+def test_notices_are_said_once_and_no_link_can_carry_one(sqlite_url: str, tmp_path: Path) -> None:
+    settings = settings_for(sqlite_url, tmp_path)
+    app = App(settings)
+    edition = draft_edition(app)
+    app.store.subscribers.ensure_list("readers")
+    page_path = f"/editions/{edition.id}"
+    with serving(settings) as base, httpx.Client(base_url=base) as client:
+        csrf = csrf_of(client.get(page_path).text)
+        sent = client.post(f"{page_path}/test", data={"csrf": csrf, "address": "me@example.org"})
+        assert sent.status_code == 303 and sent.headers["location"] == page_path
+        assert _said(client.get(page_path).text) == ["Test copy sent to me@example.org."]
+        assert _said(client.get(page_path).text) == []  # a reload does not say it again
+        refused = client.post(f"{page_path}/test", data={"csrf": csrf, "address": "nobody"})
+        assert "?" not in refused.headers["location"]
+        [error] = _said(client.get(page_path).text)
+        assert error.startswith("Test not sent:")
+        # A crafted link says nothing, on the editions, an edition's and a list's page.
+        crafted = {
+            "notice": "Approved: send your password to evil.example",
+            "error": "Log in again",
+        }
+        for path in ("/editions", page_path, "/lists/readers"):
+            assert _said(client.get(path, params=crafted).text) == []
+        added = client.post("/lists/readers/add", data={"csrf": csrf, "email": "new@example.org"})
+        assert added.headers["location"] == "/lists/readers"
+        assert _said(client.get("/lists/readers").text) == ["new@example.org added: subscribed."]
+        assert _said(client.get("/lists/readers").text) == []
+        # Many problems at once: as many as a cookie holds, then how many more.
+        many = "\n".join(f"/etc/{secrets.token_urlsafe(180)}" for _ in range(20))
+        answer = client.post("/articles/add", data={"csrf": csrf, "edition": "0", "urls": many})
+        assert len(answer.headers["set-cookie"]) < 4096
+        lines = _said(client.get("/editions").text)
+        assert 1 < len(lines) < 20 and re.fullmatch(r"… and \d+ more problems", lines[-1])
+        assert int(lines[-1].split()[2]) + len(lines) - 1 == 20
     app.close()
 
 
@@ -324,6 +373,17 @@ def test_field_saves_merge_other_fields_and_refuse_a_stale_one(
             headers=headers,
         )
         assert merged.status_code == 200 and merged.json()["version"] == 4
+        assert merged.json()["was"] == 3  # made on a newer version than the page's: merged
+        # What the page compares with its own copy to say what changed elsewhere.
+        stored_fields = client.get(f"/editions/{edition.id}/fields").json()
+        assert stored_fields["version"] == 4 and stored_fields["status"] == "draft"
+        assert stored_fields["fields"]["intro"] == "Their intro."
+        assert stored_fields["fields"][key] == "My summary."
+        assert stored_fields["layout"][0][0] == first
+        # A summary regenerated on an old version is refused like any change of structure.
+        regenerate = {"op": "regenerate", "article": first, "version": 3}
+        refused = client.post(f"/editions/{edition.id}/arrange", json=regenerate, headers=headers)
+        assert refused.status_code == 409
         # The subject saved on version 2 again, but it changed since: a conflict.
         app.edit_field(edition.id, "subject", "Theirs", base="Mine", version=4)
         conflict = client.post(
@@ -345,6 +405,9 @@ def test_field_saves_merge_other_fields_and_refuse_a_stale_one(
             headers=headers,
         )
         assert unknown.status_code == 422 and "not a field" in unknown.json()["error"]
+        switch = {"key": f"item:{first}:image", "value": "maybe", "base": "true", "version": 5}
+        odd = client.post(f"/editions/{edition.id}/field", json=switch, headers=headers)
+        assert odd.status_code == 422 and odd.json()["error"] == "Picture: true or false"
         stale = client.post(
             f"/editions/{edition.id}/arrange",
             json={"op": "remove", "article": first, "version": 4},
@@ -357,9 +420,86 @@ def test_field_saves_merge_other_fields_and_refuse_a_stale_one(
             headers=headers,
         )
         assert removed.status_code == 200
-        assert removed.json()["removed"]["summary"] == "My summary."
+        assert f'data-action="restore" data-article="{first}"' in removed.json()["removed"]
         assert f'id="article-{first}"' not in removed.json()["sections"]
     stored = app.store.get_edition(edition.id)
     assert (stored.subject, stored.intro, stored.version) == ("Theirs", "Their intro.", 6)
     assert first not in stored.article_ids
+    [taken] = stored.removed
+    assert (taken.item.article.id, taken.item.summary.text) == (first, "My summary.")
+    app.close()
+
+
+def test_a_story_deleted_in_digest_edit_is_offered_back_on_the_page(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    from digest.editing import apply_yaml, edition_to_yaml, restored
+
+    settings = settings_for(sqlite_url, tmp_path)
+    app = App(settings)
+    edition = draft_edition(app)
+    gone = edition.sections[1].items[0]
+    lines = edition_to_yaml(edition).splitlines(keepends=True)
+    start = lines.index(f"  - article: {gone.article.id}\n")
+    end = next(n for n in range(start + 1, len(lines)) if lines[n].startswith(("  - ", "- ")))
+    text = "".join(lines[:start] + lines[end:])
+    saved = app.revise(edition, apply_yaml(edition, text, app.store, "edit.yaml"))
+    assert [r.item.article.id for r in app.store.get_edition(edition.id or 0).removed] == [
+        gone.article.id
+    ]
+    with serving(settings) as base, httpx.Client(base_url=base) as client:
+        page = client.get(f"/editions/{edition.id}").text
+        assert f'data-action="restore" data-article="{gone.article.id}"' in page
+    back = restored(saved, gone.article.id or 0)
+    assert back.sections[1].items[0] == gone and back.removed == []
+    app.close()
+
+
+def test_removed_stories_are_kept_with_the_edition_until_it_is_sent(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A removed story is stored with the edition: every page load offers it back, the
+    restore takes nothing but its id (the summary, other reports and place are the
+    server's), and once the edition is sent nothing is kept."""
+    settings = settings_for(database_url, tmp_path)
+    app = App(settings)
+    edition = draft_edition(app)
+    assert edition.id is not None
+    section = edition.sections[0]
+    gone = section.items[1]
+    other = edition.sections[-1].items[-1]
+    with serving(settings) as base, httpx.Client(base_url=base) as client:
+        page = f"/editions/{edition.id}"
+        headers = {"X-CSRF-Token": csrf_of(client.get(page).text)}
+
+        def arrange(**change: object) -> httpx.Response:
+            version = app.store.get_edition(edition.id or 0).version
+            body = {"version": version, **change}
+            return client.post(f"{page}/arrange", json=body, headers=headers)
+
+        assert arrange(op="remove", article=gone.article.id).status_code == 200
+        assert arrange(op="remove", article=other.article.id).status_code == 200
+        # A new page (a reload, another window) offers both back, the latest first.
+        shown = client.get(page).text
+        offers = re.findall(r'data-action="restore" data-article="(\d+)"', shown)
+        assert offers == [str(other.article.id), str(gone.article.id)]
+        assert html.escape(gone.article.title, quote=False) in shown
+        # Only what was removed can be restored; a story of the edition cannot come twice.
+        kept = section.items[0].article.id
+        refused = arrange(op="restore", article=kept)
+        assert (
+            refused.status_code == 422
+            and "not among the stories removed" in (refused.json()["error"])
+        )
+        back = arrange(op="restore", article=gone.article.id)
+        assert back.status_code == 200
+        assert f'data-article="{gone.article.id}"' not in back.json()["removed"]
+        restored = app.store.get_edition(edition.id)
+        assert restored.sections[0].items[1] == gone  # its summary and reports, in its place
+        assert [r.item.article.id for r in restored.removed] == [other.article.id]
+    # Sent, the edition keeps no removed stories (they are free for the next edition anyway).
+    app.send(app.approve(restored))
+    sent = app.store.get_edition(edition.id)
+    assert sent.status == "sent" and sent.removed == []
+    assert other.article.id in {a.id for a in app.store.articles_in_no_edition(50)}
     app.close()

@@ -15,9 +15,11 @@ import time_machine
 from fastapi import FastAPI
 
 from digest.app import App
+from digest.colours import WHITE, contrast
+from digest.colours import rgb as _rgb
 from digest.config import Settings
 from digest.render import placeholders
-from digest.web.look import WHITE, _rgb, contrast, look_for
+from digest.web.look import look_for
 from digest.web.messages import messages
 from tests.conftest import make_newsletter
 from tests.web_support import draft_edition, plain_text_of, serving, settings_for

@@ -22,6 +22,7 @@ from jinja2 import (
 )
 
 from digest.articles import Article
+from digest.colours import readable_hex
 from digest.errors import DigestError
 from digest.render.images import thumbnail
 
@@ -69,6 +70,7 @@ def environments(custom_dir: Path | None) -> tuple[Environment, Environment]:
         environment.filters["wrap"] = wrap
         environment.filters["outlet"] = outlet
         environment.filters["thumbnail"] = thumbnail
+        environment.filters["readable_on"] = readable_hex
     return markup, plain
 
 

@@ -7,12 +7,12 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, exists, func, or_, select, update
+from sqlalchemy import Engine, delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from digest.articles import Article
-from digest.edition import Edition, EditionStatus, Item, Reopened, Section
+from digest.edition import Edition, EditionStatus, Item, Removed, Reopened, Section
 from digest.errors import DigestError, FieldError, NotFoundError, StaleEdition
 from digest.run_plan import BUILD, SlotKey
 from digest.store.db import make_engine, migrate
@@ -28,6 +28,7 @@ from digest.store.tables import (
     DeliveryRow,
     EditionRow,
     ItemRow,
+    RemovedRow,
     SectionRow,
     utcnow,
 )
@@ -234,7 +235,7 @@ class Store:
         its headline."""
         query = (
             select(EditionRow)
-            .options(_EDITION_LOAD)
+            .options(*_EDITION_LOAD)
             .join(ItemRow, ItemRow.edition_id == EditionRow.id)
             .where(
                 ItemRow.article_id == article_id,
@@ -291,7 +292,7 @@ class Store:
     ) -> list[Edition]:
         query = (
             select(EditionRow)
-            .options(_EDITION_LOAD)
+            .options(*_EDITION_LOAD)
             .where(
                 EditionRow.newsletter == newsletter,
                 EditionRow.status.in_([status.value for status in statuses]),
@@ -302,7 +303,7 @@ class Store:
             return [_edition(row) for row in session.scalars(query)]
 
     def list_editions(self, newsletter: str | None = None) -> list[Edition]:
-        query = select(EditionRow).options(_EDITION_LOAD).order_by(EditionRow.id.desc())
+        query = select(EditionRow).options(*_EDITION_LOAD).order_by(EditionRow.id.desc())
         if newsletter:
             query = query.where(EditionRow.newsletter == newsletter)
         with self.session() as session:
@@ -314,9 +315,19 @@ class Store:
         if edition.id is None:
             raise ValueError("update_edition needs a stored edition")
         with self.session() as session:
+            # The version moves on first, in one conditional UPDATE, before anything is read:
+            # it takes the write lock (SQLite) or the row's lock (PostgreSQL), so of saves made
+            # on one version exactly one lands and the others are told. (Read first, two saves
+            # on SQLite both saw the old version and the second overwrote the first.)
+            claim = update(EditionRow).where(EditionRow.id == edition.id)
+            if expected_version is not None:
+                claim = claim.where(EditionRow.version == expected_version)
+            if not session.execute(claim.values(version=EditionRow.version + 1)).rowcount:  # type: ignore[attr-defined]
+                now = session.scalar(select(EditionRow.version).where(EditionRow.id == edition.id))
+                if now is None:
+                    raise NotFoundError(f"no edition with id {edition.id}")
+                raise StaleEdition(edition.id, now)
             row = self._edition_row(session, edition.id, for_update=True)
-            if expected_version is not None and row.version != expected_version:
-                raise StaleEdition(edition.id, row.version)
             if row.status != EditionStatus.DRAFT.value:
                 raise DigestError(
                     f"edition {edition.id} is {row.status}: only a draft can be edited"
@@ -328,9 +339,9 @@ class Store:
             if missing:
                 raise DigestError(f"no article with id {sorted(map(str, missing))[0]}")
             row.sections.clear()
+            row.removed.clear()
             session.flush()
             _fill_edition(row, edition)
-            row.version = (row.version or 0) + 1
             session.flush()
             session.refresh(row)
             return _edition(row)
@@ -364,7 +375,11 @@ class Store:
                 )
                 .values(**values)
             )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+            moved = bool(result.rowcount)  # type: ignore[attr-defined]
+            if moved and to in (EditionStatus.SENDING, EditionStatus.SENT):
+                # Removed stories are offered back only while the edition can still change.
+                session.execute(delete(RemovedRow).where(RemovedRow.edition_id == edition_id))
+            return moved
 
     def reopen_edition(
         self, edition_id: int, allowed_from: Sequence[EditionStatus], why: Reopened
@@ -393,7 +408,7 @@ class Store:
     def _edition_row(
         self, session: Session, edition_id: int, for_update: bool = False
     ) -> EditionRow:
-        query = select(EditionRow).options(_EDITION_LOAD).where(EditionRow.id == edition_id)
+        query = select(EditionRow).options(*_EDITION_LOAD).where(EditionRow.id == edition_id)
         if for_update:
             query = query.with_for_update()
         row = session.scalar(query)
@@ -403,7 +418,8 @@ class Store:
 
 
 _EDITION_LOAD = (
-    selectinload(EditionRow.sections).selectinload(SectionRow.items).selectinload(ItemRow.article)
+    selectinload(EditionRow.sections).selectinload(SectionRow.items).selectinload(ItemRow.article),
+    selectinload(EditionRow.removed).selectinload(RemovedRow.article),
 )
 
 
@@ -453,6 +469,41 @@ def _fill_edition(row: EditionRow, edition: Edition) -> None:
                         also_of=item_position,
                     )
                 )
+    for position, taken in enumerate(edition.removed):
+        item = taken.item
+        row.removed.append(
+            RemovedRow(
+                position=position,
+                article_id=_stored_id(item.article),
+                section_title=taken.section,
+                section_index=taken.index,
+                section_position=taken.position,
+                summary=item.summary.text,
+                summary_method=item.summary.method,
+                summary_note=item.summary.note,
+                show_image=item.show_image,
+            )
+        )
+        row.removed.extend(
+            RemovedRow(
+                position=report_position,
+                article_id=_stored_id(report),
+                also_of=position,
+                section_title="",
+                section_index=0,
+                section_position=0,
+                summary="",
+                summary_method=_REPORT_METHOD,
+                summary_note="",
+            )
+            for report_position, report in enumerate(item.also)
+        )
+
+
+def _stored_id(article: Article) -> int:
+    if article.id is None:
+        raise ValueError("an edition can only hold stored articles")
+    return article.id
 
 
 def _article(row: ArticleRow) -> Article:
@@ -516,4 +567,32 @@ def _edition(row: EditionRow) -> Edition:
         sections=[
             Section(title=section.title, items=_items(section.items)) for section in row.sections
         ],
+        removed=_removed(row.removed),
     )
+
+
+def _removed(rows: Sequence[RemovedRow]) -> list[Removed]:
+    """The removed stories, latest last, each with its other reports."""
+    reports: dict[int, list[RemovedRow]] = {}
+    for r in rows:
+        if r.also_of is not None:
+            reports.setdefault(r.also_of, []).append(r)
+    return [
+        Removed(
+            item=Item(
+                article=_article(story.article),
+                summary=Summary(
+                    text=story.summary, method=story.summary_method, note=story.summary_note
+                ),
+                also=[
+                    _article(r.article)
+                    for r in sorted(reports.get(story.position, []), key=lambda r: r.position)
+                ],
+                show_image=story.show_image,
+            ),
+            section=story.section_title,
+            index=story.section_index,
+            position=story.section_position,
+        )
+        for story in sorted((r for r in rows if r.also_of is None), key=lambda r: r.position)
+    ]

@@ -99,6 +99,9 @@ class EditionRow(Base):
         order_by="SectionRow.position",
         cascade="all, delete-orphan",
     )
+    removed: Mapped[list[RemovedRow]] = relationship(
+        order_by="RemovedRow.position", cascade="all, delete-orphan"
+    )
 
 
 class SectionRow(Base):
@@ -140,6 +143,31 @@ class ItemRow(Base):
 
     section: Mapped[SectionRow] = relationship(back_populates="items")
     edition: Mapped[EditionRow] = relationship()
+    article: Mapped[ArticleRow] = relationship()
+
+
+class RemovedRow(Base):
+    """A story an editor removed from a draft (digest.edition.Removed), kept until the edition
+    is sent, and its other reports (`also_of` names the story's row position). Holding it
+    keeps no article out of later editions."""
+
+    __tablename__ = "edition_removed"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    edition_id: Mapped[int] = mapped_column(
+        ForeignKey("editions.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="RESTRICT"))
+    also_of: Mapped[int | None] = mapped_column(Integer)
+    section_title: Mapped[str] = mapped_column(Text, default="")
+    section_index: Mapped[int] = mapped_column(Integer, default=0)
+    section_position: Mapped[int] = mapped_column(Integer, default=0)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    summary_method: Mapped[str] = mapped_column(String(32), default="")
+    summary_note: Mapped[str] = mapped_column(Text, default="")
+    show_image: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+
     article: Mapped[ArticleRow] = relationship()
 
 

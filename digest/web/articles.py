@@ -114,18 +114,20 @@ def add_articles(
     app = current.app
     report = _gather(app, urls, paste, clipboard, paste_kind, files or [])
     if report is None:
-        return back_to(edition, errors=["Nothing to add: give URLs, paste a page or choose files."])
+        return back_to(
+            current, edition, errors=["Nothing to add: give URLs, paste a page or choose files."]
+        )
     errors = [str(error) for error in report.errors]
     if edition and report.outcomes:
         try:
             app.add_to_draft(app.store.get_edition(edition), [o.article for o in report.outcomes])
         except NotFoundError:
-            return back_to(0, errors=[f"no edition {edition}: the articles are stored"])
+            return back_to(current, 0, errors=[f"no edition {edition}: the articles are stored"])
         except DigestError as problem:
-            return back_to(edition, _added_notice(report, False), [str(problem), *errors])
+            return back_to(current, edition, _added_notice(report, False), [str(problem), *errors])
     notice = _added_notice(report, bool(edition)) if report.outcomes else ""
     first = f"article-{report.outcomes[0].article.id}" if report.outcomes else ""
-    return back_to(edition, notice, errors, anchor=first)
+    return back_to(current, edition, notice, errors, anchor=first)
 
 
 @router.post("/articles/{article_id}")
@@ -147,8 +149,8 @@ def fix_article(
     except FieldError as problem:
         label = _LABELS.get(problem.field, problem.field)
         message = f"Article {article_id} not saved: {label}: {problem.reason}"
-        return back_to(back, errors=[message], anchor=f"article-{article_id}")
+        return back_to(current, back, errors=[message], anchor=f"article-{article_id}")
     except DigestError as problem:
         message = f"Article {article_id} not saved: {problem}"
-        return back_to(back, errors=[message], anchor=f"article-{article_id}")
-    return back_to(back, f"Article {article_id} saved.", anchor=f"article-{article_id}")
+        return back_to(current, back, errors=[message], anchor=f"article-{article_id}")
+    return back_to(current, back, f"Article {article_id} saved.", anchor=f"article-{article_id}")

@@ -9,9 +9,8 @@ import logging
 import math
 from collections.abc import Callable
 from typing import Annotated
-from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from digest import editing
@@ -22,7 +21,14 @@ from digest.render import RenderedEmail, placeholders
 from digest.render.lint import GMAIL_CLIP_BYTES
 from digest.web import PAGES
 from digest.web.ratelimit import FailureBackoff
-from digest.web.security import SESSION_COOKIE, check_csrf, credentials_match, new_csrf_token
+from digest.web.security import (
+    SESSION_COOKIE,
+    Flash,
+    check_csrf,
+    credentials_match,
+    new_csrf_token,
+    with_flash,
+)
 
 router = APIRouter(include_in_schema=False)
 log = logging.getLogger("digest.web")
@@ -62,6 +68,20 @@ class Editor:
                 **self.request.app.state.sessions.cookie_options(),
             )
         return response
+
+    def flash(self, notice: str = "", errors: list[str] | None = None) -> None:
+        """What the next page this editor opens says once (then it is gone): kept in the
+        signed session cookie, so no link can carry one and a reload does not repeat it."""
+        sessions = self.request.app.state.sessions
+        self.session = with_flash(self.session, notice, errors or [], sessions)
+        self.session["changed"] = True
+
+    def flashed(self) -> Flash:
+        """The message left for this page, taken out of the session (shown once)."""
+        found = Flash.of(self.session.pop("flash", None))
+        if found:
+            self.session["changed"] = True
+        return found
 
     def page(self, name: str, **context: object) -> Response:
         context.update(csrf=self.csrf, login_required=self.request.app.state.login_required)
@@ -145,9 +165,6 @@ def home() -> Response:
     return RedirectResponse("/editions", status_code=303)
 
 
-Errors = Annotated[list[str] | None, Query()]
-
-
 def _edition(current: Editor, edition_id: int) -> Edition:
     try:
         return current.app.store.get_edition(edition_id)
@@ -162,11 +179,10 @@ def _sample(current: Editor, edition: Edition, email: RenderedEmail, html: bool)
 
 
 @router.get("/editions/{edition_id}", response_class=HTMLResponse)
-def edition_page(
-    current: EditorSession, edition_id: RowId, error: Errors = None, notice: str | None = None
-) -> Response:
+def edition_page(current: EditorSession, edition_id: RowId) -> Response:
     edition = _edition(current, edition_id)
     email = current.app.render(edition)
+    said = current.flashed()
     return current.page(
         "edition.html",
         edition=edition,
@@ -176,8 +192,9 @@ def edition_page(
         size_kb=email.size / 1024,
         # An approved edition is edited too: the edit puts it back to draft (App.reopen).
         editable=edition.status in (EditionStatus.DRAFT, EditionStatus.APPROVED),
-        errors=error or [],
-        notice=notice,
+        errors=said.errors,
+        notice=said.notice,
+        pictures=current.app.settings.newsletter(edition.newsletter).article_images,
         version=edition.version,
         render=render_hash(email),
     )
@@ -215,27 +232,26 @@ def version(current: EditorSession, edition_id: RowId) -> JSONResponse:
     )
 
 
-# Past this many problems a page says how many more: a redirect's URL stays short.
-_ERRORS_SHOWN = 20
-
-
 def back_to(
-    edition: int, notice: str = "", errors: list[str] | None = None, anchor: str = ""
+    current: Editor,
+    edition: int,
+    notice: str = "",
+    errors: list[str] | None = None,
+    anchor: str = "",
 ) -> Response:
-    """Back to the page a form was on (an edition, or the list at 0), saying what happened,
-    scrolled to `anchor` (an element's id) when given."""
-    errors = errors or []
-    shown = errors[:_ERRORS_SHOWN]
-    if len(errors) > len(shown):
-        shown.append(f"… and {len(errors) - len(shown)} more problems")
-    query = urlencode({"notice": notice, "error": shown} if notice else {"error": shown}, True)
+    """Back to the page a form was on (an edition, or the list at 0), which says once what
+    happened (a flash in the session, never in the URL), scrolled to `anchor` (an element's
+    id) when given."""
+    current.flash(notice, errors)
     page = f"/editions/{edition}" if edition else "/editions"
     fragment = f"#{anchor}" if anchor else ""
-    return RedirectResponse(f"{page}{'?' + query if query else ''}{fragment}", status_code=303)
+    return current.finish(RedirectResponse(f"{page}{fragment}", status_code=303))
 
 
-def _back(edition_id: int, error: str | None = None, notice: str | None = None) -> Response:
-    return back_to(edition_id, "" if error else notice or "", [error] if error else [])
+def _back(
+    current: Editor, edition_id: int, error: str | None = None, notice: str | None = None
+) -> Response:
+    return back_to(current, edition_id, notice or "", [error] if error else [])
 
 
 def _change(current: Editor, edition_id: int, change: Callable[[Edition], Edition]) -> Response:
@@ -244,8 +260,8 @@ def _change(current: Editor, edition_id: int, change: Callable[[Edition], Editio
     try:
         current.app.revise(edition, change(edition))
     except DigestError as problem:
-        return _back(edition_id, error=str(problem))
-    return _back(edition_id)
+        return _back(current, edition_id, error=str(problem))
+    return _back(current, edition_id)
 
 
 @router.post("/editions/{edition_id}/fields")
@@ -273,8 +289,8 @@ def regenerate(current: EditorPost, edition_id: RowId, article_id: RowId) -> Res
     try:
         current.app.regenerate_summary(edition_id, article_id)
     except DigestError as problem:
-        return _back(edition_id, error=str(problem))
-    return _back(edition_id)
+        return _back(current, edition_id, error=str(problem))
+    return _back(current, edition_id)
 
 
 @router.post("/editions/{edition_id}/items/{article_id}/split")
@@ -289,8 +305,8 @@ def split_report(
     try:
         current.app.split_report(edition, article_id, report)
     except DigestError as problem:
-        return _back(edition_id, error=str(problem))
-    return _back(edition_id, notice=f"Article {report} is now a story of its own.")
+        return _back(current, edition_id, error=str(problem))
+    return _back(current, edition_id, notice=f"Article {report} is now a story of its own.")
 
 
 @router.post("/editions/{edition_id}/items/{article_id}/move")
@@ -330,5 +346,5 @@ def send_test(current: EditorPost, edition_id: RowId, address: Annotated[str, Fo
     try:
         current.app.test_send(_edition(current, edition_id), address)
     except (DigestError, ValueError) as problem:
-        return _back(edition_id, error=f"Test not sent: {problem}")
-    return _back(edition_id, notice=f"Test copy sent to {address}.")
+        return _back(current, edition_id, error=f"Test not sent: {problem}")
+    return _back(current, edition_id, notice=f"Test copy sent to {address}.")

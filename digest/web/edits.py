@@ -2,7 +2,10 @@
 changes of structure (order, sections, removal and restore, a summary regenerated). Each
 answer carries the edition's new version and what the page shows beside the fields (inbox
 line, size, lint, plain text), so the page never reloads; 409 when the edition changed
-elsewhere: for a field, with its current value, for the structure, with a reason. Thin: the
+elsewhere: for a field, with its current value, for the structure (made only on the
+version the page shows), with a reason. A field's answer says the version it was saved on
+(`was`): the page's own, or a newer one (another window's change merged in, which the page
+says, and does not show). Thin: the
 use cases are App.edit_field, App.rearrange and App.regenerate_summary."""
 
 from __future__ import annotations
@@ -15,12 +18,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from digest import editing
-from digest.edition import Edition, EditionStatus, Item
+from digest.edition import Edition, EditionStatus
 from digest.edition_fields import FieldConflict
 from digest.errors import DigestError, FieldError, NotFoundError, StaleEdition
-from digest.summarize import Summary
+from digest.render.images import shown_picture
 from digest.web import PAGES
-from digest.web.editor import Editor, RowId, editor, render_hash
+from digest.web.editor import Editor, EditorSession, RowId, editor, render_hash
 from digest.web.security import check_csrf
 
 router = APIRouter(include_in_schema=False)
@@ -38,8 +41,10 @@ def _field_value(edition: Edition, key: str) -> str:
     return value_of(edition, parse_key(key))
 
 
-# The sections' template shows each field as the server compares it (a byline "" not None).
+# The sections' template shows each field as the server compares it (a byline "" not None),
+# and says when a picture the editor leaves on is not shown all the same.
 PAGES.env.globals["field_value"] = _field_value
+PAGES.env.globals["shown_picture"] = shown_picture
 
 
 def json_editor(request: Request) -> Editor:
@@ -77,9 +82,6 @@ class Change(BaseModel):
     title: str = Field(default="", max_length=200)
     article: _Id | None = None
     report: _Id | None = None
-    summary: str = Field(default="", max_length=_VALUE_MAX)
-    also: list[_Id] = Field(default_factory=list, max_length=100)
-    position: _Index = 0
 
 
 def state(current: Editor, edition: Edition) -> dict[str, object]:
@@ -94,6 +96,7 @@ def state(current: Editor, edition: Edition) -> dict[str, object]:
         "status": edition.status.value,
         "subject": edition.subject,
         "preheader": edition.preheader,
+        "intro": edition.intro,
         "size_kb": round(email.size / 1024, 1),
         "over": email.size > GMAIL_CLIP_BYTES,
         "findings": [{"severity": f.severity, "message": f.message} for f in email.findings],
@@ -104,7 +107,16 @@ def state(current: Editor, edition: Edition) -> dict[str, object]:
 def sections_html(current: Editor, edition: Edition) -> str:
     """The sections as the page lays them out (escaped by the template's autoescape)."""
     template = PAGES.get_template("_sections.html")
-    return template.render(edition=edition, editable=edition.status == EditionStatus.DRAFT)
+    return template.render(
+        edition=edition,
+        editable=edition.status == EditionStatus.DRAFT,
+        pictures=current.app.settings.newsletter(edition.newsletter).article_images,
+    )
+
+
+def removed_html(edition: Edition) -> str:
+    """The stories removed from the edition, each with its Restore button."""
+    return PAGES.get_template("_removed.html").render(edition=edition)
 
 
 def _problem(message: str, status: int = 422, **extra: object) -> JSONResponse:
@@ -127,9 +139,10 @@ def save_field(current: EditorJson, edition_id: RowId, save: FieldSave) -> JSONR
     if isinstance(found, JSONResponse):
         return found
     try:
-        edition = current.app.edit_field(
+        saved = current.app.edit_field(
             edition_id, save.key, save.value, base=save.base, version=save.version
         )
+        edition = saved.edition
         stored = value_of(edition, parse_key(save.key))
     except FieldConflict as conflict:
         return _problem(
@@ -142,15 +155,42 @@ def save_field(current: EditorJson, edition_id: RowId, save: FieldSave) -> JSONR
         return _problem(f"{_label(problem.field)}: {problem.reason}")
     except DigestError as problem:
         return _problem(str(problem))
-    return JSONResponse({"value": stored, **state(current, edition)})
+    return JSONResponse({"value": stored, "was": saved.was, **state(current, edition)})
 
 
-_LABELS = {"title": "Headline", "author": "Byline", "source": "Source", "url": "Link"}
+_LABELS = {
+    "title": "Headline",
+    "author": "Byline",
+    "source": "Source",
+    "url": "Link",
+    "image": "Picture",
+}
 
 
 def _label(field: str) -> str:
     name = field.rsplit(":", 1)[-1]
     return _LABELS.get(name, "Date" if name == "published" else name.capitalize())
+
+
+@router.get("/editions/{edition_id}/fields")
+def stored_fields(current: EditorSession, edition_id: RowId) -> JSONResponse:
+    """Every field as stored, the order of the stories and the status: a page that sees a
+    newer version compares them with its own copy to say what another window changed (and
+    shows none of that window's words)."""
+    from digest.edition_fields import values
+
+    found = _edition_or_404(current, edition_id)
+    if isinstance(found, JSONResponse):
+        return found
+    layout = [[item.article.id for item in section.items] for section in found.sections]
+    return JSONResponse(
+        {
+            "version": found.version,
+            "status": found.status.value,
+            "fields": values(found),
+            "layout": layout,
+        }
+    )
 
 
 @router.post("/editions/{edition_id}/arrange")
@@ -160,16 +200,16 @@ def arrange(current: EditorJson, edition_id: RowId, change: Change) -> JSONRespo
     if isinstance(found, JSONResponse):
         return found
     app = current.app
-    extra: dict[str, object] = {}
+    if found.version != change.version:
+        # Every change of structure is made on what the page shows, or not at all.
+        return _problem(_CHANGED, 409)
     try:
         if change.op == "regenerate":
             edition = app.regenerate_summary(edition_id, _required(change.article))
         elif change.op == "split_report":
             edition = app.split_report(found, _required(change.article), _required(change.report))
         else:
-            if change.op == "remove":
-                extra["removed"] = _removed(found, _required(change.article))
-            edition = app.rearrange(edition_id, change.version, _structure(current, change))
+            edition = app.rearrange(edition_id, change.version, _structure(change))
     except StaleEdition:
         return _problem(_CHANGED, 409)
     except DigestError as problem:
@@ -177,7 +217,11 @@ def arrange(current: EditorJson, edition_id: RowId, change: Change) -> JSONRespo
         stored = app.store.get_edition(edition_id)
         return _problem(str(problem), sections=sections_html(current, stored))
     return JSONResponse(
-        {"sections": sections_html(current, edition), **extra, **state(current, edition)}
+        {
+            "sections": sections_html(current, edition),
+            "removed": removed_html(edition),
+            **state(current, edition),
+        }
     )
 
 
@@ -187,7 +231,7 @@ def _required(value: int | None) -> int:
     return value
 
 
-def _structure(current: Editor, change: Change) -> Callable[[Edition], Edition]:
+def _structure(change: Change) -> Callable[[Edition], Edition]:
     if change.op == "layout":
         layout = [(p.section, list(p.articles)) for p in change.layout]
         return lambda e: editing.arranged(e, layout)
@@ -197,35 +241,5 @@ def _structure(current: Editor, change: Change) -> Callable[[Edition], Edition]:
         return lambda e: editing.split_section(e, change.section, change.articles, change.title)
     if change.op == "remove":
         return lambda e: editing.removed(e, _required(change.article))
-    return _restore(current, change)
-
-
-def _restore(current: Editor, change: Change) -> Callable[[Edition], Edition]:
-    """A removed story back, with the summary it had (the page kept it) and its other
-    reports, where it was."""
-    store = current.app.store
-    text = " ".join(change.summary.split())
-    if not text:
-        raise DigestError("a restored story needs its summary")
-    item = Item(
-        article=store.get_article(_required(change.article)),
-        summary=Summary(text=text, method=editing.EDITED_METHOD),
-        also=[store.get_article(report) for report in change.also],
-    )
-    return lambda e: editing.restored(e, item, change.section, change.position)
-
-
-def _removed(edition: Edition, article_id: int) -> dict[str, object]:
-    """What the page needs to offer the removed story back."""
-    for index, section in enumerate(edition.sections):
-        for position, item in enumerate(section.items):
-            if item.article.id == article_id:
-                return {
-                    "article": article_id,
-                    "title": item.article.title,
-                    "summary": item.summary.text,
-                    "also": [report.id for report in item.also],
-                    "section": index,
-                    "position": position,
-                }
-    raise DigestError(f"article {article_id} is not in edition {edition.id}")
+    # A removed story back as the edition kept it (its summary, other reports and place).
+    return lambda e: editing.restored(e, _required(change.article))

@@ -17,7 +17,7 @@ from digest.edition_state import EditionState
 from digest.errors import DigestError, NotFoundError
 from digest.send_time import describe, local_input
 from digest.web import PAGES
-from digest.web.editor import Editor, EditorPost, EditorSession, Errors, RowId, back_to
+from digest.web.editor import Editor, EditorPost, EditorSession, RowId, back_to
 
 router = APIRouter(include_in_schema=False)
 # How many articles waiting for an edition the list shows, with what the intake guessed.
@@ -42,16 +42,17 @@ PAGES.env.globals["local_input"] = local_input
 
 
 @router.get("/editions", response_class=HTMLResponse)
-def editions(current: EditorSession, error: Errors = None, notice: str | None = None) -> Response:
+def editions(current: EditorSession) -> Response:
     app = current.app
     states = app.edition_states()
+    said = current.flashed()
     return current.page(
         "editions.html",
         states=states,
         drafts=[state.edition for state in states if state.status.value == "draft"],
         waiting=app.store.articles_in_no_edition(WAITING_SHOWN),
-        errors=error or [],
-        notice=notice,
+        errors=said.errors,
+        notice=said.notice,
     )
 
 
@@ -90,9 +91,11 @@ def approve(
         # The form again, with what was typed: nothing the editor gave is lost.
         return _approve_page(current, edition, send_at, str(problem), 400)
     if approved.send_at is None:
-        return back_to(edition_id, "Approved, to be sent by the next `digest send`.")
+        return back_to(current, edition_id, "Approved, to be sent by the next `digest send`.")
     return back_to(
-        edition_id, f"Approved, to be sent at {describe(approved.send_at, newsletter.zone)}."
+        current,
+        edition_id,
+        f"Approved, to be sent at {describe(approved.send_at, newsletter.zone)}.",
     )
 
 
@@ -112,8 +115,10 @@ def cancel(
     try:
         current.app.cancel(_edition(current, edition_id))
     except DigestError as problem:
-        return back_to(edition_id, errors=[str(problem)])
-    return back_to(edition_id, "Cancelled: it will not be sent. “Back to draft” undoes it.")
+        return back_to(current, edition_id, errors=[str(problem)])
+    return back_to(
+        current, edition_id, "Cancelled: it will not be sent. “Back to draft” undoes it."
+    )
 
 
 @router.post("/editions/{edition_id}/draft")
@@ -121,5 +126,5 @@ def back_to_draft(current: EditorPost, edition_id: RowId) -> Response:
     try:
         current.app.back_to_draft(_edition(current, edition_id))
     except DigestError as problem:
-        return back_to(edition_id, errors=[str(problem)])
-    return back_to(edition_id, "Back to draft, every edit kept: approve again to send.")
+        return back_to(current, edition_id, errors=[str(problem)])
+    return back_to(current, edition_id, "Back to draft, every edit kept: approve again to send.")

@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import ipaddress
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import HTTPException, Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -111,7 +111,7 @@ def exposure(settings: Settings, bound: str, insecure_http: bool = False) -> Exp
 
 
 class Sessions:
-    """Sessions in a signed cookie: {"editor": bool, "csrf": token}."""
+    """Sessions in a signed cookie: {"editor": bool, "csrf": token, "flash": a Flash}."""
 
     def __init__(self, secret: str, secure: bool) -> None:
         self.serializer = URLSafeTimedSerializer(secret, salt="digest-editor-session")
@@ -137,6 +137,52 @@ class Sessions:
             "secure": self.secure,
             "max_age": SESSION_SECONDS,
         }
+
+
+# A browser keeps a cookie of up to 4096 bytes: a flash leaves the session well under it.
+_COOKIE_BUDGET = 3600
+_FLASH_LINE = 300
+_FLASH_LINES = 20
+
+
+@dataclass(frozen=True)
+class Flash:
+    """A one-time message for the next page: what was done, and what went wrong."""
+
+    notice: str = ""
+    errors: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.notice or self.errors)
+
+    @classmethod
+    def of(cls, stored: object) -> Flash:
+        """The flash as the session holds it; anything else (an old cookie) is none."""
+        if not isinstance(stored, dict):
+            return cls()
+        notice, errors = stored.get("notice", ""), stored.get("errors", [])
+        if not isinstance(notice, str) or not isinstance(errors, list):
+            return cls()
+        return cls(notice, [str(line) for line in errors])
+
+
+def with_flash(
+    session: dict[str, object], notice: str, errors: list[str], sessions: Sessions
+) -> dict[str, object]:
+    """The session carrying a flash, cut to fit a cookie: each line at most 300 characters,
+    and as many problems as fit, then how many more there were."""
+
+    def cut(line: str) -> str:
+        return line if len(line) <= _FLASH_LINE else line[: _FLASH_LINE - 1] + "…"
+
+    kept = [cut(line) for line in errors[:_FLASH_LINES]]
+    while True:
+        more = len(errors) - len(kept)
+        shown = [*kept, f"… and {more} more problems"] if more else kept
+        candidate = {**session, "flash": {"notice": cut(notice), "errors": shown}}
+        if len(sessions.dump(candidate)) <= _COOKIE_BUDGET or not kept:
+            return candidate
+        kept.pop()
 
 
 def new_csrf_token() -> str:

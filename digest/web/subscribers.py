@@ -9,7 +9,7 @@ import io
 import os
 import tempfile
 from typing import Annotated
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, HTTPException, Query, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
@@ -29,9 +29,10 @@ PER_PAGE = 50
 REJECTS_SHOWN = 200
 
 
-def _list_page(name: str, notice: str = "", error: str = "") -> Response:
-    query = urlencode({"notice": notice} if notice else {"error": error} if error else {})
-    return RedirectResponse(f"/lists/{quote(name, safe='')}{'?' + query if query else ''}", 303)
+def _list_page(current: Editor, name: str, notice: str = "", error: str = "") -> Response:
+    """Back to the list's page, which says once what happened (a flash, not in the URL)."""
+    current.flash(notice, [error] if error else [])
+    return current.finish(RedirectResponse(f"/lists/{quote(name, safe='')}", 303))
 
 
 def _counts(current: Editor, name: str) -> dict[str, int]:
@@ -52,10 +53,9 @@ def list_page(
     name: str,
     q: Annotated[str, Query(max_length=320)] = "",
     page: Annotated[int, Query(ge=1, le=10_000_000)] = 1,
-    notice: str = "",
-    error: str = "",
 ) -> Response:
     counts = _counts(current, name)
+    said = current.flashed()
     people, total = current.app.find_subscribers(name, q, page, PER_PAGE)
     pages = max(1, -(-total // PER_PAGE))
     return current.page(
@@ -68,8 +68,8 @@ def list_page(
         q=q,
         page=page,
         pages=pages,
-        notice=notice,
-        error=error,
+        notice=said.notice,
+        errors=said.errors,
         import_path=IMPORT_PATH,
     )
 
@@ -85,11 +85,13 @@ def add(
     try:
         person, created = current.app.add_subscriber(name, email, display)
     except DigestError as problem:
-        return _list_page(name, error=str(problem))
+        return _list_page(current, name, error=str(problem))
     if created:
-        return _list_page(name, notice=f"{person.email} added: {person.status.value}.")
+        return _list_page(current, name, notice=f"{person.email} added: {person.status.value}.")
     return _list_page(
-        name, notice=f"{person.email} was already on the list ({person.status.value}): merged."
+        current,
+        name,
+        notice=f"{person.email} was already on the list ({person.status.value}): merged.",
     )
 
 
@@ -99,8 +101,8 @@ def unsubscribe(current: EditorPost, name: str, email: Annotated[str, Form()]) -
     try:
         person = current.app.unsubscribe_address(name, email)
     except NotFoundError as problem:
-        return _list_page(name, error=str(problem))
-    return _list_page(name, notice=f"{person.email} is {person.status.value}.")
+        return _list_page(current, name, error=str(problem))
+    return _list_page(current, name, notice=f"{person.email} is {person.status.value}.")
 
 
 @router.post("/lists/{name}/erase", response_class=HTMLResponse)
@@ -116,8 +118,10 @@ def erase(
         return current.page("erase.html", list_name=name, email=email)
     removed = current.app.erase_subscriber(email, name)
     if not removed:
-        return _list_page(name, error=f"{email} is not on list {name}: nothing erased.")
-    return _list_page(name, notice=f"{email} erased from {name}, with its delivery records.")
+        return _list_page(current, name, error=f"{email} is not on list {name}: nothing erased.")
+    return _list_page(
+        current, name, notice=f"{email} erased from {name}, with its delivery records."
+    )
 
 
 @router.post(IMPORT_PATH, response_class=HTMLResponse)
@@ -129,7 +133,9 @@ async def import_upload(
 ) -> Response:
     _counts(current, list_name)
     if status not in (Status.SUBSCRIBED.value, Status.PENDING.value):
-        return _list_page(list_name, error=f"status: {status!r} is not subscribed or pending")
+        return _list_page(
+            current, list_name, error=f"status: {status!r} is not subscribed or pending"
+        )
     data = await file.read()
     filename = file.filename or "upload.csv"
     try:
@@ -138,7 +144,7 @@ async def import_upload(
         )
     except DigestError as problem:
         # The file as a whole is unreadable (no header, not UTF-8): say why.
-        return _list_page(list_name, error=str(problem))
+        return _list_page(current, list_name, error=str(problem))
     rows = list(csv.reader(io.StringIO(rejects.decode("utf-8"))))[1 : REJECTS_SHOWN + 1]
     download = "data:text/csv;charset=utf-8;base64," + base64.b64encode(rejects).decode()
     return current.page(

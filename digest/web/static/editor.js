@@ -1,9 +1,12 @@
 // The edition editor: every field saves on its own (a second after typing stops, and when it
-// loses focus), one save at a time, each naming the version and the value it was based on, so
-// no field's typing is ever thrown away by another's save. A change made elsewhere shows a
-// notice and never replaces what is typed; a field changed in two places shows both.
+// loses focus), one save at a time, each naming the value it was based on and the version
+// that value was stored in, so no field's typing is ever thrown away by another's save. A
+// change made elsewhere shows a notice naming what changed and never replaces what is
+// typed; a field changed in two places shows both. The page's `version` is the one it shows
+// all of: after another window's change it stays behind (until a reload), so a change of
+// structure is refused rather than made on what the page does not show.
 // Structure (order, sections, removal) changes by drag and drop (SortableJS) or by buttons,
-// after every pending save, and the server sends the sections back.
+// after every pending save, and the server sends the sections (and the removed stories) back.
 "use strict";
 (() => {
   const root = document.getElementById("editor");
@@ -14,7 +17,9 @@
   let version = Number(root.dataset.version);
   let render = root.dataset.render;
   const DELAY = 1000;
-  const fields = new Map();  // key -> {el, base, sent, timer, state, problem}
+  // key -> {el, base (the value stored), at (the version it was stored in), timer, state,
+  //         problem, conflict}
+  const fields = new Map();
   let queue = Promise.resolve();
   let busy = 0;  // requests in flight or queued
   let structureBusy = false;
@@ -58,22 +63,46 @@
 
   // --- Fields ---------------------------------------------------------------------------
 
+  // A field's value as the server takes it: a switch (a checkbox) is "true" or "false".
+  function valueOf(el) {
+    if (el.type === "checkbox") return el.checked ? "true" : "false";
+    return el.value;
+  }
+
+  function setValue(el, value) {
+    if (el.type === "checkbox") el.checked = value === "true";
+    else el.value = value;
+  }
+
   function register(el) {
     const key = el.dataset.key;
     const known = fields.get(key);
-    const entry = {el, base: el.dataset.base ?? el.value, sent: null, timer: 0,
+    const entry = {el, base: el.dataset.base ?? valueOf(el), at: version, timer: 0,
                    state: "saved", problem: "", conflict: null};
     if (known && known.el !== el && known.state !== "saved") {
       // The sections came back from the server: keep what was typed and not yet saved.
-      el.value = known.el.value;
+      setValue(el, valueOf(known.el));
       entry.base = known.base;
+      entry.at = known.at;
       entry.state = known.state;
       entry.problem = known.problem;
+      entry.conflict = known.conflict;
     }
     fields.set(key, entry);
     showField(entry);
-    if (el.readOnly) return;
+    if (el.readOnly || el.disabled) return;
+    if (el.type === "checkbox") {
+      // A switch is saved at once: there is nothing more to type.
+      el.addEventListener("change", () => {
+        entry.state = "dirty";
+        entry.problem = "";
+        showField(entry);
+        save(entry);
+      });
+      return;
+    }
     el.addEventListener("input", () => {
+      if (key === "subject" || key === "preheader") showInbox();
       entry.state = "dirty";
       entry.problem = "";
       showField(entry);
@@ -87,26 +116,37 @@
 
   function current(entry) { return fields.get(entry.el.dataset.key) === entry; }
 
+  // This page's own change took the edition from `from` to `to`: every field known as of
+  // `from` is still as stored (the built copy that followed is taken by showState).
+  function advance(from, to) {
+    for (const entry of fields.values()) {
+      if (entry.at === from) entry.at = to;
+    }
+    version = Math.max(version, to);
+  }
+
   function save(entry) {
     clearTimeout(entry.timer);
     return serially(async () => {
       if (!current(entry) || entry.state === "saved" || entry.conflict) return;
-      const value = entry.el.value;
+      const value = valueOf(entry.el);
       entry.state = "saving";
       showField(entry);
       const based = version;
       const {status, data} = await post("field", {
-        key: entry.el.dataset.key, value, base: entry.base, version: based,
+        key: entry.el.dataset.key, value, base: entry.base, version: entry.at,
       });
       if (status === 200) {
-        // More than our own one step: another window's change was merged with ours.
-        if (data.version > based + 1) changedElsewhere();
-        version = Math.max(version, data.version);
+        // Made on a newer version than the page shows: another window's change was merged.
+        const own = data.was === based;
+        if (own) advance(based, data.version);
+        else changedElsewhere();
         entry.base = data.value;
+        entry.at = data.version;
         // Typed on meanwhile: that is saved next.
-        entry.state = entry.el.value === value ? "saved" : "dirty";
+        entry.state = valueOf(entry.el) === value ? "saved" : "dirty";
         if (entry.state === "dirty") entry.timer = setTimeout(() => save(entry), DELAY);
-        showState(data);
+        showState(data, own);
       } else if (status === 409) {
         changedElsewhere();
         entry.state = "conflict";
@@ -125,6 +165,10 @@
     const label = box && box.querySelector("[data-state]");
     if (!label) return;
     box.dataset.state = entry.state;
+    if (entry.state === "failed" || entry.state === "conflict") {
+      // Unfolded where it is folded away (editor-layout.js), so the problem is seen.
+      entry.el.dispatchEvent(new CustomEvent("field-problem", {bubbles: true}));
+    }
     const words = {saved: "", dirty: "Not saved yet", saving: "Saving…",
                    failed: `Not saved: ${entry.problem}`,
                    conflict: "Not saved: changed in another window meanwhile"};
@@ -163,11 +207,12 @@
   }
 
   function resolve(entry, choice) {
-    const {current: theirs} = entry.conflict;
+    const {current: theirs, version: at} = entry.conflict;
     entry.conflict = null;
     entry.base = theirs;  // what the store holds now: the next save is based on it
+    entry.at = at;
     if (choice === "theirs") {
-      entry.el.value = theirs;
+      setValue(entry.el, theirs);
       entry.state = "saved";
       showField(entry);
     } else {
@@ -212,15 +257,21 @@
 
   // --- What the page shows beside the fields --------------------------------------------
 
-  function showState(data) {
+  // `own`: the answer is this page's change alone. Then the subject, preheader and intro as
+  // stored follow into their fields where nothing is typed (the built copy follows a new
+  // lead); after another window's change they are left as they are, and the notice says so.
+  function showState(data, own) {
     if (data.render && data.render !== render) {
       render = data.render;
       refreshPreview();
     }
-    const subject = document.getElementById("inbox-subject");
-    const preheader = document.getElementById("inbox-preheader");
-    if (subject) subject.textContent = data.subject;
-    if (preheader) preheader.textContent = data.preheader;
+    if (own) {
+      for (const key of ["subject", "preheader", "intro"]) follow(key, data[key]);
+      // An edit of an approved edition put it back to draft: this page's doing.
+      const status = document.getElementById("status");
+      if (status && data.status) status.textContent = data.status;
+    }
+    showInbox();
     const size = document.getElementById("size");
     if (size) {
       size.textContent = `${data.size_kb.toFixed(1)} KB`;
@@ -239,6 +290,26 @@
     if (text && typeof data.text === "string") text.textContent = data.text;
   }
 
+  function follow(key, value) {
+    const entry = fields.get(key);
+    if (!entry || typeof value !== "string" || entry.state !== "saved") return;
+    if (entry.at !== version || folded(entry.base) === folded(value)) return;
+    entry.el.value = value;
+    entry.base = value;
+  }
+
+  function folded(text) { return String(text).split(/\s+/).filter(Boolean).join(" "); }
+
+  // The inbox line shows this page's own subject and preheader, as typed: never words that
+  // another window saved (those are in the preview, and the notice names the field).
+  function showInbox() {
+    for (const key of ["subject", "preheader"]) {
+      const line = document.getElementById(`inbox-${key}`);
+      const entry = fields.get(key);
+      if (line && entry) line.textContent = entry.el.value;
+    }
+  }
+
   function refreshPreview() {
     const frame = document.getElementById("preview");
     if (!frame) return;
@@ -252,8 +323,80 @@
 
   // --- Changes made elsewhere -----------------------------------------------------------
 
-  function changedElsewhere() {
-    if (elsewhere) elsewhere.hidden = false;
+  // The notice names what changed (the subject, a story's summary, the order…) by comparing
+  // the stored fields with what this page last saved or loaded; it quotes only this page's
+  // own headlines, never the other window's words, and it changes no field.
+  let described = 0;  // the newest version the notice describes
+  let describing = false;
+  let wanted = false;  // asked again while a look was under way
+
+  async function changedElsewhere() {
+    if (!elsewhere) return;
+    elsewhere.hidden = false;
+    wanted = true;
+    if (describing) return;
+    describing = true;
+    try {
+      while (wanted) {
+        wanted = false;
+        await describe();
+      }
+    } finally {
+      describing = false;
+    }
+  }
+
+  async function describe() {
+    let data;
+    try {
+      const answer = await fetch(`/editions/${editionId}/fields`, {cache: "no-store"});
+      if (!answer.ok) return;
+      data = await answer.json();
+    } catch (error) { return; }
+    if (data.version <= described) return;
+    described = data.version;
+    const words = elsewhere.querySelector("[data-what]");
+    if (words) words.textContent = whatChanged(data);
+  }
+
+  function headline(article) {
+    const entry = fields.get(`article:${article}:title`);
+    const text = folded(entry ? entry.base : `article ${article}`);
+    return `“${text.length > 48 ? text.slice(0, 47) + "…" : text}”`;
+  }
+
+  const NAMES = {title: "headline", author: "byline", source: "source", published: "date",
+                 url: "link", summary: "summary", image: "picture"};
+
+  function label(key) {
+    const [kind, index, name] = key.split(":");
+    if (!index) return `the ${kind}`;
+    if (kind === "section") return `the title of section ${Number(index) + 1}`;
+    return `the ${NAMES[name] || name} of ${headline(index)}`;
+  }
+
+  function whatChanged(data) {
+    const changed = [];
+    for (const [key, entry] of fields) {
+      if (key in data.fields && folded(data.fields[key]) !== folded(entry.base)) {
+        changed.push(label(key));
+      }
+    }
+    const mine = layout().map((p) => p.articles);
+    const theirs = data.layout;
+    const ids = (order) => order.flat().map(String).sort().join(",");
+    if (ids(mine) !== ids(theirs)) changed.push("which stories it holds");
+    else if (JSON.stringify(mine) !== JSON.stringify(theirs)) changed.push("the order");
+    const status = document.getElementById("status");
+    if (status && data.status !== status.textContent.trim()) {
+      changed.push(`its state (now ${data.status})`);
+    }
+    if (!changed.length) return "Changed in another window.";
+    const shown = changed.length > 4 ? [...changed.slice(0, 3), `${changed.length - 3} more`]
+                                     : changed;
+    const list = shown.length > 1
+      ? `${shown.slice(0, -1).join(", ")} and ${shown[shown.length - 1]}` : shown[0];
+    return `Changed in another window: ${list}.`;
   }
 
   const reload = document.getElementById("reload");
@@ -270,8 +413,9 @@
       const answer = await fetch(`/editions/${editionId}/version`, {cache: "no-store"});
       const data = await answer.json();
       if (busy || structureBusy) return;  // our own save may have moved it: next time
-      if (data.version > version) changedElsewhere();
-      else if (data.render !== render) { render = data.render; refreshPreview(); }
+      if (data.version > version && data.version > described) changedElsewhere();
+      // The preview is the email as stored (a template changed, or another window's edit).
+      if (data.render !== render) { render = data.render; refreshPreview(); }
     } catch (error) { /* the server restarts: try again next time */ }
   }
   setInterval(poll, 1500);
@@ -291,17 +435,22 @@
     await flush();
     structureBusy = true;
     let answer;
+    let based = version;
     try {
-      answer = await serially(() => post("arrange", {version, ...body}));
+      answer = await serially(() => {
+        based = version;
+        return post("arrange", {version, ...body});
+      });
     } finally {
       structureBusy = false;
     }
     const {status, data} = answer;
     if (status === 200) {
-      version = Math.max(version, data.version);
+      // Refused on any version but the page's: the answer is this page's change alone.
+      advance(based, data.version);
+      placeRemoved(data.removed);
       placeSections(data.sections, focus);
-      showState(data);
-      if (data.removed) offerRestore(data.removed);
+      showState(data, true);
       say("All changes saved");
     } else {
       if (status === 409) changedElsewhere();
@@ -322,30 +471,28 @@
     }
     wire();
     if (focus) {
-      const target = container.querySelector(focus);
+      const target = document.querySelector(focus);
       if (target) target.focus();
     }
   }
 
-  function offerRestore(removed) {
-    const box = document.getElementById("removed");
-    if (!box) return;
-    box.hidden = false;
-    const li = document.createElement("li");
-    li.textContent = `${removed.title} `;
-    const button = document.createElement("button");
-    button.type = "button";
-    button.textContent = "Restore";
-    button.setAttribute("aria-label", `Restore “${removed.title}”`);
-    button.addEventListener("click", async () => {
-      await change({op: "restore", article: removed.article, summary: removed.summary,
-                    also: removed.also, section: removed.section, position: removed.position},
-                   `#article-${removed.article} [data-action=remove]`);
-      li.remove();
-      box.hidden = !box.querySelector("li");
+  // The stories removed from the edition, as the server keeps them (after a reload, or
+  // removed in another window, they are still offered back).
+  const removedBox = document.getElementById("removed");
+
+  function placeRemoved(html) {
+    if (!removedBox || typeof html !== "string") return;
+    removedBox.innerHTML = html;
+    removedBox.hidden = !removedBox.querySelector("li");
+  }
+
+  if (removedBox) {
+    removedBox.addEventListener("click", (event) => {
+      const button = event.target.closest("button[data-action=restore]");
+      if (!button) return;
+      const article = Number(button.dataset.article);
+      change({op: "restore", article}, `#article-${article} [data-action=remove]`);
     });
-    li.append(button);
-    box.querySelector("ul").append(li);
   }
 
   function moved(order, from, to) {
@@ -409,7 +556,7 @@
         break;
       }
       case "remove":
-        change({op: "remove", article});
+        change({op: "remove", article}, `#removed li[data-article="${article}"] button`);
         break;
       case "regenerate":
         change({op: "regenerate", article}, again("regenerate"));
@@ -422,21 +569,67 @@
     }
   }
 
+  // Drag and drop (SortableJS, the browser's own drag and drop; touch screens get its
+  // emulation). While a story is dragged, a drop on one of the page's fields never puts text
+  // in it: the drag carries the headline alone, and the drop is the story's.
   const sortables = [];
+  let dragging = false;
+
+  if (container) {
+    container.addEventListener("drop", (event) => {
+      if (dragging) event.preventDefault();
+    }, true);
+  }
+
+  // A story lands where it is let go. SortableJS places it as the pointer passes over other
+  // stories; a drag quicker than that (a single drag event, as automation makes, or let go
+  // on a story's fields) would leave it where it was: it is then put before the story under
+  // the pointer (after it, below its middle), or at the end of the section let go on.
+  function placeWhereLetGo(event) {
+    const point = event.originalEvent;
+    if (!point || !(point.clientX || point.clientY)) return false;
+    const under = document.elementFromPoint(point.clientX, point.clientY);
+    const story = event.item;
+    if (!under || !container.contains(under) || story.contains(under)) return false;
+    const target = under.closest(".item");
+    if (target) {
+      const box = target.getBoundingClientRect();
+      const after = point.clientY > box.top + box.height / 2;
+      target.parentNode.insertBefore(story, after ? target.nextSibling : target);
+      return true;
+    }
+    const section = under.closest(".section");
+    const list = section && section.querySelector(".items");
+    if (!list || list.contains(story)) return false;
+    list.append(story);
+    return true;
+  }
+
   function wire() {
     while (sortables.length) sortables.pop().destroy();
     if (!editable || typeof Sortable === "undefined") return;
-    const dropped = (event) => {
-      if (event.from === event.to && event.oldIndex === event.newIndex) return;
+    const unmoved = (event) => event.from === event.to && event.oldIndex === event.newIndex;
+    const storyDropped = (event) => {
+      dragging = false;
+      if (unmoved(event) && !placeWhereLetGo(event)) return;
       change({op: "layout", layout: layout()});
+    };
+    const headline = (item) => {
+      const field = item.querySelector("[data-key$=':title']");
+      return field ? field.value : "";
     };
     for (const list of container.querySelectorAll(".items")) {
       sortables.push(Sortable.create(list, {
-        group: "items", handle: ".handle", animation: 150, onEnd: dropped,
+        group: "items", handle: ".handle", animation: 150,
+        onStart: () => { dragging = true; },
+        onEnd: storyDropped,
+        setData: (data, item) => data.setData("text/plain", headline(item)),
       }));
     }
     sortables.push(Sortable.create(container, {
-      handle: ".section-handle", draggable: ".section", animation: 150, onEnd: dropped,
+      handle: ".section-handle", draggable: ".section", animation: 150,
+      onEnd: (event) => { if (!unmoved(event)) change({op: "layout", layout: layout()}); },
+      setData: (data, section) => data.setData("text/plain", headline(section)),
     }));
   }
 
