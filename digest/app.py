@@ -103,7 +103,7 @@ class App:
 
     @cached_property
     def store(self) -> Store:
-        return open_store(self.settings.database_url)
+        return open_store(self.settings.database_url, self.settings.database_busy_timeout)
 
     @cached_property
     def summarizer(self) -> Summarizer:

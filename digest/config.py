@@ -215,6 +215,9 @@ class Settings(BaseSettings):
     toml_path: ClassVar[Path | None] = None
 
     database_url: str = ""
+    # SQLite: seconds a statement waits for another process's write lock before it fails
+    # ("database is locked").
+    database_busy_timeout: float = Field(default=10.0, gt=0, le=3600)
     templates_dir: Path | None = None
     secret_key: SecretStr = SecretStr("")
     fetch_timeout: float = Field(default=20.0, gt=0, le=300)

@@ -21,6 +21,24 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 IN_CI = os.environ.get("CI") == "true"
 # The browser fixture and its helpers (chromium, screenshots, axe-core).
 pytest_plugins = ["tests.browser_support"]
+# Where tmp_path lives when the machine has memory-backed storage with room to spare.
+MEMORY_TEMP = Path("/dev/shm")
+MEMORY_TEMP_ROOM = 4 * 1024**3
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """tmp_path in memory (/dev/shm) when it has room: the send, run and fault tests write
+    thousands of outbox files and SQLite commits, each fsync'd, and on disk those waits were
+    about a quarter of the suite's time. What the tests assert (processes killed, never the
+    power cut) holds the same either way. PYTEST_DEBUG_TEMPROOT or --basetemp still decide."""
+    if config.option.basetemp or os.environ.get("PYTEST_DEBUG_TEMPROOT"):
+        return
+    if (
+        MEMORY_TEMP.is_dir()
+        and os.access(MEMORY_TEMP, os.W_OK)
+        and shutil.disk_usage(MEMORY_TEMP).free >= MEMORY_TEMP_ROOM
+    ):
+        os.environ["PYTEST_DEBUG_TEMPROOT"] = str(MEMORY_TEMP)
 
 
 @pytest.fixture(scope="session")

@@ -283,9 +283,11 @@ def test_run_killed_between_build_and_record_sends_once(database_url: str, tmp_p
 
 
 def test_database_locked_mid_run_is_one_line(sqlite_url: str, tmp_path: Path) -> None:
-    """Another process holds SQLite's write lock for longer than the busy timeout: the run
-    says so in one line per action and exits 1, without a traceback; nothing is half done."""
+    """Another process holds SQLite's write lock for longer than the busy timeout (made short
+    here): the run says so in one line per action and exits 1, without a traceback; nothing is
+    half done."""
     env = setup(tmp_path, sqlite_url, {}, newsletter_config("outbox"), readers=2)
+    env["DIGEST_DATABASE_BUSY_TIMEOUT"] = "0.5"
     holder = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), timeout=0)
     try:
         holder.execute("BEGIN IMMEDIATE")

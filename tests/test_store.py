@@ -10,7 +10,9 @@ from datetime import UTC, date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import inspect, text
 
+from digest.app import App
 from digest.articles import Article
+from digest.config import NewsletterConfig, Settings
 from digest.edition import Edition, EditionStatus, Item, Section
 from digest.errors import DigestError, NotFoundError
 from digest.store import Store, open_store
@@ -266,6 +268,27 @@ def test_saves_made_on_one_version_land_once_and_the_others_are_told(database_ur
 def test_unreachable_database_is_a_clear_error() -> None:
     with pytest.raises(DigestError, match=r"cannot open database postgresql\+psycopg://u:\*\*\*@"):
         open_store("postgresql://u:secret@127.0.0.1:9/none?connect_timeout=2")
+
+
+def test_sqlite_waits_ten_seconds_for_a_lock_unless_configured(
+    sqlite_url: str, newsletter: NewsletterConfig
+) -> None:
+    def busy_timeout(store: Store) -> int:
+        with store.engine.connect() as connection:
+            return int(connection.execute(text("PRAGMA busy_timeout")).scalar_one())
+
+    default = App(Settings(database_url=sqlite_url, newsletters={"brief": newsletter}))
+    assert busy_timeout(default.store) == 10_000
+    default.close()
+    short = App(
+        Settings(
+            database_url=sqlite_url,
+            database_busy_timeout=0.5,
+            newsletters={"brief": newsletter},
+        )
+    )
+    assert busy_timeout(short.store) == 500
+    short.close()
 
 
 def test_published_times_come_back_in_utc(store: Store) -> None:

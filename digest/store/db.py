@@ -18,8 +18,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK_ID = 0x64696765
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for the URL: psycopg 3 for PostgreSQL, WAL and foreign keys for SQLite."""
+def make_engine(url: str, busy_timeout: float = 10.0) -> Engine:
+    """An engine for the URL: psycopg 3 for PostgreSQL; WAL, foreign keys and a wait of
+    `busy_timeout` seconds for another process's write lock for SQLite."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     try:
@@ -27,16 +28,17 @@ def make_engine(url: str) -> Engine:
     except (ArgumentError, ImportError) as error:
         raise DigestError(f"database_url {mask_url_password(url)!r}: {error}") from None
     if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
+        milliseconds = max(1, round(busy_timeout * 1000))
+
+        def pragmas(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={milliseconds}")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.close()
+
+        event.listen(engine, "connect", pragmas)
     return engine
-
-
-def _sqlite_pragmas(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.close()
 
 
 def migrate(engine: Engine) -> None:

@@ -423,9 +423,9 @@ _EDITION_LOAD = (
 )
 
 
-def open_store(database_url: str) -> Store:
+def open_store(database_url: str, busy_timeout: float = 10.0) -> Store:
     """Connect and migrate; the one way the rest of digest gets a Store."""
-    engine = make_engine(database_url)
+    engine = make_engine(database_url, busy_timeout)
     migrate(engine)
     return Store(engine)
 
