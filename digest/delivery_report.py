@@ -10,14 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TextIO
 
+from digest.spreadsheet_cells import as_text
 from digest.store.deliveries import DeliveryOutcome
 
 # The ledger's outcomes that need an operator's look, in the order the report lists them.
 NEEDS_A_LOOK = ("failed", "unknown", "deferred")
 CSV_COLUMNS = ("delivery_id", "email", "status", "reason", "attempts", "next_attempt_at", "sent_at")
-# Spreadsheets run a cell that starts with one of these as a formula: a provider's reply or an
-# address could, so such a cell is quoted with an apostrophe.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -99,9 +97,9 @@ def write_csv(outcomes: Iterable[DeliveryOutcome], out: TextIO) -> int:
         writer.writerow(
             [
                 outcome.delivery_id,
-                _cell(outcome.email or "(erased)"),
+                as_text(outcome.email or "(erased)"),
                 outcome.status,
-                _cell(_reason(outcome)),
+                as_text(_reason(outcome)),
                 outcome.attempts,
                 _iso(outcome.next_attempt_at) or "",
                 _iso(outcome.sent_at) or "",
@@ -113,10 +111,6 @@ def write_csv(outcomes: Iterable[DeliveryOutcome], out: TextIO) -> int:
 
 def _reason(outcome: DeliveryOutcome) -> str:
     return "" if outcome.status == "sent" else outcome.error
-
-
-def _cell(value: str) -> str:
-    return f"'{value}" if value.startswith(_FORMULA_STARTS) else value
 
 
 def _iso(moment: datetime | None) -> str | None:

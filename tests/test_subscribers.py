@@ -122,6 +122,32 @@ def test_export_round_trip_keeps_statuses(store: Store, tmp_path: Path) -> None:
     assert copy["chloe.martin@example.net"].fields == {"city": "Lyon"}
 
 
+def test_exports_and_rejects_open_as_text_in_a_spreadsheet(store: Store, tmp_path: Path) -> None:
+    # A name from the public form, and a bad row's cell: formulas to a spreadsheet.
+    formula = '=HYPERLINK("http://evil.example","click")'
+    path = write(
+        tmp_path,
+        f'email,name,city\nr1@example.org,"{formula.replace(chr(34), chr(34) * 2)}",+Kyiv\n'
+        "=cmd|' /C calc'!A0,-x,@y\n",
+    )
+    report = import_csv(path, store.subscribers, "readers")
+    assert report.new == 1 and report.rejected == 1
+    assert report.rejects_path is not None
+    [_, rejected] = list(csv.reader(report.rejects_path.open(encoding="utf-8")))
+    assert all(not cell.startswith(("=", "+", "-", "@")) for cell in rejected), rejected
+    assert rejected[2:] == ["'=cmd|' /C calc'!A0", "'-x", "'@y"]
+    out = tmp_path / "export.csv"
+    with out.open("w", encoding="utf-8", newline="") as file:
+        export_csv(store.subscribers, "readers", file)
+    [header, row] = list(csv.reader(out.open(encoding="utf-8")))
+    assert row[header.index("name")] == f"'{formula}"
+    assert row[header.index("city")] == "'+Kyiv"
+    # Imported again, the cells are as they were.
+    assert import_csv(out, store.subscribers, "copy").new == 1
+    [again] = store.subscribers.iterate(store.subscribers.list_id("copy"))
+    assert again.name == formula and again.fields == {"city": "+Kyiv"}
+
+
 def test_import_file_errors(store: Store, tmp_path: Path) -> None:
     with pytest.raises(DigestError, match=r"list.csv:1: the header has no 'email' column"):
         import_csv(write(tmp_path, "mail,name\nx@example.org,X\n"), store.subscribers, "l")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from typing import TextIO
 
+from digest.spreadsheet_cells import as_text
 from digest.store.subscribers import SubscriberRepository
 from digest.subscribers.model import Status
 from digest.subscribers.rows import RESERVED
@@ -25,16 +26,16 @@ def export_csv(
     writer.writerow([*RESERVED, *extra])
     count = 0
     for subscriber in repository.iterate(list_id, status):
-        writer.writerow(
-            [
-                subscriber.email,
-                subscriber.name,
-                subscriber.status.value,
-                subscriber.source,
-                subscriber.consent_at.isoformat() if subscriber.consent_at else "",
-                subscriber.consent_origin,
-                *(subscriber.fields.get(name, "") for name in extra),
-            ]
-        )
+        cells = [
+            subscriber.email,
+            subscriber.name,
+            subscriber.status.value,
+            subscriber.source,
+            subscriber.consent_at.isoformat() if subscriber.consent_at else "",
+            subscriber.consent_origin,
+            *(subscriber.fields.get(name, "") for name in extra),
+        ]
+        # Names and fields may come from the public form: never a formula in a spreadsheet.
+        writer.writerow([as_text(cell) for cell in cells])
         count += 1
     return count

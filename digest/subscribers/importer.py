@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO
 
 from digest.errors import DigestError
+from digest.spreadsheet_cells import as_text
 from digest.store.subscribers import SubscriberRepository
 from digest.subscribers.model import Status
 from digest.subscribers.rows import CheckedChunk, RejectedRow, check_rows
@@ -167,7 +168,9 @@ class _RejectsWriter:
         self._writer.writerow(["line", "reason", *header])
 
     def write(self, rejected: RejectedRow) -> None:
-        self._writer.writerow([rejected.line, rejected.reason, *rejected.values])
+        self._writer.writerow(
+            [rejected.line, as_text(rejected.reason), *(as_text(v) for v in rejected.values)]
+        )
 
     def close(self) -> None:
         self._file.close()

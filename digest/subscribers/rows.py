@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
+from digest.spreadsheet_cells import from_text
 from digest.subscribers.model import (
     InvalidAddress,
     Status,
@@ -78,7 +79,8 @@ def check_rows(
             )
             continue
         try:
-            person = _person(dict(zip(header, values, strict=True)), default_status, origin)
+            cells = [from_text(value) for value in values]  # an export's quoted cells
+            person = _person(dict(zip(header, cells, strict=True)), default_status, origin)
         except ValueError as error:
             checked.rejected.append(RejectedRow(line, values, str(error)))
             continue
