@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from digest.edition import Edition
 from digest.edition_state import EditionState
-from digest.errors import DigestError, NotFoundError
+from digest.errors import DigestError, FieldError, NotFoundError
 from digest.send_time import describe, local_input
 from digest.web import PAGES
 from digest.web.editor import Editor, EditorPost, EditorSession, RowId, back_to
@@ -87,6 +87,8 @@ def approve(
         newsletter = app.settings.newsletter(edition.newsletter)
         when = app.local_time(newsletter, send_at) if send_at.strip() else None
         approved = app.approve(edition, when)
+    except FieldError as problem:
+        return _approve_page(current, edition, send_at, f"Send time: {problem.reason}", 400)
     except DigestError as problem:
         # The form again, with what was typed: nothing the editor gave is lost.
         return _approve_page(current, edition, send_at, str(problem), 400)
