@@ -68,6 +68,18 @@ def test_cancel_confirmed_then_back_to_draft_and_approve_in_the_zone(
         assert approved.status == "approved"
         assert page.locator("#reopened-note").count() == 0
 
+        # An edit of the approved edition puts it back to draft: the Sending box says so at
+        # once, not after a reload, and no longer says when it will be sent.
+        page.get_by_label("Preheader").fill("A preheader typed after approval")
+        page.get_by_label("Preheader").blur()
+        expect(page.locator("#reopened-note")).to_contain_text("Edited after approval")
+        expect(page.locator("#planned")).to_have_count(0)
+        expect(page.locator("#status")).to_have_text("draft")
+        expect(page.locator("#approve button[type=submit]")).to_have_text("Approve")
+        assert app.store.get_edition(edition.id or 0).status == "draft"
+        page.reload()
+        expect(page.locator("#reopened-note")).to_contain_text("Edited after approval")
+
         # Without JavaScript's dialog: the page that asks, then the cancel.
         page.goto(f"{base}/editions/{edition.id}/cancel")
         expect(page.get_by_role("heading", level=1)).to_contain_text("Cancel")

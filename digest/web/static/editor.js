@@ -257,6 +257,26 @@
 
   // --- What the page shows beside the fields --------------------------------------------
 
+  // The Sending box as the server draws it for a draft edited after approval.
+  function reopenedHere() {
+    const box = document.getElementById("lifecycle");
+    if (!box) return;
+    let note = document.getElementById("reopened-note");
+    if (!note) {
+      note = document.createElement("p");
+      note.className = "warning";
+      note.id = "reopened-note";
+      note.setAttribute("role", "alert");
+      box.querySelector("h2").after(note);
+    }
+    note.textContent = "Edited after approval: back to draft, it will not be sent. " +
+      "Approve again to send.";
+    document.getElementById("planned")?.remove();
+    document.getElementById("back-to-draft")?.remove();
+    const approve = box.querySelector("#approve button[type=submit]");
+    if (approve) approve.textContent = "Approve";
+  }
+
   // `own`: the answer is this page's change alone. Then the subject, preheader and intro as
   // stored follow into their fields where nothing is typed (the built copy follows a new
   // lead); after another window's change they are left as they are, and the notice says so.
@@ -267,9 +287,13 @@
     }
     if (own) {
       for (const key of ["subject", "preheader", "intro"]) follow(key, data[key]);
-      // An edit of an approved edition put it back to draft: this page's doing.
+      // An edit of an approved edition put it back to draft: this page's doing, said where
+      // the page says when it will be sent, at once (not only after a reload).
       const status = document.getElementById("status");
-      if (status && data.status) status.textContent = data.status;
+      if (status && data.status) {
+        if (status.textContent.trim() === "approved" && data.status === "draft") reopenedHere();
+        status.textContent = data.status;
+      }
     }
     showInbox();
     const size = document.getElementById("size");
