@@ -460,12 +460,21 @@ def test_remove_restore_split_merge_and_regenerate(
         expect(page.locator(_summary(page, gone.article.id or 0))).to_have_value(gone.summary.text)
         expect(page.get_by_role("button", name=restore)).to_have_count(0)
 
-        # Split: the ticked stories become a new section right after.
+        # Split: the ticked stories become a new section right after. Nothing ticked, or no
+        # title, is said beside the button, the panel kept open with what was typed.
+        section = page.locator('.section[data-section="0"]')
+        section.get_by_text("Merge or split this section").click()
+        section.get_by_placeholder("Title of the new section").fill("Also today")
+        section.get_by_role("button", name="Split").click()
+        expect(section.get_by_role("alert")).to_contain_text("Tick the stories")
+        expect(section.get_by_placeholder("Title of the new section")).to_have_value("Also today")
         ticked = [item.article.id for item in first.items[1:3]]
         for article in ticked:
             page.locator(f"#article-{article} [data-tick]").check()
-        section = page.locator('.section[data-section="0"]')
-        section.get_by_text("Merge or split this section").click()
+        section.get_by_placeholder("Title of the new section").fill(" ")
+        section.get_by_role("button", name="Split").click()
+        expect(section.get_by_role("alert")).to_contain_text("Name the new section")
+        assert len(app.store.get_edition(edition.id or 0).sections) == len(edition.sections)
         section.get_by_placeholder("Title of the new section").fill("Also today")
         section.get_by_role("button", name="Split").click()
         _all_saved(page)
@@ -487,7 +496,17 @@ def test_remove_restore_split_merge_and_regenerate(
         page.locator(_summary(page, top.article.id or 0)).fill("An editor's own words.")
         page.locator(_summary(page, top.article.id or 0)).blur()
         _saved(page, _summary(page, top.article.id or 0))
-        page.locator(f"#article-{top.article.id} [data-action=regenerate]").click()
+        # Asked first: dismissed, the editor's words stay; accepted, the new summary comes.
+        regenerate = page.locator(f"#article-{top.article.id} [data-action=regenerate]")
+        asked: list[str] = []
+        page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+        regenerate.click()
+        expect(page.locator(_summary(page, top.article.id or 0))).to_have_value(
+            "An editor's own words."
+        )
+        assert asked and "are lost" in asked[0]
+        page.once("dialog", lambda dialog: dialog.accept())
+        regenerate.click()
         _all_saved(page)
         built = app.summarize_one(edition.newsletter, top.article).text
         expect(page.locator(_summary(page, top.article.id or 0))).to_have_value(built)

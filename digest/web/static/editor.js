@@ -576,15 +576,31 @@
           .filter((i) => i.querySelector("[data-tick]").checked)
           .map((i) => Number(i.dataset.article));
         const title = section.querySelector("[data-split-title]").value;
+        // Said beside the button, the panel left open with what was typed.
+        const problem = section.querySelector("[data-split-problem]");
+        const missing = !ticked.length
+          ? "Tick the stories the new section takes (the box beside each headline)."
+          : !title.trim() ? "Name the new section." : "";
+        if (problem) {
+          problem.textContent = missing;
+          problem.hidden = !missing;
+        }
+        if (missing) break;
         change({op: "split", section: s, articles: ticked, title});
         break;
       }
       case "remove":
         change({op: "remove", article}, `#removed li[data-article="${article}"] button`);
         break;
-      case "regenerate":
+      case "regenerate": {
+        // The editor's words in the summary go: asked first (Playwright and people alike).
+        const entry = fields.get(`item:${article}:summary`);
+        const typed = entry && entry.el.value.trim();
+        if (typed && !window.confirm("Replace this summary with a new one from the article? " +
+                                     "The words in it now are lost.")) break;
         change({op: "regenerate", article}, again("regenerate"));
         break;
+      }
       case "split-report":
         change({op: "split_report", article, report: Number(button.dataset.report)});
         break;
