@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Dialog, Page, expect
 from playwright.sync_api import Error as PlaywrightError
 
 from digest.app import App
@@ -499,7 +499,12 @@ def test_remove_restore_split_merge_and_regenerate(
         # Asked first: dismissed, the editor's words stay; accepted, the new summary comes.
         regenerate = page.locator(f"#article-{top.article.id} [data-action=regenerate]")
         asked: list[str] = []
-        page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+
+        def dismiss(dialog: Dialog) -> None:
+            asked.append(dialog.message)
+            dialog.dismiss()
+
+        page.once("dialog", dismiss)
         regenerate.click()
         expect(page.locator(_summary(page, top.article.id or 0))).to_have_value(
             "An editor's own words."
