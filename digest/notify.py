@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 
 from digest.config import NewsletterConfig
 from digest.edition import Edition
@@ -32,6 +33,9 @@ def notify_editors(
     )
 
 
+_LINK = re.compile(r"https?://[^\s<>\"']+")
+
+
 def send_notice(
     sender: Sender,
     newsletter: NewsletterConfig,
@@ -43,11 +47,16 @@ def send_notice(
     """A plain message from the newsletter (no unsubscribe link: not a mailing)."""
     if not addresses:
         return 0
+    # The newsletter is named once: in front, unless the subject already says it.
+    named = subject if newsletter.title in subject else f"[{newsletter.title}] {subject}"
+    # Links are links in the HTML part too (the body is escaped first, so an address in it
+    # stays text and a link's "&" reads as "&amp;", which HTML takes back).
+    linked = _LINK.sub(lambda m: f'<a href="{m[0]}">{m[0]}</a>', html.escape(body))
     email = RenderedEmail(
-        subject=f"[{newsletter.title}] {subject}",
+        subject=named,
         preheader="",
         text=body + "\n",
-        html=f'<pre style="font-family: inherit; white-space: pre-wrap">{html.escape(body)}</pre>',
+        html=f'<pre style="font-family: inherit; white-space: pre-wrap">{linked}</pre>',
         mjml="",
     )
     batch = Batch(

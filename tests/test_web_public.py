@@ -4,6 +4,8 @@ confirmation email says its lifetime as people do, and the archive's copy is nob
 
 from __future__ import annotations
 
+import email
+import email.policy
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -130,6 +132,16 @@ def test_confirmation_email_and_its_expiry_say_the_lifetime_as_people_do(
                 expired, 410, TITLE, "This confirmation link has expired", "works for 12 hours"
             )
         assert_page(client.post(path), 200, "Subscribed", "new@example.org now receives")
+        # Opened again later: said to be done, not asked again.
+        again = assert_page(client.get(path), 200, "Subscribed", "new@example.org now receives")
+        assert "<form" not in again
+    # The email names the newsletter once, and its link is a link in the HTML part too.
+    [mail] = (tmp_path / "outbox").rglob("notice-*.eml")
+    message = email.message_from_bytes(mail.read_bytes(), policy=email.policy.default)
+    assert message["Subject"] == f"Confirm your subscription to {TITLE}"
+    html_part = message.get_body(("html",))
+    assert html_part is not None
+    assert f'<a href="https://brief.example.org{path}">' in html_part.get_content()
 
 
 def test_unsubscribe_page_names_the_newsletter_not_the_list(

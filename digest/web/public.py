@@ -284,8 +284,10 @@ def _confirmation(request: Request, token: str) -> tuple[Subscriber, NewsletterC
 @router.get("/confirm/{token}", response_class=HTMLResponse)
 def confirm_page(request: Request, token: str) -> HTMLResponse:
     person, newsletter = _confirmation(request, token)
+    # A link used before: the reader is subscribed, and is told so rather than asked again.
+    done = person.status == Status.SUBSCRIBED
     return public_page(
-        request, "confirm.html", newsletter, email=person.email, token=token, done=False
+        request, "confirm.html", newsletter, email=person.email, token=token, done=done
     )
 
 
