@@ -221,3 +221,23 @@ def test_unsubscribe_link_from_a_sent_email(
 def _recipient(eml: Path) -> str:
     """The address a file of the outbox went to (its name holds only the delivery id)."""
     return str(email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)["To"])
+
+
+def test_the_editions_list_fits_a_phone_with_a_long_draft_subject(
+    browser: Browser, sqlite_url: str, tmp_path: Path
+) -> None:
+    from digest import editing
+
+    settings = settings_for(sqlite_url, tmp_path)
+    app = App(settings)
+    draft = draft_edition(app)
+    long = "A subject an editor wrote at length, " * 4 + "so that the draft's name is long"
+    app.revise(draft, editing.with_fields(draft, long, draft.preheader, draft.intro))
+    with serving(settings) as base:
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        page.goto(f"{base}/editions")
+        expect(page.locator("select[name=edition]")).to_contain_text("A subject an editor")
+        # Nothing sideways: the page is no wider than the phone.
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        page.close()
+    app.close()
