@@ -6,6 +6,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import Engine, delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -530,25 +531,32 @@ _REPORT_METHOD = "report"
 
 def _items(rows: Sequence[ItemRow]) -> list[Item]:
     """A section's stories in order, each with its other reports."""
-    stories = sorted((r for r in rows if r.also_of is None), key=lambda r: r.position)
-    reports: dict[int, list[ItemRow]] = {}
+    return [_item(story, reports) for story, reports in _stories(rows)]
+
+
+_Row = TypeVar("_Row", ItemRow, RemovedRow)
+
+
+def _stories(rows: Sequence[_Row]) -> list[tuple[_Row, list[_Row]]]:
+    """The stories among the rows in order, each with the rows of its other reports."""
+    reports: dict[int, list[_Row]] = {}
     for r in rows:
         if r.also_of is not None:
             reports.setdefault(r.also_of, []).append(r)
+    stories = sorted((r for r in rows if r.also_of is None), key=lambda r: r.position)
     return [
-        Item(
-            article=_article(story.article),
-            summary=Summary(
-                text=story.summary, method=story.summary_method, note=story.summary_note
-            ),
-            also=[
-                _article(r.article)
-                for r in sorted(reports.get(story.position, []), key=lambda r: r.position)
-            ],
-            show_image=story.show_image,
-        )
+        (story, sorted(reports.get(story.position, []), key=lambda r: r.position))
         for story in stories
     ]
+
+
+def _item(story: ItemRow | RemovedRow, reports: Sequence[ItemRow | RemovedRow]) -> Item:
+    return Item(
+        article=_article(story.article),
+        summary=Summary(text=story.summary, method=story.summary_method, note=story.summary_note),
+        also=[_article(r.article) for r in reports],
+        show_image=story.show_image,
+    )
 
 
 def _edition(row: EditionRow) -> Edition:
@@ -573,26 +581,12 @@ def _edition(row: EditionRow) -> Edition:
 
 def _removed(rows: Sequence[RemovedRow]) -> list[Removed]:
     """The removed stories, latest last, each with its other reports."""
-    reports: dict[int, list[RemovedRow]] = {}
-    for r in rows:
-        if r.also_of is not None:
-            reports.setdefault(r.also_of, []).append(r)
     return [
         Removed(
-            item=Item(
-                article=_article(story.article),
-                summary=Summary(
-                    text=story.summary, method=story.summary_method, note=story.summary_note
-                ),
-                also=[
-                    _article(r.article)
-                    for r in sorted(reports.get(story.position, []), key=lambda r: r.position)
-                ],
-                show_image=story.show_image,
-            ),
+            item=_item(story, reports),
             section=story.section_title,
             index=story.section_index,
             position=story.section_position,
         )
-        for story in sorted((r for r in rows if r.also_of is None), key=lambda r: r.position)
+        for story, reports in _stories(rows)
     ]
