@@ -15,6 +15,7 @@ from pathlib import Path
 from playwright.sync_api import Browser, Dialog, Page, expect
 from playwright.sync_api import Error as PlaywrightError
 
+from digest import editing
 from digest.app import App
 from digest.edition import Edition
 from tests.browser_support import assert_accessible, screenshots, text_contrast
@@ -641,4 +642,40 @@ def test_an_article_added_by_url_lands_in_the_draft_and_the_page_is_accessible(
     stored = app.store.get_edition(edition.id or 0)
     assert "Night ferries return to the Danube" in [i.article.title for i in stored.items]
     assert stored.items[0].summary.text == "Typed just before adding."
+    app.close()
+
+
+def test_without_javascript_save_all_saves_every_changed_field(
+    browser: Browser, sqlite_url: str, tmp_path: Path
+) -> None:
+    settings = settings_for(sqlite_url, tmp_path)
+    app = App(settings)
+    edition = draft_edition(app)
+    first = edition.items[0].article.id or 0
+    with serving(settings) as base:
+        context = browser.new_context(
+            java_script_enabled=False, viewport={"width": 1280, "height": 900}
+        )
+        page = context.new_page()
+        page.goto(f"{base}/editions/{edition.id}")
+        page.get_by_label("Subject").fill("A subject typed without JavaScript")
+        page.locator(_summary(page, first)).fill("A summary typed without JavaScript.")
+        # Another window changes the intro meanwhile: merged, not lost.
+        app.revise(
+            app.store.get_edition(edition.id or 0),
+            editing.with_fields(
+                app.store.get_edition(edition.id or 0),
+                edition.subject,
+                edition.preheader,
+                "An intro from another window.",
+            ),
+        )
+        page.get_by_role("button", name="Save all").click()
+        expect(page.get_by_role("status").first).to_contain_text("Saved 2 changes")
+        stored = app.store.get_edition(edition.id or 0)
+        assert stored.subject == "A subject typed without JavaScript"
+        assert stored.items[0].summary.text == "A summary typed without JavaScript."
+        assert stored.intro == "An intro from another window."
+        expect(page.get_by_label("Subject")).to_have_value("A subject typed without JavaScript")
+        context.close()
     app.close()

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from digest import editing
@@ -23,7 +23,15 @@ from digest.edition_fields import FieldConflict
 from digest.errors import DigestError, FieldError, NotFoundError, StaleEdition
 from digest.render.images import shown_picture
 from digest.web import PAGES
-from digest.web.editor import Editor, EditorSession, RowId, editor, render_hash
+from digest.web.editor import (
+    Editor,
+    EditorPost,
+    EditorSession,
+    RowId,
+    back_to,
+    editor,
+    render_hash,
+)
 from digest.web.security import check_csrf
 
 router = APIRouter(include_in_schema=False)
@@ -156,6 +164,50 @@ def save_field(current: EditorJson, edition_id: RowId, save: FieldSave) -> JSONR
     except DigestError as problem:
         return _problem(str(problem))
     return JSONResponse({"value": stored, "was": saved.was, **state(current, edition)})
+
+
+@router.post("/editions/{edition_id}/save")
+async def save_all(current: EditorPost, edition_id: RowId, request: Request) -> Response:
+    """The page's "Save all" without JavaScript: every field whose value is not its base,
+    through the same edit model as one field's save (a change elsewhere to another field is
+    merged; one to the same field is a conflict, said with the words typed, so that none is
+    lost)."""
+    from starlette.concurrency import run_in_threadpool
+
+    form = await request.form()
+    try:
+        version = int(str(form.get("version", "")))
+    except ValueError:
+        return back_to(current, edition_id, errors=["The page was incomplete: reload it."])
+    changed = []
+    for key, value in form.multi_items():
+        base = form.get(f"base:{key}")
+        if isinstance(value, str) and isinstance(base, str) and value != base:
+            changed.append((key, value[:_VALUE_MAX], base))
+    notice, problems = await run_in_threadpool(_save_fields, current, edition_id, changed, version)
+    return back_to(current, edition_id, notice, problems)
+
+
+def _save_fields(
+    current: Editor, edition_id: int, changed: list[tuple[str, str, str]], version: int
+) -> tuple[str, list[str]]:
+    saved, problems = 0, []
+    for key, value, base in changed:
+        try:
+            current.app.edit_field(edition_id, key, value, base=base, version=version)
+            saved += 1
+        except FieldConflict as conflict:
+            problems.append(
+                f"{_label(conflict.key)}: changed in another window meanwhile; yours was not "
+                f"saved: {value[:300]}"
+            )
+        except FieldError as problem:
+            problems.append(f"{_label(problem.field)}: {problem.reason}")
+        except DigestError as problem:
+            problems.append(str(problem))
+    if saved:
+        return f"Saved {saved} change{'s' if saved != 1 else ''}.", problems
+    return ("" if problems else "Nothing had changed."), problems
 
 
 _LABELS = {

@@ -12,6 +12,9 @@
   const root = document.getElementById("editor");
   if (!root) return;
   const editionId = root.dataset.edition;
+  // The page's "Save all" form is for browsers without JavaScript: here every field saves on
+  // its own, and Enter in a field must not post the whole page.
+  document.getElementById("save-all")?.addEventListener("submit", (event) => event.preventDefault());
   const csrf = root.dataset.csrf;
   const editable = root.dataset.editable === "true";
   let version = Number(root.dataset.version);
