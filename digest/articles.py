@@ -153,7 +153,7 @@ _OPENING_BYLINE = re.compile(
 )
 
 
-def without_dateline(text: str) -> str:
+def without_byline_or_dateline(text: str) -> str:
     """The text without the byline and wire dateline it may open with: neither is news, and
     a summary or a section heading should not start with "By Jane Doe:" or "(CNN)"."""
     text = _OPENING_BYLINE.sub("", text, count=1)
@@ -184,6 +184,12 @@ def normalised_text(text: str) -> str:
 
 def content_hash(text: str) -> str:
     return hashlib.sha256(normalised_text(text).encode()).hexdigest()
+
+
+def site_of(url: str | None) -> str | None:
+    """The site an address is on, as people name it: its host without "www."."""
+    host = urlsplit(url).hostname if url else None
+    return host.removeprefix("www.") if host else None
 
 
 def canonical_url(url: str) -> str:

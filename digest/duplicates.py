@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from urllib.parse import urlsplit
 
-from digest.articles import Article
+from digest.articles import Article, site_of
 from digest.grouping import TfidfWeights, cosine, tfidf_vectors
 from digest.terms import content_stems
 
@@ -92,10 +91,7 @@ def _same_source(a: Article, b: Article) -> bool:
 
 
 def _outlet_key(article: Article) -> str | None:
-    if article.source:
-        return article.source.casefold()
-    host = urlsplit(article.url).hostname if article.url else None
-    return host.removeprefix("www.") if host else None
+    return article.source.casefold() if article.source else site_of(article.url)
 
 
 def main_report(reports: Sequence[Article], theme_words: set[str] | None = None) -> Article:

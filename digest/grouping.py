@@ -16,7 +16,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from digest.articles import Article, strip_attribution, without_dateline
+from digest.articles import Article, strip_attribution, without_byline_or_dateline
 from digest.summarize.sentences import paragraphs
 from digest.terms import STOP_WORDS, content_stems, without_possessive
 
@@ -54,7 +54,7 @@ TFIDF_SMALL = 0.06
 
 def article_parts(article: Article, lead_words: int, body_words: int) -> tuple[str, str, str]:
     """Headline, lead (the first paragraph, at most lead_words) and the rest of the body."""
-    text = without_dateline(article.text).strip()
+    text = without_byline_or_dateline(article.text).strip()
     blocks = paragraphs(text)
     first = blocks[0].split() if blocks else []
     lead = first[:lead_words]

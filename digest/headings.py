@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import NamedTuple
 
-from digest.articles import Article, strip_attribution, without_dateline
+from digest.articles import Article, strip_attribution, without_byline_or_dateline
 from digest.terms import STOP_WORDS, content_stems, stem, without_possessive
 
 # Hyphens split: "air-defence" counts as "air defence".
@@ -153,7 +153,7 @@ def _tokens(text: str) -> list[_Token]:
 def _article_phrases(article: Article) -> _Phrases:
     phrases = _Phrases()
     headline = strip_attribution(article.title)
-    body = " ".join(without_dateline(article.text).split()[:_BODY_WORDS])
+    body = " ".join(without_byline_or_dateline(article.text).split()[:_BODY_WORDS])
     for text, is_headline in ((headline, True), (body, False)):
         tokens = _tokens(text)
         for start, token in enumerate(tokens):

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from digest.articles import Article, without_dateline
+from digest.articles import Article, without_byline_or_dateline
 from digest.grouping import TFIDF, Grouper, Matrix, cohesion
 from digest.headings import name_sections
 from digest.terms import content_stems
@@ -116,7 +116,7 @@ def rank_stories(
     newest = sorted({a.published for a in articles if a.published}, reverse=True)
     scores = []
     for position, article in enumerate(articles):
-        lead = " ".join(without_dateline(article.text).split()[:_LEAD_WORDS])
+        lead = " ".join(without_byline_or_dateline(article.text).split()[:_LEAD_WORDS])
         on_theme = len(set(content_stems(f"{article.title} {lead}")) & theme_stems) / (
             len(theme_stems) or 1
         )

@@ -7,7 +7,6 @@ import textwrap
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from jinja2 import (
     ChoiceLoader,
@@ -21,7 +20,7 @@ from jinja2 import (
     UndefinedError,
 )
 
-from digest.articles import Article
+from digest.articles import Article, site_of
 from digest.colours import readable_hex
 from digest.errors import DigestError
 from digest.render.images import thumbnail
@@ -80,10 +79,7 @@ def long_date(value: date) -> str:
 
 def outlet(article: Article) -> str:
     """Who published a report, for "Also reported by …": its source, else its site's name."""
-    if article.source:
-        return article.source
-    host = urlsplit(article.url).hostname if article.url else None
-    return host.removeprefix("www.") if host else "another source"
+    return article.source or site_of(article.url) or "another source"
 
 
 def wrap(text: str, width: int = 72, indent: int = 0) -> str:

@@ -16,7 +16,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from digest.articles import Article, strip_attribution, without_dateline
+from digest.articles import Article, strip_attribution, without_byline_or_dateline
 from digest.summarize import Summary
 from digest.summarize.names import ArticleNames, completion_note, introduce_people
 from digest.summarize.readability import boilerplate, pointing_back
@@ -112,7 +112,7 @@ def article_sentences(text: str) -> list[str]:
     """The article's sentences in order, with labels, furniture and picture asides taken off
     and paragraphs that are not the article's own words (sources, captions, links) left out."""
     sentences = []
-    for paragraph in paragraphs(without_dateline(text)):
+    for paragraph in paragraphs(without_byline_or_dateline(text)):
         if _BACKGROUND_HEADING.match(paragraph):
             break  # what follows is the story's history, not its news
         paragraph = _FURNITURE_PREFIX.sub("", paragraph)
