@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from digest.articles import Article, without_controls
 from digest.duplicates import main_report, reports_of_events
-from digest.edition_copy import SUBJECT_LIMIT, Copy, built_copy, clean_headline, outline
+from digest.edition_copy import SUBJECT_LIMIT, Copy, built_copy, outline
 from digest.grouping import TFIDF, Grouper
 from digest.summarize import Summarizer, Summary
 from digest.terms import content_stems
@@ -117,16 +117,6 @@ class Edition(BaseModel):
         return self.sections[0].items[0]
 
 
-def _headlined(article: Article) -> Article:
-    """The edition's copy of an article headed as an editor would: without a label that is
-    not news ("VIDEO:") or the outlet's credit ("– Yonhap": the source line shows it). The
-    stored article keeps its title."""
-    headline = clean_headline(article.title)
-    if not headline or headline == article.title:
-        return article
-    return article.model_copy(update={"title": headline})
-
-
 def build_draft(
     articles: list[Article],
     *,
@@ -164,7 +154,7 @@ def build_draft(
         Section(
             title=group.title,
             items=[
-                Item(article=_headlined(a), summary=by_article[id(a)], also=others[id(a)])
+                Item(article=a, summary=by_article[id(a)], also=others[id(a)])
                 for a in group.articles
             ],
         )

@@ -189,38 +189,6 @@ def test_page_keywords_are_not_tags_and_pages_are_clustered_by_topic(tmp_path: P
         assert group.title.lower() not in articles[0].keywords
 
 
-def test_headlines_lose_labels_and_credits_in_the_edition_not_in_the_store() -> None:
-    titles = [
-        "VIDEO: Floods close the main road to Uzhhorod after two days of rain",
-        "Kyiv metro extends its night service for the winter – Example Wire",
-        "Farmers sow winter wheat late after a dry autumn in the south",
-    ]
-    articles = [
-        Article(id=n, title=t, text=f"{t}. The rest of the report follows in a few words.")
-        for n, t in enumerate(titles, 1)
-    ]
-    edition = build_draft(
-        articles,
-        newsletter="brief",
-        theme="news",
-        number=1,
-        issue_date=date(2026, 12, 1),
-        summarizer=ExtractiveSummarizer(),
-        max_sections=4,
-        summary_words=60,
-    )
-    shown = {item.article.id: item.article.title for item in edition.items}
-    assert shown == {
-        1: "Floods close the main road to Uzhhorod after two days of rain",
-        2: "Kyiv metro extends its night service for the winter",
-        3: titles[2],
-    }
-    assert [a.title for a in articles] == titles  # what was stored is as it came
-    # One "Top stories" section has no section to point to: the preheader counts the rest.
-    assert [s.title for s in edition.sections] == ["Top stories"]
-    assert "Top stories" not in edition.preheader + edition.intro
-
-
 def test_a_top_stories_edition_counts_what_the_preheader_leaves_out() -> None:
     headlines = [
         "Floods close the main road to Uzhhorod after two days of heavy rain",
