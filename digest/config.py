@@ -66,6 +66,59 @@ _FONT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9 -]*$")
 _HOST_PATTERN = re.compile(r"(\*\.)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\]")
 
 
+class TopicConfig(BaseModel):
+    """A topic readers may follow: an article is in it when its section's title is one of
+    `sections`, it carries one of `tags`, or its headline or text has one of `query`'s words or
+    phrases (whole words, any case)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    label: str = Field(default="", max_length=60)
+    sections: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    query: list[str] = Field(default_factory=list)
+
+    @field_validator("query")
+    @classmethod
+    def _words(cls, value: list[str]) -> list[str]:
+        for phrase in value:
+            if not phrase.strip():
+                raise ValueError("a query word or phrase must not be empty")
+        return [" ".join(phrase.split()) for phrase in value]
+
+
+class FrequencyConfig(BaseModel):
+    """How often a reader may choose to get the newsletter: its own schedule (cron, in the
+    newsletter's zone) and how far back its editions look for articles."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    label: str = Field(default="", max_length=60)
+    schedule: str | None = None
+    lookback: timedelta | None = None
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        return _cron_expression(value)
+
+    @field_validator("lookback")
+    @classmethod
+    def _duration(cls, value: timedelta | None) -> timedelta | None:
+        _not_negative(value)
+        return value
+
+
+def _cron_expression(value: str | None) -> str | None:
+    if value is None:
+        return None
+    from croniter import croniter
+
+    if not croniter.is_valid(value):
+        raise ValueError(f"{value!r} is not a cron expression like '0 7 * * MON'")
+    return value
+
+
 class NewsletterConfig(BaseModel):
     """One newsletter: who it is from, what it is about, and how it looks."""
 
@@ -115,6 +168,21 @@ class NewsletterConfig(BaseModel):
     editors: list[EmailStr] = Field(default_factory=list)
     # After downtime, a missed edition is still made if its time passed less than this ago.
     catch_up_grace: timedelta = timedelta(hours=6)
+    # Readers' choices (digest.preferences): topics to follow, and how often. A reader who
+    # chose nothing gets everything at the main frequency (the first declared, or
+    # `main_frequency`); without `frequencies`, the newsletter's own schedule is the only one.
+    topics: dict[str, TopicConfig] = Field(default_factory=dict)
+    frequencies: dict[str, FrequencyConfig] = Field(default_factory=dict)
+    main_frequency: str = ""
+    # A reader whose topics have nothing in an edition: no email that time, or the top stories.
+    no_topic_match: Literal["skip", "top_stories"] = "skip"
+    # Reading figures (digest.clicks): links through a signed redirect on `digest serve`,
+    # counted per article from distinct readers, scanners left out; per reader only if asked.
+    track_clicks: bool = False
+    per_reader_stats: bool = False
+    # A/B subject lines: the share of the list that tests them, and the wait for the winner.
+    subject_test_share: float = Field(default=0.2, gt=0, lt=1)
+    subject_test_wait: timedelta = timedelta(hours=2)
 
     @field_validator("*")
     @classmethod
@@ -124,12 +192,23 @@ class NewsletterConfig(BaseModel):
     @field_validator("schedule")
     @classmethod
     def _cron(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        from croniter import croniter
+        return _cron_expression(value)
 
-        if not croniter.is_valid(value):
-            raise ValueError(f"{value!r} is not a cron expression like '0 7 * * MON'")
+    @field_validator("topics", "frequencies")
+    @classmethod
+    def _choice_names(cls, value: dict[str, object]) -> dict[str, object]:
+        for key in value:
+            if not _NAME.match(key):
+                raise ValueError(f"{key!r}: a name of lower-case letters, digits and _")
+        return value
+
+    @field_validator("main_frequency")
+    @classmethod
+    def _main_frequency(cls, value: str, info: ValidationInfo) -> str:
+        frequencies = info.data.get("frequencies") or {}
+        if value and value not in frequencies:
+            known = ", ".join(frequencies) or "none declared"
+            raise ValueError(f"{value!r} is not one of the frequencies ({known})")
         return value
 
     @field_validator("timezone")
@@ -154,6 +233,11 @@ class NewsletterConfig(BaseModel):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def main_frequency_name(self) -> str:
+        """The frequency a reader who chose none gets ("" when none is declared)."""
+        return self.main_frequency or next(iter(self.frequencies), "")
 
     @property
     def feed_urls(self) -> list[str]:

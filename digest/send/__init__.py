@@ -26,6 +26,9 @@ class Recipient(NamedTuple):
     email: str
     name: str
     unsubscribe_url: str
+    preferences_url: str = ""
+    # The reader's signed click-redirect prefix, when the newsletter tracks clicks.
+    click_base: str = ""
 
 
 @dataclass(frozen=True)

@@ -400,6 +400,12 @@ def unsubscribe_url(newsletter: NewsletterConfig, token: str) -> str:
     return f"{newsletter.web_base}/u/{token}"
 
 
+def preferences_url(newsletter: NewsletterConfig, token: str) -> str:
+    """The reader's preference page (`digest serve`, /p/TOKEN): the unsubscribe token opens
+    it, so each reader costs one signature."""
+    return f"{newsletter.web_base}/p/{token}"
+
+
 def _recipient(
     queued: QueuedDelivery, list_id: int, newsletter: NewsletterConfig, tokens: UnsubscribeTokens
 ) -> Recipient:
@@ -410,4 +416,5 @@ def _recipient(
         email=queued.email,
         name=queued.name,
         unsubscribe_url=unsubscribe_url(newsletter, token),
+        preferences_url=preferences_url(newsletter, token),
     )

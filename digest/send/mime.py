@@ -36,7 +36,13 @@ _UTF8_BODY_POLICY = SMTPUTF8.clone(max_line_length=QP_LINE_LENGTH)
 def build_message(batch: Batch, recipient: Recipient) -> EmailMessage:
     """The reader's message; raises ValueError (or an email error) if it cannot be built."""
     newsletter = batch.newsletter
-    values = placeholders.values_for(recipient.name, recipient.email, recipient.unsubscribe_url)
+    values = placeholders.values_for(
+        recipient.name,
+        recipient.email,
+        recipient.unsubscribe_url,
+        recipient.preferences_url,
+        recipient.click_base,
+    )
     domain = newsletter.from_address.rsplit("@", 1)[1]
     to = mail_address(recipient.email)
     # The body is encoded under the body policy (quoted-printable lines of at most 76

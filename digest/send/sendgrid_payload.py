@@ -88,7 +88,9 @@ def _personalizations(batch: Batch) -> list[dict[str, Any]]:
         personalizations.append(
             {
                 "to": [to],
-                "substitutions": values_for(recipient.name, recipient.email, url),
+                "substitutions": values_for(
+                    name, recipient.email, url, recipient.preferences_url, recipient.click_base
+                ),
                 "headers": {"List-Unsubscribe": f"<{url}>"} if unsubscribe else {},
                 # Per personalization, not per request: SendGrid's published schema types the
                 # top-level custom_args as a string. Values must be strings; they come back in

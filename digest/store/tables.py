@@ -93,6 +93,11 @@ class EditionRow(Base):
     reopened: Mapped[str | None] = mapped_column(String(16))
     # One more on every stored change: an editor's save names the version it was based on.
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # The newsletter's frequency it is built for ("" = its main one, or the only one).
+    frequency: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    # An A/B test of subject lines (2-4), and its state once sending began (digest.subject_test).
+    subject_tests: Mapped[list[str] | None] = mapped_column(JSON)
+    subject_test: Mapped[dict[str, object] | None] = mapped_column(JSON)
 
     sections: Mapped[list[SectionRow]] = relationship(
         back_populates="edition",
@@ -198,6 +203,10 @@ class SubscriberRow(Base):
     source: Mapped[str] = mapped_column(String(200), default="")
     consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     consent_origin: Mapped[str] = mapped_column(String(300), default="")
+    # The newsletter topics the reader follows, sorted and comma-joined ("" = everything),
+    # and the frequency chosen ("" = the newsletter's main one).
+    topics: Mapped[str] = mapped_column(Text, default="", server_default="")
+    frequency: Mapped[str] = mapped_column(String(32), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -214,7 +223,10 @@ class BatchRow(Base):
     provider: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16))
     size: Mapped[int] = mapped_column(Integer)
-    # The batch's deliveries: the pending ones in this id range of its edition and list.
+    # The batch's deliveries: the pending ones of this variant and subject line in this id
+    # range of its edition and list (one request carries one rendered email).
+    variant: Mapped[str] = mapped_column(Text, default="", server_default="")
+    subject_index: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     first_delivery_id: Mapped[int] = mapped_column(Integer)
     last_delivery_id: Mapped[int] = mapped_column(Integer)
     provider_id: Mapped[str | None] = mapped_column(String(200))
@@ -252,6 +264,11 @@ class DeliveryRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     first_deferred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The copy of the edition this reader gets (digest.variants: the topics followed, stories
+    # already sent left out; "" = the whole edition), and the subject line of an A/B test
+    # (0 = the edition's subject; N = its Nth test line).
+    variant: Mapped[str] = mapped_column(Text, default="", server_default="")
+    subject_index: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class FeedRow(Base):
