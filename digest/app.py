@@ -21,7 +21,7 @@ from digest.store import AddOutcome, Store, open_store
 from digest.summarize import Summarizer, Summary
 
 if TYPE_CHECKING:
-    from digest.delivery_report import DeliveryReport
+    from digest.delivery_report import CopyLine, DeliveryReport
     from digest.edition_fields import FieldSaved
     from digest.edition_state import EditionState
     from digest.feeds import FeedReport
@@ -456,11 +456,19 @@ class App:
         issue_date: date,
         articles: list[Article] | None = None,
         send_at: datetime | None = None,
+        frequency: str = "",
     ) -> Edition:
-        """A draft from the given articles, or from those not yet in an edition."""
+        """A draft from the given articles, or from those not yet in an edition of this
+        frequency (the newsletter's main one by default)."""
+        from digest.frequencies import cadence
+
+        chosen = cadence(newsletter, frequency)
         if articles is None:
             articles = self.store.unused_articles(
-                newsletter.name, newsletter.max_articles, feeds=newsletter.feed_urls
+                newsletter.name,
+                newsletter.max_articles,
+                feeds=newsletter.feed_urls,
+                frequencies=chosen.editions,
             )
         if not articles:
             if not self.store.list_articles(limit=1):
@@ -485,7 +493,8 @@ class App:
             )
             if self.settings.summarizer == "llm":
                 draft = self._llm_copy(draft, summarizer, newsletter)
-        return self.store.create_edition(draft.model_copy(update={"send_at": send_at}))
+        update = {"send_at": send_at, "frequency": chosen.frequency}
+        return self.store.create_edition(draft.model_copy(update=update))
 
     def _llm_copy(
         self, draft: Edition, summarizer: object, newsletter: NewsletterConfig
@@ -734,6 +743,7 @@ class App:
         limit: int | None = None,
         on_progress: Callable[[int], None] | None = None,
     ) -> SendReport:
+        from digest.frequencies import cadence
         from digest.send.campaign import send_edition
 
         newsletter, chosen, email = self.check_send(edition, lists=lists, via=via)
@@ -752,9 +762,26 @@ class App:
                 settle_wait=self.settings.unknown_settle_wait,
                 limit=limit,
                 on_progress=on_progress,
+                audience=cadence(newsletter, edition.frequency).audience(),
+                variants=self.variant_renderer(edition),
             )
         finally:
             sender.close()
+
+    def variant_renderer(self, edition: Edition) -> Callable[[str, int], RenderedEmail | None]:
+        """Renders the copy of an edition a variant's readers get (digest.variants), or None
+        when it holds nothing for them."""
+        from digest.variants import edition_for
+
+        newsletter = self.settings.newsletter(edition.newsletter)
+
+        def render(variant: str, subject_index: int) -> RenderedEmail | None:
+            shown = edition_for(edition, newsletter, variant)
+            if shown is None:
+                return None
+            return render_edition(shown, newsletter, self.settings.templates_dir)
+
+        return render
 
     def retry_policy(self) -> RetryPolicy:
         from digest.store.deliveries import RetryPolicy
@@ -914,7 +941,34 @@ class App:
             failures=deliveries.outcomes(edition.id, NEEDS_A_LOOK, failures_shown),
             settle_unknown=self._settle_hint(edition.id, ledger.get("unknown", 0), by_sendgrid),
             events_reported=by_sendgrid or any(events.values()),
+            copies=self._copies(edition, newsletter),
         )
+
+    def _copies(self, edition: Edition, newsletter: NewsletterConfig | None) -> list[CopyLine]:
+        """The send report's line per copy, when readers got more than one."""
+        from digest.delivery_report import CopyLine
+        from digest.variants import describe, edition_for
+
+        assert edition.id is not None
+        counts = self.store.deliveries.by_variant(edition.id)
+        if newsletter is None or [(c.variant, c.subject_index) for c in counts] in ([], [("", 0)]):
+            return []
+        lines = []
+        for count in counts:
+            shown = edition_for(edition, newsletter, count.variant)
+            subject = shown.subject if shown is not None else "(nothing this time)"
+            if count.subject_index and count.subject_index <= len(edition.subject_tests):
+                subject = edition.subject_tests[count.subject_index - 1]
+            lines.append(
+                CopyLine(
+                    describe(count.variant, newsletter),
+                    subject,
+                    count.readers,
+                    count.statuses.get("sent", 0),
+                    count.statuses.get("skipped", 0),
+                )
+            )
+        return lines
 
     def _settle_hint(self, edition_id: int, unknown: int, by_sendgrid: bool) -> str:
         if not unknown:

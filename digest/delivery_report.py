@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TextIO
 
@@ -16,6 +16,26 @@ from digest.store.deliveries import DeliveryOutcome
 # The ledger's outcomes that need an operator's look, in the order the report lists them.
 NEEDS_A_LOOK = ("failed", "unknown", "deferred")
 CSV_COLUMNS = ("delivery_id", "email", "status", "reason", "attempts", "next_attempt_at", "sent_at")
+
+
+@dataclass(frozen=True)
+class CopyLine:
+    """One copy of the edition (a variant, with its subject line) and what came of its sends."""
+
+    copy: str  # what it holds ("Every topic", "Sport, Business", …)
+    subject: str
+    readers: int
+    sent: int
+    skipped: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "copy": self.copy,
+            "subject": self.subject,
+            "readers": self.readers,
+            "sent": self.sent,
+            "skipped": self.skipped,
+        }
 
 
 @dataclass(frozen=True)
@@ -35,6 +55,8 @@ class DeliveryReport:
     # Whether this edition's sender reports events (SendGrid): without them, "delivered" is
     # not known, only "sent".
     events_reported: bool
+    # The copies readers got (topics followed, subject lines tested), when not one for all.
+    copies: list[CopyLine] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -63,6 +85,7 @@ class DeliveryReport:
             "events_reported": self.events_reported,
             "settle_unknown": self.settle_unknown,
             "failures": [_outcome_json(outcome) for outcome in self.failures],
+            "copies": [line.as_json() for line in self.copies],
         }
 
     def lines(self) -> list[str]:
@@ -83,6 +106,11 @@ class DeliveryReport:
             lines.append(f"  next attempt for deferred readers: {_iso(self.next_attempt_at)}")
         if self.settle_unknown:
             lines.append(f"  unknown: {self.settle_unknown}")
+        for line in self.copies:
+            lines.append(
+                f"  copy: {line.copy} · {line.subject!r}: {line.readers} readers, "
+                f"{line.sent} sent, {line.skipped} skipped"
+            )
         for outcome in self.failures:
             lines.append(f"  {outcome.status}\t{outcome.email or '(erased)'}\t{_reason(outcome)}")
         return lines

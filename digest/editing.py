@@ -57,6 +57,8 @@ class _EditedSection(BaseModel):
 class _EditedEdition(BaseModel):
     model_config = ConfigDict(extra="forbid")
     subject: str = Field(min_length=1, max_length=200)
+    # An A/B test: two to four subject lines (digest.subject_test), or none.
+    subject_tests: list[str] = Field(default_factory=list)
     preheader: str = Field(default="", max_length=300)
     intro: str = ""
     sections: list[_EditedSection] = Field(min_length=1)
@@ -80,12 +82,15 @@ _HEADER = (
     "# 'also' lists other reports of the same story; delete one there and it becomes a story\n"
     "# of its own, summarised, after this one (or move it anywhere as an item without a summary).\n"
     "# 'image: false' leaves the article's picture out of this edition.\n"
+    "# 'subject_tests' (two to four lines) tests subject lines on part of the list first; the\n"
+    "# one with the most readers' clicks goes to the rest (needs track_clicks).\n"
 )
 
 
 def edition_to_yaml(edition: Edition) -> str:
     document: dict[str, Any] = {
         "subject": edition.subject,
+        "subject_tests": list(edition.subject_tests),
         "preheader": edition.preheader,
         "intro": edition.intro,
         "sections": [
@@ -191,12 +196,33 @@ def apply_yaml(
     applied = edition.model_copy(
         update={
             "subject": " ".join(edited.subject.split()),
+            "subject_tests": checked_subject_tests(edited.subject_tests),
             "preheader": " ".join(edited.preheader.split()),
             "intro": edited.intro.strip(),
             "sections": sections,
         }
     )
     return _note_deleted(edition, applied)
+
+
+def checked_subject_tests(lines: list[str]) -> list[str]:
+    """Subject lines to test, as one line each: none, or two to four different ones."""
+    cleaned = [" ".join(line.split()) for line in lines]
+    if not cleaned:
+        return []
+    if any(not line for line in cleaned):
+        raise DigestError("subject_tests: a subject line must not be empty")
+    if any(len(line) > SUBJECT_TEST_MAX for line in cleaned):
+        raise DigestError(f"subject_tests: a subject line is at most {SUBJECT_TEST_MAX} characters")
+    if not 2 <= len(cleaned) <= 4 or len(set(cleaned)) != len(cleaned):
+        raise DigestError(
+            f"subject_tests: an A/B test takes two to four different subject lines, not "
+            f"{len(set(cleaned))}"
+        )
+    return cleaned
+
+
+SUBJECT_TEST_MAX = 200
 
 
 def _note_deleted(before: Edition, after: Edition) -> Edition:

@@ -97,6 +97,10 @@ class Edition(BaseModel):
     version: int = Field(default=0, ge=0)
     # Stories taken out of this draft, latest last, offered back to the editor.
     removed: list[Removed] = Field(default_factory=list)
+    # The newsletter's frequency it is for ("" when the newsletter declares none).
+    frequency: str = Field(default="", max_length=32)
+    # Subject lines to test against each other (A/B): two to four, or none.
+    subject_tests: list[str] = Field(default_factory=list, max_length=4)
 
     @field_validator("subject", "preheader", "intro", mode="before")
     @classmethod

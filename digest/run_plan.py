@@ -126,6 +126,7 @@ class _Planner:
     newsletter: NewsletterConfig
     now: datetime
     state: State
+    key: str
     dues: list[Due] = field(default_factory=list)
     sending: set[int] = field(default_factory=set)
 
@@ -146,7 +147,7 @@ class _Planner:
         notice: str = "",
     ) -> None:
         seen = self.state.run(slot, action)
-        key = SlotKey(self.newsletter.name, slot, action)
+        key = SlotKey(self.key, slot, action)
         self.dues.append(Due(kind, key, edition_id, seen, approve, status, detail, notice))
 
     def record(self, slot: datetime, status: str, detail: str, edition_id: int | None) -> None:
@@ -280,11 +281,20 @@ class _Planner:
             self.add(Kind.SEND, slot, SEND, edition_id=edition.id, approve=approve)
 
 
-def plan(newsletter: NewsletterConfig, now: datetime, state: State) -> list[Due]:
-    """What is due for this newsletter at `now` (UTC), in the order to do it."""
+def schedule_key(newsletter: str, frequency: str) -> str:
+    """The name a newsletter's scheduled times of one frequency are recorded under (the
+    newsletter's own name when it declares no frequencies)."""
+    return f"{newsletter}@{frequency}" if frequency else newsletter
+
+
+def plan(
+    newsletter: NewsletterConfig, now: datetime, state: State, key: str | None = None
+) -> list[Due]:
+    """What is due for this newsletter at `now` (UTC), in the order to do it; its scheduled
+    times are recorded under `key` (digest.frequencies: one per frequency)."""
     if not newsletter.schedule:
         return []
-    planner = _Planner(newsletter, now, state)
+    planner = _Planner(newsletter, now, state, key or newsletter.name)
     planner.waiting()
     for slot in planner.slots():
         if newsletter.mode == "automatic":

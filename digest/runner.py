@@ -30,6 +30,7 @@ from digest.config import NewsletterConfig
 from digest.edition import Edition, EditionStatus
 from digest.errors import AlreadySent, DigestError, LockBusy, NotFoundError
 from digest.faults import fault_point
+from digest.frequencies import Cadence, cadences
 from digest.notify import notify_editors, outline
 from digest.run_plan import BUSY, FAILED, Due, EditionState, Kind, SlotKey, State, plan
 
@@ -104,13 +105,16 @@ def run_due(
     return tick.actions
 
 
-def read_state(app: App, newsletter: NewsletterConfig, now: datetime) -> State:
-    """What `plan` needs of the store: the rows of this newsletter's recent and coming
+def read_state(app: App, cadence: Cadence, now: datetime) -> State:
+    """What `plan` needs of the store: the rows of this cadence's recent and coming
     scheduled times, its editions waiting to be sent, and the editions those rows name."""
     store = app.store
-    runs = store.schedule.since(newsletter.name, now - newsletter.catch_up_grace)
+    newsletter = cadence.newsletter
+    runs = store.schedule.since(cadence.key, now - newsletter.catch_up_grace)
     waiting = [EditionStatus.APPROVED, EditionStatus.SENDING]
-    editions = {e.id: e for e in store.editions_with_status(newsletter.name, waiting)}
+    editions = {
+        e.id: e for e in store.editions_with_status(newsletter.name, waiting, cadence.editions)
+    }
     for run in runs:
         if run.edition_id is not None and run.edition_id not in editions:
             try:
@@ -151,27 +155,30 @@ class _Tick:
             self._do(newsletter, due)
         self._fetch()
 
-    def _next(self, attempted: set[tuple[object, ...]]) -> tuple[NewsletterConfig, Due] | None:
-        """The first thing due over every newsletter (state read afresh: the last step changed
-        it), leaving out what this tick tried already."""
-        candidates: list[tuple[NewsletterConfig, Due]] = []
-        for newsletter in self.app.settings.newsletters.values():
-            if not newsletter.schedule or newsletter.name in self.unreadable:
-                continue
-            try:
-                state = read_state(self.app, newsletter, self.now)
-            except ACTION_ERRORS as error:
-                self.unreadable.add(newsletter.name)
-                self.add(Action("run", FAILED, newsletter.name, detail=describe(error)))
-                continue
-            candidates += [
-                (newsletter, due)
-                for due in plan(newsletter, self.now, state)
-                if _identity(due) not in attempted
-            ]
+    def _next(self, attempted: set[tuple[object, ...]]) -> tuple[Cadence, Due] | None:
+        """The first thing due over every newsletter and frequency (state read afresh: the
+        last step changed it), leaving out what this tick tried already."""
+        candidates: list[tuple[Cadence, Due]] = []
+        for each in self.app.settings.newsletters.values():
+            for cadence in cadences(each):
+                newsletter = cadence.newsletter
+                if not newsletter.schedule or cadence.key in self.unreadable:
+                    continue
+                try:
+                    state = read_state(self.app, cadence, self.now)
+                except ACTION_ERRORS as error:
+                    self.unreadable.add(cadence.key)
+                    self.add(Action("run", FAILED, cadence.key, detail=describe(error)))
+                    continue
+                candidates += [
+                    (cadence, due)
+                    for due in plan(newsletter, self.now, state, cadence.key)
+                    if _identity(due) not in attempted
+                ]
         return min(candidates, key=lambda pair: pair[1].sort_key, default=None)
 
-    def _do(self, newsletter: NewsletterConfig, due: Due) -> None:
+    def _do(self, cadence: Cadence, due: Due) -> None:
+        newsletter = cadence.newsletter
         key = due.key
         try:
             if due.kind == Kind.RECORD:
@@ -179,7 +186,7 @@ class _Tick:
             elif not self.store.schedule.claim(key, due.seen, due.edition_id):
                 self.add(self._action(key, BUSY, due.edition_id, "claimed by another run"))
             elif due.kind == Kind.BUILD:
-                self._build(newsletter, due)
+                self._build(cadence, due)
             elif due.kind == Kind.SEND:
                 self._send(newsletter, due)
             else:
@@ -203,8 +210,8 @@ class _Tick:
 
     # Building
 
-    def _build(self, newsletter: NewsletterConfig, due: Due) -> None:
-        key = due.key
+    def _build(self, cadence: Cadence, due: Due) -> None:
+        key, newsletter = due.key, cadence.newsletter
         if due.edition_id is not None:
             adopted = self._edition(due.edition_id)
             if adopted is not None:
@@ -216,7 +223,11 @@ class _Tick:
                 return
         since = key.slot - newsletter.lookback
         articles = self.store.unused_articles(
-            newsletter.name, newsletter.max_articles, feeds=newsletter.feed_urls, since=since
+            newsletter.name,
+            newsletter.max_articles,
+            feeds=newsletter.feed_urls,
+            since=since,
+            frequencies=cadence.editions,
         )
         if len(articles) < newsletter.min_articles:
             detail = (
@@ -227,7 +238,9 @@ class _Tick:
             return
         issue_date = key.slot.astimezone(newsletter.zone).date()
         # The store links the edition to this claimed build in the same transaction.
-        edition = self.app.build(newsletter, issue_date, articles=articles, send_at=key.slot)
+        edition = self.app.build(
+            newsletter, issue_date, articles=articles, send_at=key.slot, frequency=cadence.frequency
+        )
         fault_point("after-build")
         detail = f"{len(edition.items)} articles, subject {edition.subject!r}"
         self._outcome(key, "done", edition.id, detail)

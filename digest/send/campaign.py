@@ -26,9 +26,16 @@ from digest.faults import fault_point
 from digest.render import RenderedEmail
 from digest.send import Batch, BatchRejected, OutcomeUnknown, Recipient, Sender, SendStopped
 from digest.store import Store
-from digest.store.deliveries import BatchOutcome, DeliveryStatus, QueuedDelivery, RetryPolicy
+from digest.store.deliveries import (
+    Audience,
+    BatchOutcome,
+    DeliveryStatus,
+    QueuedDelivery,
+    RetryPolicy,
+)
 from digest.subscribers.model import Status
 from digest.subscribers.tokens import UnsubscribeTokens
+from digest.variants import variant_key
 
 log = logging.getLogger("digest.send")
 __all__ = ["AlreadySent", "SendReport", "check_sendable", "plan_send", "send_edition"]
@@ -50,6 +57,10 @@ class SendReport:
     # The edition's ledger when the run ended, by delivery status.
     totals: dict[str, int] = field(default_factory=dict)
     next_attempt: datetime | None = None
+    # Copies of the edition rendered by this run (one per variant and subject line, never one
+    # per reader), and how many readers each was queued for.
+    renders: int = 0
+    variants: dict[str, int] = field(default_factory=dict)
 
     @property
     def waiting(self) -> bool:
@@ -112,6 +123,10 @@ class SendPlan:
 
 
 ProgressCallback = Callable[[int], None]
+# The email for one variant key and subject line (digest.variants), None when that copy holds
+# nothing: the App renders it from the edition.
+VariantRenderer = Callable[[str, int], RenderedEmail | None]
+NOTHING_IN_TOPICS = "nothing in the reader's topics this time"
 
 
 def check_sendable(edition: Edition, newsletter: NewsletterConfig) -> None:
@@ -141,8 +156,12 @@ def send_edition(
     settle_wait: timedelta = timedelta(hours=1),
     limit: int | None = None,
     on_progress: ProgressCallback | None = None,
+    audience: Audience | None = None,
+    variants: VariantRenderer | None = None,
 ) -> SendReport:
-    """Send under the edition's lock; raises LockBusy if another run holds it."""
+    """Send under the edition's lock; raises LockBusy if another run holds it. `email` is the
+    whole edition's; `variants` renders the others (readers following some topics, or with
+    stories sent before), `audience` is who chose the edition's frequency."""
     assert edition.id is not None
     check_sendable(edition, newsletter)
     campaign = _Campaign(
@@ -156,6 +175,7 @@ def send_edition(
         retry or RetryPolicy(),
         settle_wait,
     )
+    campaign.audience, campaign.variants = audience, variants
     with store.lock(f"send-edition-{edition.id}"):
         # Read again under the lock: another run may have finished meanwhile.
         edition = store.get_edition(edition.id)
@@ -199,6 +219,19 @@ class _Campaign:
         self.on_progress = on_progress
         self.retry, self.settle_wait = retry, settle_wait
         self.report = SendReport(edition_id=0, provider=sender.name)
+        self.audience: Audience | None = None
+        self.variants: VariantRenderer | None = None
+        self._emails: dict[tuple[str, int], RenderedEmail | None] = {("", 0): email}
+
+    def _email_for(self, variant: str, subject_index: int) -> RenderedEmail | None:
+        """Each copy rendered once per run, whatever the number of its readers."""
+        key = (variant, subject_index)
+        if key not in self._emails:
+            if self.variants is None:
+                raise DigestError(f"no renderer for variant {variant!r}")
+            self._emails[key] = self.variants(variant, subject_index)
+            self.report.renders += 1
+        return self._emails[key]
 
     @property
     def resends(self) -> bool:
@@ -221,7 +254,10 @@ class _Campaign:
             self._settle_cut_off(edition.id, list_id)
             self._settle_awaiting(edition.id, list_id, now)
             store.deliveries.requeue_deferred(edition.id, list_id, now)
-            self.report.queued += store.deliveries.enqueue_audience(edition.id, list_id)
+            self.report.queued += store.deliveries.enqueue_audience(
+                edition.id, list_id, self.audience
+            )
+        self._leave_out_sent(edition)
         budget = limit
         try:
             for list_id in list_ids:
@@ -232,6 +268,21 @@ class _Campaign:
             self._tally(edition.id, list_ids)
         if self.report.finished and set(lists) >= set(self.newsletter.lists):
             store.change_status(edition.id, EditionStatus.SENT, [EditionStatus.SENDING])
+
+    def _leave_out_sent(self, edition: Edition) -> None:
+        """Readers an earlier edition of the newsletter already brought some of these stories
+        get a copy without them (their variant names the articles left out)."""
+        assert edition.id is not None
+        ids = {article.id for item in edition.items for article in item.articles if article.id}
+        deliveries = self.store.deliveries
+        found = deliveries.sent_before(edition.id, self.newsletter.name, ids)
+        if not found:
+            return
+        by_stories: dict[str, list[int]] = {}
+        for delivery_id, left in found.items():
+            by_stories.setdefault(variant_key("", left), []).append(delivery_id)
+        for suffix, delivery_ids in by_stories.items():
+            deliveries.leave_out(suffix, sorted(delivery_ids))
 
     def _tally(self, edition_id: int, list_ids: list[int]) -> None:
         """The edition's ledger as the run ends: what is left, and whether it is finished."""
@@ -296,7 +347,26 @@ class _Campaign:
         log.warning("batch %s (%s recipients) has an unknown outcome: %s", batch_id, count, action)
 
     def _send_list(self, edition_id: int, list_id: int, budget: int | None) -> int | None:
-        """Send the list's queue in batches. While one request is in flight, a helper thread
+        """Send the list's queue, one copy of the edition (variant and subject line) after
+        another, in batches of that copy's readers."""
+        pending = self.store.deliveries.pending_variants(edition_id, list_id)
+        for (variant, subject_index), count in sorted(pending.items()):
+            self.report.variants[variant] = self.report.variants.get(variant, 0) + count
+            email = self._email_for(variant, subject_index)
+            if email is None:
+                skipped = self.store.deliveries.skip_variant(
+                    edition_id, list_id, variant, NOTHING_IN_TOPICS
+                )
+                self.report.skipped += skipped
+                continue
+            copy = _Copy(edition_id, list_id, variant, subject_index, email)
+            budget = self._send_copy(copy, budget)
+            if budget == 0:
+                break
+        return budget
+
+    def _send_copy(self, copy: _Copy, budget: int | None) -> int | None:
+        """Send one copy's queue in batches. While one request is in flight, a helper thread
         reads and prepares the next batch (reading and building have no side effects; the
         batch is recorded only just before its own request). A batch's outcome is recorded in
         the same transaction that opens the next one."""
@@ -304,7 +374,7 @@ class _Campaign:
         unrecorded: BatchOutcome | None = None
         try:
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-prepare") as ahead:
-                upcoming = ahead.submit(self._prepare, edition_id, list_id, budget, 0)
+                upcoming = ahead.submit(self._prepare, copy, budget, 0)
                 while True:
                     prepared = upcoming.result()
                     if prepared is None:
@@ -317,20 +387,22 @@ class _Campaign:
                     if budget is not None:
                         budget -= size
                     if not size:
-                        upcoming = ahead.submit(self._prepare, edition_id, list_id, budget, last_id)
+                        upcoming = ahead.submit(self._prepare, copy, budget, last_id)
                         continue
                     batch_id = deliveries.open_batch(
-                        edition_id,
-                        list_id,
+                        copy.edition_id,
+                        copy.list_id,
                         self.sender.name,
                         [r.delivery_id for r in batch.recipients],
                         closing=unrecorded,
+                        variant=copy.variant,
+                        subject_index=copy.subject_index,
                     )
                     if unrecorded is not None:
                         fault_point("after-record")
                     unrecorded = None
                     fault_point("after-claim")
-                    upcoming = ahead.submit(self._prepare, edition_id, list_id, budget, last_id)
+                    upcoming = ahead.submit(self._prepare, copy, budget, last_id)
                     unrecorded = self._send_batch(replace(batch, id=batch_id), payload)
                     fault_point("after-request")
         finally:
@@ -339,24 +411,25 @@ class _Campaign:
         return budget
 
     def _prepare(
-        self, edition_id: int, list_id: int, budget: int | None, after_id: int
+        self, copy: _Copy, budget: int | None, after_id: int
     ) -> tuple[Batch, object, list[int], int] | None:
         """The batch after delivery `after_id`: the batch, its prepared request, the queued
         deliveries to skip, and the last delivery id it covers."""
         if budget is not None and budget <= 0:
             return None
         size = self.sender.max_batch if budget is None else min(self.sender.max_batch, budget)
-        queued = self.store.deliveries.next_pending(edition_id, list_id, size, after_id)
+        queued = self.store.deliveries.next_pending(
+            copy.edition_id, copy.list_id, size, after_id, copy.variant, copy.subject_index
+        )
         if not queued:
             return None
         gone = [q.delivery_id for q in queued if not q.subscribed]
+        list_id, newsletter, tokens = copy.list_id, self.newsletter, self.tokens
         batch = Batch(
-            edition_id=edition_id,
-            newsletter=self.newsletter,
-            email=self.email,
-            recipients=[
-                _recipient(q, list_id, self.newsletter, self.tokens) for q in queued if q.subscribed
-            ],
+            edition_id=copy.edition_id,
+            newsletter=newsletter,
+            email=copy.email,
+            recipients=[_recipient(q, list_id, newsletter, tokens) for q in queued if q.subscribed],
         )
         payload = self.sender.prepare(batch) if batch.recipients else None
         return batch, payload, gone, queued[-1].delivery_id
@@ -393,6 +466,17 @@ class _Campaign:
             deliveries.close_batch(outcome)
             raise SendStopped(result.stop_reason)
         return outcome
+
+
+@dataclass(frozen=True)
+class _Copy:
+    """One copy of an edition being sent to one list: its variant, subject line and email."""
+
+    edition_id: int
+    list_id: int
+    variant: str
+    subject_index: int
+    email: RenderedEmail
 
 
 def unsubscribe_url(newsletter: NewsletterConfig, token: str) -> str:

@@ -14,7 +14,7 @@ policy gives up and records it failed).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -32,12 +32,20 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    true,
     update,
 )
 from sqlalchemy.orm import aliased
 
 from digest.edition_state import EditionDeliveries
-from digest.store.tables import BatchRow, DeliveryRow, SubscriberRow, utcnow
+from digest.store.tables import (
+    BatchRow,
+    DeliveryRow,
+    EditionRow,
+    ItemRow,
+    SubscriberRow,
+    utcnow,
+)
 from digest.subscribers.model import Status
 
 
@@ -132,6 +140,34 @@ class DeliveryOutcome(NamedTuple):
     sent_at: datetime | None
 
 
+class VariantCount(NamedTuple):
+    """How many readers of one variant and subject line are in each delivery status."""
+
+    variant: str
+    subject_index: int
+    statuses: dict[str, int]
+
+    @property
+    def readers(self) -> int:
+        return sum(self.statuses.values())
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who of a list gets an edition of one frequency: those who chose it, and, for the main
+    frequency, also those who chose none (or one no longer offered)."""
+
+    frequency: str
+    main: bool
+    offered: tuple[str, ...]
+
+    def condition(self, column: ColumnElement[str]) -> ColumnElement[bool]:
+        if self.main:
+            others = [name for name in self.offered if name != self.frequency]
+            return column.not_in(others) if others else true()
+        return column == self.frequency
+
+
 class DeliveryRepository:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -144,11 +180,13 @@ class DeliveryRepository:
     @staticmethod
     def _batch_range(connection: Connection, batch_id: int) -> tuple[str, ColumnElement[bool]]:
         """(provider, condition for the batch's still-pending deliveries)."""
-        provider, edition_id, list_id, first, last = connection.execute(
+        provider, edition_id, list_id, variant, subject_index, first, last = connection.execute(
             select(
                 BatchRow.provider,
                 BatchRow.edition_id,
                 BatchRow.list_id,
+                BatchRow.variant,
+                BatchRow.subject_index,
                 BatchRow.first_delivery_id,
                 BatchRow.last_delivery_id,
             ).where(BatchRow.id == batch_id)
@@ -157,18 +195,25 @@ class DeliveryRepository:
             DeliveryRow.edition_id == edition_id,
             DeliveryRow.list_id == list_id,
             DeliveryRow.status == DeliveryStatus.PENDING.value,
+            DeliveryRow.variant == variant,
+            DeliveryRow.subject_index == subject_index,
             DeliveryRow.id.between(first, last),
         )
 
-    def enqueue_audience(self, edition_id: int, list_id: int) -> int:
+    def enqueue_audience(
+        self, edition_id: int, list_id: int, audience: Audience | None = None
+    ) -> int:
         """Queue every subscribed address of the list that has no delivery of this edition yet
-        (from this list or, for the same address, from another)."""
+        (from this list or, for the same address, from another), and, with `audience`, chose
+        the edition's frequency. Each delivery's variant starts as the reader's topics."""
         subscriber = SubscriberRow.__table__.c
         delivery = DeliveryRow.__table__.c
         conditions = [
             subscriber.list_id == list_id,
             subscriber.status == Status.SUBSCRIBED.value,
         ]
+        if audience is not None:
+            conditions.append(audience.condition(subscriber.frequency))
         with self.engine.begin() as connection:
             queued_before = connection.execute(
                 select(DeliveryRow.id)
@@ -201,13 +246,118 @@ class DeliveryRepository:
                 subscriber.list_id,
                 subscriber.id,
                 literal(DeliveryStatus.PENDING.value, String).label("status"),
+                subscriber.topics,
             ).where(and_(*conditions))
             result = connection.execute(
                 insert(DeliveryRow).from_select(
-                    ["edition_id", "list_id", "subscriber_id", "status"], source
+                    ["edition_id", "list_id", "subscriber_id", "status", "variant"], source
                 )
             )
             return int(result.rowcount or 0)
+
+    def sent_before(
+        self, edition_id: int, newsletter: str, article_ids: Collection[int]
+    ) -> dict[int, set[int]]:
+        """For each pending delivery of the edition: which of `article_ids` an earlier edition
+        of the newsletter already brought that reader (a weekly reader who was daily last
+        week). Only editions holding one of these articles are read, a handful at most."""
+        if not article_ids:
+            return {}
+        now = aliased(DeliveryRow)
+        query = (
+            select(now.id, ItemRow.article_id)
+            .select_from(ItemRow)
+            .join(EditionRow, EditionRow.id == ItemRow.edition_id)
+            .join(
+                DeliveryRow,
+                and_(
+                    DeliveryRow.edition_id == ItemRow.edition_id,
+                    DeliveryRow.status == DeliveryStatus.SENT.value,
+                ),
+            )
+            .join(
+                now,
+                and_(
+                    now.edition_id == edition_id,
+                    now.subscriber_id == DeliveryRow.subscriber_id,
+                    now.status == DeliveryStatus.PENDING.value,
+                ),
+            )
+            .where(
+                ItemRow.article_id.in_(list(article_ids)),
+                ItemRow.edition_id != edition_id,
+                EditionRow.newsletter == newsletter,
+            )
+        )
+        found: dict[int, set[int]] = {}
+        with self.engine.begin() as connection:
+            for delivery_id, article_id in connection.execute(query):
+                found.setdefault(int(delivery_id), set()).add(int(article_id))
+        return found
+
+    def leave_out(self, suffix: str, delivery_ids: Sequence[int]) -> None:
+        """These pending deliveries' copy leaves out stories sent before: their variant (the
+        reader's topics) gets `suffix` (digest.variants), once, before any is sent."""
+        with self.engine.begin() as connection:
+            for start in range(0, len(delivery_ids), 500):
+                connection.execute(
+                    update(DeliveryRow)
+                    .where(
+                        DeliveryRow.id.in_(list(delivery_ids[start : start + 500])),
+                        DeliveryRow.status == DeliveryStatus.PENDING.value,
+                        DeliveryRow.batch_id.is_(None),
+                        ~DeliveryRow.variant.contains("|"),
+                    )
+                    .values(variant=DeliveryRow.variant + suffix)
+                )
+
+    def pending_variants(self, edition_id: int, list_id: int) -> dict[tuple[str, int], int]:
+        """The queue by (variant, subject line): how many readers wait for each."""
+        query = (
+            select(DeliveryRow.variant, DeliveryRow.subject_index, func.count())
+            .where(
+                DeliveryRow.edition_id == edition_id,
+                DeliveryRow.list_id == list_id,
+                DeliveryRow.status == DeliveryStatus.PENDING.value,
+            )
+            .group_by(DeliveryRow.variant, DeliveryRow.subject_index)
+        )
+        with self.engine.begin() as connection:
+            return {
+                (variant, int(index)): int(count)
+                for variant, index, count in connection.execute(query)
+            }
+
+    def skip_variant(self, edition_id: int, list_id: int, variant: str, reason: str) -> int:
+        """Readers whose copy holds nothing this time: skipped, with the reason."""
+        with self.engine.begin() as connection:
+            result = connection.execute(
+                update(DeliveryRow)
+                .where(
+                    DeliveryRow.edition_id == edition_id,
+                    DeliveryRow.list_id == list_id,
+                    DeliveryRow.status == DeliveryStatus.PENDING.value,
+                    DeliveryRow.variant == variant,
+                )
+                .values(status=DeliveryStatus.SKIPPED.value, error=reason)
+            )
+            return int(result.rowcount or 0)
+
+    def by_variant(self, edition_id: int) -> list[VariantCount]:
+        """The edition's ledger by variant and subject line, for the send report."""
+        query = (
+            select(DeliveryRow.variant, DeliveryRow.subject_index, DeliveryRow.status, func.count())
+            .where(DeliveryRow.edition_id == edition_id)
+            .group_by(DeliveryRow.variant, DeliveryRow.subject_index, DeliveryRow.status)
+        )
+        counts: dict[tuple[str, int], dict[str, int]] = {}
+        with self.engine.begin() as connection:
+            for variant, index, status, count in connection.execute(query):
+                counts.setdefault((variant, int(index)), {})[status] = int(count)
+        return [
+            VariantCount(variant, index, statuses)
+            for (variant, index), statuses in sorted(counts.items())
+        ]
 
     def cut_off_batches(self, edition_id: int, list_id: int) -> list[int]:
         with self.engine.begin() as connection:
@@ -419,10 +569,16 @@ class DeliveryRepository:
         return ids
 
     def next_pending(
-        self, edition_id: int, list_id: int, limit: int, after_id: int = 0
+        self,
+        edition_id: int,
+        list_id: int,
+        limit: int,
+        after_id: int = 0,
+        variant: str = "",
+        subject_index: int = 0,
     ) -> list[QueuedDelivery]:
-        """The next queued deliveries in id order, after `after_id` (the end of the batch in
-        flight, whose deliveries are still pending)."""
+        """The next queued deliveries of one variant and subject line in id order, after
+        `after_id` (the end of the batch in flight, whose deliveries are still pending)."""
         query = (
             select(
                 DeliveryRow.id,
@@ -437,6 +593,8 @@ class DeliveryRepository:
                 DeliveryRow.edition_id == edition_id,
                 DeliveryRow.list_id == list_id,
                 DeliveryRow.status == DeliveryStatus.PENDING.value,
+                DeliveryRow.variant == variant,
+                DeliveryRow.subject_index == subject_index,
                 DeliveryRow.id > after_id,
             )
             .order_by(DeliveryRow.id)
@@ -470,6 +628,8 @@ class DeliveryRepository:
         provider: str,
         delivery_ids: Sequence[int],
         closing: BatchOutcome | None = None,
+        variant: str = "",
+        subject_index: int = 0,
     ) -> int:
         """Record the batch before its request is made (the point of no return).
 
@@ -487,6 +647,8 @@ class DeliveryRepository:
                     list_id=list_id,
                     provider=provider,
                     status=BatchStatus.SENDING.value,
+                    variant=variant,
+                    subject_index=subject_index,
                     size=len(delivery_ids),
                     first_delivery_id=min(delivery_ids),
                     last_delivery_id=max(delivery_ids),

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from digest.articles import Article
 from digest.edition import Edition, EditionStatus, Item, Removed, Reopened, Section
 from digest.errors import DigestError, FieldError, NotFoundError, StaleEdition
-from digest.run_plan import BUILD, SlotKey
+from digest.run_plan import BUILD, SlotKey, schedule_key
 from digest.store.db import make_engine, migrate
 from digest.store.deliveries import DeliveryRepository
 from digest.store.delivery_events import DeliveryEventRepository
@@ -137,10 +137,12 @@ class Store:
         limit: int,
         feeds: Sequence[str] | None = None,
         since: datetime | None = None,
+        frequencies: Sequence[str] = ("",),
     ) -> list[Article]:
-        """Articles not in any earlier edition of this newsletter, newest first; with `feeds`,
-        only those added by hand or collected from these feeds; with `since`, only those
-        published (or, lacking a date, added) since then."""
+        """Articles not in any earlier edition of this newsletter of these frequencies (a
+        weekly edition takes the week's articles, the daily editions' too), newest first; with
+        `feeds`, only those added by hand or collected from these feeds; with `since`, only
+        those published (or, lacking a date, added) since then."""
         used = (
             select(ItemRow.id)
             .join(EditionRow, EditionRow.id == ItemRow.edition_id)
@@ -148,6 +150,7 @@ class Store:
                 ItemRow.article_id == ArticleRow.id,
                 EditionRow.newsletter == newsletter,
                 EditionRow.status != EditionStatus.CANCELLED.value,
+                EditionRow.frequency.in_(list(frequencies)),
             )
         )
         conditions = [~exists(used)]
@@ -270,7 +273,8 @@ class Store:
                         # A build `digest run` claimed for this scheduled time names its edition
                         # in this same transaction: a run killed right after leaves no draft
                         # that its slot does not know (the next tick adopts it).
-                        slot = SlotKey(edition.newsletter, edition.send_at, BUILD)
+                        key = schedule_key(edition.newsletter, edition.frequency)
+                        slot = SlotKey(key, edition.send_at, BUILD)
                         link_edition(session, slot, row.id)
                     return _edition(row)
             except IntegrityError:
@@ -289,7 +293,10 @@ class Store:
             return _edition(self._edition_row(session, edition_id))
 
     def editions_with_status(
-        self, newsletter: str, statuses: Sequence[EditionStatus]
+        self,
+        newsletter: str,
+        statuses: Sequence[EditionStatus],
+        frequencies: Sequence[str] | None = None,
     ) -> list[Edition]:
         query = (
             select(EditionRow)
@@ -300,6 +307,8 @@ class Store:
             )
             .order_by(EditionRow.id)
         )
+        if frequencies is not None:
+            query = query.where(EditionRow.frequency.in_(list(frequencies)))
         with self.session() as session:
             return [_edition(row) for row in session.scalars(query)]
 
@@ -439,6 +448,8 @@ def _fill_edition(row: EditionRow, edition: Edition) -> None:
     row.status = edition.status.value
     row.send_at = edition.send_at
     row.reopened = edition.reopened.value if edition.reopened else None
+    row.frequency = edition.frequency
+    row.subject_tests = list(edition.subject_tests) or None
     row.updated_at = utcnow()
     for position, section in enumerate(edition.sections):
         section_row = SectionRow(position=position, title=section.title)
@@ -572,6 +583,8 @@ def _edition(row: EditionRow) -> Edition:
         send_at=row.send_at,
         reopened=Reopened(row.reopened) if row.reopened else None,
         version=row.version or 0,
+        frequency=row.frequency or "",
+        subject_tests=list(row.subject_tests or []),
         sections=[
             Section(title=section.title, items=_items(section.items)) for section in row.sections
         ],

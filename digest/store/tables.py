@@ -205,8 +205,9 @@ class SubscriberRow(Base):
     consent_origin: Mapped[str] = mapped_column(String(300), default="")
     # The newsletter topics the reader follows, sorted and comma-joined ("" = everything),
     # and the frequency chosen ("" = the newsletter's main one).
-    topics: Mapped[str] = mapped_column(Text, default="", server_default="")
-    frequency: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    # (Server defaults only: the bulk upsert names its columns itself.)
+    topics: Mapped[str] = mapped_column(Text, server_default="")
+    frequency: Mapped[str] = mapped_column(String(32), server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -244,7 +245,16 @@ class DeliveryRow(Base):
     __tablename__ = "deliveries"
     __table_args__ = (
         UniqueConstraint("edition_id", "subscriber_id", name="uq_deliveries_edition_subscriber"),
-        Index("ix_deliveries_queue", "edition_id", "list_id", "status", "id"),
+        # The queue: a batch is the next pending deliveries of one variant and subject line.
+        Index(
+            "ix_deliveries_queue",
+            "edition_id",
+            "list_id",
+            "status",
+            "variant",
+            "subject_index",
+            "id",
+        ),
         Index("ix_deliveries_subscriber", "subscriber_id"),
     )
 

@@ -1,0 +1,273 @@
+"""Personalised editions: readers following three different topic sets at two frequencies get
+exactly the sections they chose, in the editions of their frequency, each article once; every
+copy is rendered once per variant, never once per reader. Sent through the outbox and read back
+from the .eml files, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import email
+import json
+from collections import Counter
+from datetime import date
+from email import policy
+from email.message import EmailMessage
+from pathlib import Path
+
+from sqlalchemy import update
+
+from digest.app import App
+from digest.articles import Article
+from digest.config import Settings
+from digest.edition import Edition
+from digest.send.campaign import NOTHING_IN_TOPICS
+from digest.store.subscribers import NewSubscriber
+from digest.store.tables import SubscriberRow
+from digest.variants import Variant, edition_for, topics_key
+from tests.conftest import make_newsletter
+
+SECRET = "test-secret-0123456789"
+
+# Two articles a day in each of three desks; each headline names its desk and day.
+_TEXT = {
+    "sport": (
+        "The home side won the final match of the season in front of a full stadium, and the "
+        "coach said the players had earned the trophy with a late goal. Supporters filled the "
+        "streets after the whistle, and the league confirmed the date of the parade."
+    ),
+    "business": (
+        "The company reported higher quarterly profits as sales of its new products grew, and "
+        "its shares rose on the stock exchange. Analysts said the results beat forecasts, and "
+        "the board proposed a larger dividend for investors this year."
+    ),
+    "politics": (
+        "Members of parliament voted on the budget after a long debate, and the government won "
+        "by a narrow margin. The opposition said the plan cut local services, and ministers "
+        "promised to publish the figures behind it next week."
+    ),
+}
+
+
+def _articles(day: int) -> list[dict[str, object]]:
+    return [
+        {
+            "title": f"{desk.capitalize()} story {number} of day {day}",
+            "url": f"https://news.example.org/{desk}/{day}/{number}",
+            "source": "Example News",
+            "published": f"2026-11-{day:02d}T06:00:00Z",
+            "tags": [desk],
+            "text": f"{_TEXT[desk]} Report {number} of day {day} adds its own detail {desk}{day}.",
+        }
+        for desk in ("sport", "business", "politics")
+        for number in (1, 2)
+    ]
+
+
+def _app(database_url: str, tmp_path: Path) -> App:
+    newsletter = make_newsletter(
+        lists=["readers"],
+        max_sections=4,
+        topics={
+            "sport": {"label": "Sport", "tags": ["sport"]},
+            "business": {"label": "Business", "sections": ["Business"]},
+            "politics": {"label": "Politics", "query": ["parliament"]},
+        },
+        frequencies={
+            "daily": {"label": "Every morning", "schedule": "0 7 * * *"},
+            "weekly": {"label": "On Mondays", "schedule": "0 8 * * MON"},
+        },
+    )
+    settings = Settings.model_validate(
+        {
+            "database_url": database_url,
+            "newsletters": {"brief": newsletter},
+            "secret_key": SECRET,
+            "outbox_dir": tmp_path / "outbox",
+        }
+    )
+    return App(settings)
+
+
+def _choose(app: App, address: str, topics: set[str], frequency: str) -> None:
+    with app.store.engine.begin() as connection:
+        connection.execute(
+            update(SubscriberRow)
+            .where(SubscriberRow.email == address)
+            .values(topics=topics_key(topics), frequency=frequency)
+        )
+
+
+READERS = {
+    # address: (topics, frequency); the crowd shows renders are per variant, not per reader.
+    "all-daily@example.org": (set(), ""),
+    "sport-daily@example.org": ({"sport"}, "daily"),
+    "desk-daily@example.org": ({"business", "politics"}, "daily"),
+    "switcher@example.org": ({"business"}, "daily"),
+    "sport-weekly@example.org": ({"sport"}, "weekly"),
+    "all-weekly@example.org": (set(), "weekly"),
+    **{f"crowd{n}@example.org": ({"sport"}, "daily") for n in range(40)},
+}
+
+
+def _subscribe(app: App) -> None:
+    list_id = app.store.subscribers.ensure_list("readers")
+    app.store.subscribers.upsert(list_id, [NewSubscriber(email=a) for a in READERS])
+    for address, (topics, frequency) in READERS.items():
+        _choose(app, address, topics, frequency)
+
+
+def _add(app: App, tmp_path: Path, day: int) -> None:
+    path = tmp_path / f"day{day}.jsonl"
+    path.write_text("\n".join(json.dumps(a) for a in _articles(day)), encoding="utf-8")
+    assert not app.add([str(path)]).errors
+
+
+def _received(app: App, tmp_path: Path, edition: Edition) -> dict[str, list[str]]:
+    """Each reader's headlines in the edition's .eml files, from the plain-text part."""
+    folder = tmp_path / "outbox" / "brief" / f"edition-{edition.id}"
+    found: dict[str, list[str]] = {}
+    headlines = {str(a["title"]) for day in (23, 24) for a in _articles(day)}
+    for path in sorted(folder.glob("*.eml")):
+        message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        body = message.get_body(("plain",))
+        assert body is not None
+        text = body.get_content()
+        found[str(message["To"])] = sorted(h for h in headlines if h in text)
+    return found
+
+
+def _send(app: App, edition: Edition) -> None:
+    report = app.send(app.approve(edition))
+    assert report.finished, report.summary()
+    return None
+
+
+def _held(edition: Edition) -> list[Article]:
+    return [article for item in edition.items for article in item.articles]
+
+
+def _desks(headlines: list[str]) -> set[str]:
+    return {headline.split()[0].lower() for headline in headlines}
+
+
+def test_readers_get_the_topics_and_frequency_they_chose_each_article_once(
+    database_url: str, tmp_path: Path
+) -> None:
+    app = _app(database_url, tmp_path)
+    newsletter = app.settings.newsletter("brief")
+    _subscribe(app)
+
+    _add(app, tmp_path, 23)
+    monday = app.build(newsletter, date(2026, 11, 23), frequency="daily")
+    assert monday.frequency == "daily"
+    assert {s.title for s in monday.sections} == {"Sport", "Business", "Politics"}
+    report = app.send(app.approve(monday))
+    assert report.finished, report.summary()
+    # Variants: everything (rendered before the send), sport, business+politics, business.
+    assert report.renders == 3
+    assert report.variants[topics_key({"sport"})] == 41
+    got = _received(app, tmp_path, monday)
+    assert set(got) == {a for a, (_, f) in READERS.items() if f in ("", "daily")}
+    assert _desks(got["all-daily@example.org"]) == {"sport", "business", "politics"}
+    assert _desks(got["sport-daily@example.org"]) == {"sport"}
+    assert _desks(got["desk-daily@example.org"]) == {"business", "politics"}
+    assert _desks(got["switcher@example.org"]) == {"business"}
+    assert all(len(got[a]) == 2 for a in got if a.startswith("crowd"))
+
+    # The switcher moves to the weekly edition; Tuesday's daily goes to the others.
+    _choose(app, "switcher@example.org", {"business"}, "weekly")
+    _add(app, tmp_path, 24)
+    tuesday = app.build(newsletter, date(2026, 11, 24), frequency="daily")
+    assert {a.title for a in _held(tuesday)} == {str(a["title"]) for a in _articles(24)}
+    _send(app, tuesday)
+    got_tuesday = _received(app, tmp_path, tuesday)
+    assert "switcher@example.org" not in got_tuesday
+    assert "all-weekly@example.org" not in got_tuesday
+
+    # The weekly edition takes the week's articles, the daily editions' too.
+    weekly = app.build(newsletter, date(2026, 11, 30), frequency="weekly")
+    assert len(_held(weekly)) == 12
+    report = app.send(app.approve(weekly))
+    assert report.finished, report.summary()
+    got_weekly = _received(app, tmp_path, weekly)
+    assert set(got_weekly) == {
+        "sport-weekly@example.org",
+        "all-weekly@example.org",
+        "switcher@example.org",
+    }
+    assert len(got_weekly["all-weekly@example.org"]) == 12
+    assert _desks(got_weekly["sport-weekly@example.org"]) == {"sport"}
+    assert len(got_weekly["sport-weekly@example.org"]) == 4
+    # Monday's business stories reached the switcher already: only Tuesday's now.
+    assert got_weekly["switcher@example.org"] == sorted(
+        str(a["title"])
+        for a in _articles(24)
+        if "business" in a["tags"]  # type: ignore[operator]
+    )
+
+    # Over the week, no reader got any article twice.
+    per_reader: Counter[tuple[str, str]] = Counter()
+    for edition_got in (got, got_tuesday, got_weekly):
+        for reader, headlines in edition_got.items():
+            per_reader.update((reader, h) for h in headlines)
+    assert max(per_reader.values()) == 1
+
+
+def test_a_reader_whose_topics_have_nothing_gets_nothing_or_the_top_stories(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    app = _app(sqlite_url, tmp_path)
+    newsletter = app.settings.newsletter("brief")
+    _subscribe(app)
+    path = tmp_path / "sport.jsonl"
+    sport = [a for a in _articles(23) if a["tags"] == ["sport"]]
+    path.write_text("\n".join(json.dumps(a) for a in sport), encoding="utf-8")
+    app.add([str(path)])
+    edition = app.build(newsletter, date(2026, 11, 23), frequency="daily")
+    report = app.send(app.approve(edition))
+    assert report.finished
+    got = _received(app, tmp_path, edition)
+    assert "desk-daily@example.org" not in got
+    outcomes = {o.email: o for o in app.delivery_outcomes(edition)}
+    assert outcomes["desk-daily@example.org"].status == "skipped"
+    assert outcomes["desk-daily@example.org"].error == NOTHING_IN_TOPICS
+
+    top = newsletter.model_copy(update={"no_topic_match": "top_stories"})
+    shown = edition_for(edition, top, topics_key({"business"}))
+    assert shown is not None
+    assert [s.title for s in shown.sections] == ["Top stories"]
+    assert shown.items[0].article.id == edition.top_story.article.id
+
+
+def test_variant_keys_read_back_and_forget_topics_no_longer_offered(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    app = _app(sqlite_url, tmp_path)
+    newsletter = app.settings.newsletter("brief")
+    _subscribe(app)
+    _add(app, tmp_path, 23)
+    edition = app.build(newsletter, date(2026, 11, 23), frequency="daily")
+    variant = Variant.parse("business,sport|-4,2")
+    assert variant == Variant(frozenset({"business", "sport"}), frozenset({2, 4}))
+    assert variant.key == "business,sport|-2,4"
+    # A topic the newsletter dropped is forgotten; nothing left means everything.
+    assert edition_for(edition, newsletter, "gardening") == edition
+    shown = edition_for(edition, newsletter, "gardening,sport")
+    assert shown is not None and {s.title for s in shown.sections} == {"Sport"}
+    # The copy's subject is written again for what it holds.
+    assert "Sport" in shown.subject or "Sport story" in shown.subject
+
+
+def test_the_send_report_counts_readers_per_copy(sqlite_url: str, tmp_path: Path) -> None:
+    app = _app(sqlite_url, tmp_path)
+    newsletter = app.settings.newsletter("brief")
+    _subscribe(app)
+    _add(app, tmp_path, 23)
+    edition = app.build(newsletter, date(2026, 11, 23), frequency="daily")
+    app.send(app.approve(edition))
+    report = app.delivery_report(app.store.get_edition(edition.id or 0))
+    copies = {line.copy: line for line in report.copies}
+    assert copies["Sport"].readers == 41 and copies["Sport"].sent == 41
+    assert copies["Every topic"].readers == 1
+    assert copies["Business, Politics"].sent == 1
+    assert "copy: Sport" in "\n".join(report.lines())
