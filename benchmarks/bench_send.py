@@ -6,8 +6,11 @@ Prints the import time, the send time through the local SendGrid server (tests/s
 recipients per second, each step's peak memory (RSS of the digest process), and beside them the
 floor measured in the same run: the same server receiving 1000 bodies of 1000 personalizations,
 built beforehand by digest's own payload builder, from the `sendgrid` client (and a second floor
-with minimal personalizations). Targets on the 2-core machine: send within 2.5x of the floor,
-import under 30 s, peak RSS under 300 MB.
+with minimal personalizations). Then the personalised run: the same readers, each following one
+of 8 topic sets (the CSV's `topics` column), sent a second newsletter's edition of the same
+articles, one copy per topic set; its time is printed beside the plain send's. Targets on the
+2-core machine: send within 2.5x of the floor, the personalised send within 1.3x of the plain
+one, import under 30 s, peak RSS under 300 MB.
 """
 
 from __future__ import annotations
@@ -38,7 +41,34 @@ postal_address = "1 Test Street, Testville"
 base_url = "https://brief.example.org"
 lists = ["everyone"]
 sender = "sendgrid"
+
+[newsletters.personal]
+title = "Benchmark Brief, your topics"
+theme = "Russia's war in Ukraine and its allies"
+from_name = "Benchmark Brief"
+from_address = "brief@example.org"
+postal_address = "1 Test Street, Testville"
+base_url = "https://brief.example.org"
+lists = ["everyone"]
+sender = "sendgrid"
+
+[newsletters.personal.topics]
+drones = { label = "Drones", query = ["drone", "drones"] }
+sanctions = { label = "Sanctions", query = ["sanctions"] }
+korea = { label = "North Korea", query = ["North Korea", "Pyongyang"] }
+shipping = { label = "Shipping", query = ["Black Sea", "shipping", "fleet"] }
 """
+# Eight topic sets, one per reader in turn ("" follows every topic).
+TOPIC_SETS = (
+    "",
+    "drones",
+    "sanctions",
+    "korea",
+    "shipping",
+    "drones;sanctions",
+    "korea;shipping",
+    "drones;korea",
+)
 
 
 def free_port() -> int:
@@ -49,11 +79,11 @@ def free_port() -> int:
 
 def write_csv(path: Path, count: int) -> None:
     with path.open("w", encoding="utf-8") as file:
-        file.write("email,name,city\n")
+        file.write("email,name,city,topics\n")
         for n in range(count):
             # One row in a thousand is broken, as real lists are.
             address = f"reader{n}@example.org" if n % 1000 != 999 else f"broken{n}@"
-            file.write(f"{address},Reader {n},City {n % 97}\n")
+            file.write(f"{address},Reader {n},City {n % 97},{TOPIC_SETS[n % 8]}\n")
 
 
 def timed(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, str]:
@@ -198,7 +228,13 @@ def main() -> None:
                 check=True,
                 capture_output=True,
             )
-            subprocess.run([DIGEST, "build"], env=env, cwd=work, check=True, capture_output=True)
+            subprocess.run(
+                [DIGEST, "build", "--newsletter", "bench"],
+                env=env,
+                cwd=work,
+                check=True,
+                capture_output=True,
+            )
             subprocess.run(
                 [DIGEST, "approve", "latest"], env=env, cwd=work, check=True, capture_output=True
             )
@@ -206,6 +242,12 @@ def main() -> None:
                 [DIGEST, "send", "latest", "--yes"], env, work
             )
             after_send = stats(host)
+            for step in (["build", "--newsletter", "personal"], ["approve", "latest"]):
+                subprocess.run([DIGEST, *step], env=env, cwd=work, check=True, capture_output=True)
+            personal_seconds, personal_peak, personal_out = timed(
+                [DIGEST, "send", "latest", "--yes"], env, work
+            )
+            after_personal = stats(host)
             floor_seconds = floor(host)
             minimal_seconds = minimal_floor(host)
         print(f"subscribers: {count:,} ({import_out.strip()})")
@@ -220,6 +262,13 @@ def main() -> None:
         print(
             f"server: {after_send['accepted_requests']} requests accepted, "
             f"{after_send['recipients']:,} recipients, {after_send['duplicates']} duplicates"
+        )
+        personal_recipients = after_personal["recipients"] - after_send["recipients"]
+        print(
+            f"personalised send (8 topic sets): {personal_seconds:.1f} s, "
+            f"{personal_recipients / personal_seconds:,.0f} recipients/s, peak RSS "
+            f"{personal_peak:.0f} MB ({personal_out.strip()}); personalised / plain: "
+            f"{personal_seconds / send_seconds:.2f}x"
         )
         scale = 1_000_000 / count
         print(

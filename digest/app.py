@@ -600,15 +600,19 @@ class App:
         from datetime import UTC
 
         from digest.edition import EditionStatus
+        from digest.frequencies import cadence_of
         from digest.schedule import next_times
+        from digest.send.campaign import check_subject_test
 
         assert edition.id is not None
         newsletter = self.settings.newsletter(edition.newsletter)
+        check_subject_test(edition, newsletter)
+        schedule = cadence_of(newsletter, edition.frequency).newsletter.schedule
         if send_at is not None and send_at.tzinfo is None:
             send_at = self.local_time(newsletter, send_at.isoformat())
-        if send_at is None and edition.send_at is None and newsletter.schedule:
+        if send_at is None and edition.send_at is None and schedule:
             now = datetime.now(UTC)
-            send_at = next_times(newsletter.schedule, newsletter.zone, now, 1)[0]
+            send_at = next_times(schedule, newsletter.zone, now, 1)[0]
         moved = self.store.change_status(
             edition.id,
             EditionStatus.APPROVED,
@@ -717,10 +721,11 @@ class App:
         """Everything a send needs, checked before anything is sent: the edition may be sent,
         the lists exist, the email lints clean, links can be signed (secret_key) and the sender
         is configured. `send --dry-run` stops here, so it fails where a send would."""
-        from digest.send.campaign import check_sendable
+        from digest.send.campaign import check_sendable, check_subject_test
 
         newsletter = self.settings.newsletter(edition.newsletter)
         check_sendable(edition, newsletter)
+        check_subject_test(edition, newsletter)
         chosen = lists or newsletter.lists
         if not chosen:
             raise DigestError(f"newsletter {newsletter.name} has no lists: set lists = [...]")
@@ -743,7 +748,7 @@ class App:
         limit: int | None = None,
         on_progress: Callable[[int], None] | None = None,
     ) -> SendReport:
-        from digest.frequencies import cadence
+        from digest.frequencies import cadence_of
         from digest.send.campaign import send_edition
 
         newsletter, chosen, email = self.check_send(edition, lists=lists, via=via)
@@ -762,7 +767,7 @@ class App:
                 settle_wait=self.settings.unknown_settle_wait,
                 limit=limit,
                 on_progress=on_progress,
-                audience=cadence(newsletter, edition.frequency).audience(),
+                audience=cadence_of(newsletter, edition.frequency).audience(),
                 variants=self.variant_renderer(edition),
             )
         finally:
@@ -779,6 +784,9 @@ class App:
             shown = edition_for(edition, newsletter, variant)
             if shown is None:
                 return None
+            if subject_index:  # a line of the A/B test, as the editor wrote it
+                line = edition.subject_tests[subject_index - 1]
+                shown = shown.model_copy(update={"subject": line})
             return render_edition(shown, newsletter, self.settings.templates_dir)
 
         return render

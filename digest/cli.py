@@ -214,17 +214,27 @@ def build(
     on: Annotated[
         str | None, typer.Option("--date", help="Issue date, YYYY-MM-DD (default: today).")
     ] = None,
+    frequency: Annotated[
+        str,
+        typer.Option(
+            help="One of the newsletter's frequencies (default: its main one): the edition "
+            "takes the articles no edition of that frequency holds yet."
+        ),
+    ] = "",
     as_json: JsonOption = False,
 ) -> None:
     """Build a draft edition from the articles not yet in an edition."""
     instance = _app(ctx)
     config = instance.settings.newsletter(newsletter)
     issue_date = _parse_date(on) if on else date.today()
-    edition = instance.build(config, issue_date)
+    edition = instance.build(config, issue_date, frequency=frequency)
     if as_json:
         _print_json(_edition_json(edition))
         return
-    typer.echo(f"edition {edition.id}: {config.name} No. {edition.number}, {edition.date} (draft)")
+    every = f", {edition.frequency}" if edition.frequency else ""
+    typer.echo(
+        f"edition {edition.id}: {config.name} No. {edition.number}, {edition.date}{every} (draft)"
+    )
     _print_outline(edition)
 
 
@@ -497,46 +507,51 @@ def schedule_command(
     """Each newsletter's next scheduled times (in its own time zone) and its last outcome."""
     from datetime import UTC
 
+    from digest.frequencies import cadences
     from digest.schedule import next_times
 
     instance = _app(ctx)
     now = datetime.now(UTC)
     rows: list[dict[str, Any]] = []
-    for newsletter in instance.settings.newsletters.values():
-        times = (
-            next_times(newsletter.schedule, newsletter.zone, now, count)
-            if newsletter.schedule
-            else []
-        )
-        last = instance.store.schedule.latest(newsletter.name)
-        rows.append(
-            {
-                "newsletter": newsletter.name,
-                "schedule": newsletter.schedule,
-                "timezone": newsletter.timezone,
-                "mode": newsletter.mode,
-                "next": [t.astimezone(newsletter.zone).isoformat() for t in times],
-                "last": (
-                    {
-                        "slot": last[0].slot.astimezone(newsletter.zone).isoformat(),
-                        "action": last[0].action,
-                        "status": last[0].status,
-                        "edition": last[0].edition_id,
-                        "detail": last[0].detail,
-                    }
-                    if last
-                    else None
-                ),
-            }
-        )
+    for each in instance.settings.newsletters.values():
+        for cadence in cadences(each):
+            newsletter = cadence.newsletter
+            times = (
+                next_times(newsletter.schedule, newsletter.zone, now, count)
+                if newsletter.schedule
+                else []
+            )
+            last = instance.store.schedule.latest(cadence.key)
+            rows.append(
+                {
+                    "newsletter": newsletter.name,
+                    "frequency": cadence.frequency or None,
+                    "schedule": newsletter.schedule,
+                    "timezone": newsletter.timezone,
+                    "mode": newsletter.mode,
+                    "next": [t.astimezone(newsletter.zone).isoformat() for t in times],
+                    "last": (
+                        {
+                            "slot": last[0].slot.astimezone(newsletter.zone).isoformat(),
+                            "action": last[0].action,
+                            "status": last[0].status,
+                            "edition": last[0].edition_id,
+                            "detail": last[0].detail,
+                        }
+                        if last
+                        else None
+                    ),
+                }
+            )
     if as_json:
         _print_json(rows)
         return
     for row in rows:
+        name = row["newsletter"] + (f" ({row['frequency']})" if row["frequency"] else "")
         if not row["schedule"]:
-            typer.echo(f"{row['newsletter']}: no schedule")
+            typer.echo(f"{name}: no schedule")
             continue
-        typer.echo(f"{row['newsletter']} ({row['mode']}, {row['schedule']!r} {row['timezone']}):")
+        typer.echo(f"{name} ({row['mode']}, {row['schedule']!r} {row['timezone']}):")
         for moment in row["next"]:
             typer.echo(f"  next: {moment}")
         last_run = row["last"]

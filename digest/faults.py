@@ -5,7 +5,8 @@ that a crash there is resumed without losing or doubling anything.
 at the third time the point is reached. Unset, every call is one dictionary look-up. Points in
 use: "after-build" (`digest run`: an edition built and linked to its slot, the build not yet
 recorded done); in the send path "after-claim" (a batch recorded, its request not made),
-"after-request" (the provider answered, the answer not recorded), "after-record".
+"after-request" (the provider answered, the answer not recorded), "after-record",
+"after-winner" (an A/B subject test's winner stored, not yet given to the readers waiting).
 """
 
 from __future__ import annotations

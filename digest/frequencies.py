@@ -16,7 +16,7 @@ from digest.errors import DigestError
 from digest.run_plan import schedule_key
 from digest.store.deliveries import Audience
 
-__all__ = ["Cadence", "cadence", "cadences", "schedule_key"]
+__all__ = ["Cadence", "cadence", "cadence_of", "cadences", "schedule_key"]
 
 
 @dataclass(frozen=True)
@@ -74,3 +74,12 @@ def cadence(newsletter: NewsletterConfig, frequency: str = "") -> Cadence:
     main = name == newsletter.main_frequency_name
     update["schedule"] = declared.schedule or (newsletter.schedule if main else None)
     return Cadence(newsletter.model_copy(update=update), name)
+
+
+def cadence_of(newsletter: NewsletterConfig, frequency: str) -> Cadence:
+    """The cadence a stored edition belongs to; one whose frequency the newsletter no longer
+    declares goes to the main frequency's readers (everyone, without frequencies)."""
+    try:
+        return cadence(newsletter, frequency)
+    except DigestError:
+        return cadence(newsletter, "")

@@ -8,7 +8,8 @@ from __future__ import annotations
 import email
 import json
 from collections import Counter
-from datetime import date
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -24,6 +25,8 @@ from digest.store.subscribers import NewSubscriber
 from digest.store.tables import SubscriberRow
 from digest.variants import Variant, edition_for, topics_key
 from tests.conftest import make_newsletter
+from tests.test_run import Newsroom, config
+from tests.test_run import newsroom as newsroom  # the fixture
 
 SECRET = "test-secret-0123456789"
 
@@ -271,3 +274,53 @@ def test_the_send_report_counts_readers_per_copy(sqlite_url: str, tmp_path: Path
     assert copies["Every topic"].readers == 1
     assert copies["Business, Politics"].sent == 1
     assert "copy: Sport" in "\n".join(report.lines())
+
+
+def test_digest_run_builds_and_sends_each_frequency_on_its_own_schedule(
+    database_url: str, newsroom: Callable[..., Newsroom]
+) -> None:
+    frequencies = (
+        '{ daily = { label = "Every morning", schedule = "0 7 * * *" }, '
+        'weekly = { label = "Mondays", schedule = "0 9 * * MON", lookback = "P7D" } }'
+    )
+    room = newsroom(
+        database_url,
+        config("0 7 * * *", "UTC", "automatic", frequencies=frequencies, min_articles="1"),
+    )
+    room.subscribe(3)
+    app = room.app()
+    for address in ("r1@example.org", "r2@example.org"):
+        _choose(app, address, set(), "weekly")
+    app.close()
+    monday = datetime(2026, 11, 23, tzinfo=UTC)
+    room.add_articles(monday - timedelta(days=1), count=2)
+    daily = [a for a in room.ok(monday + timedelta(hours=7)) if a["action"] == "send"]
+    assert [(a["newsletter"], a["status"]) for a in daily] == [("brief@daily", "done")]
+    weekly = [a for a in room.ok(monday + timedelta(hours=9)) if a["action"] == "send"]
+    assert [(a["newsletter"], a["status"]) for a in weekly] == [("brief@weekly", "done")]
+    room.add_articles(monday + timedelta(hours=12), count=1)
+    room.ok(monday + timedelta(days=1, hours=7))
+    delivered = room.delivered()
+    app = room.app()
+    editions = {e.id: e for e in app.store.list_editions("brief")}
+    by_frequency = {
+        editions[number].frequency: (len(editions[number].items), sorted(delivered[number]))
+        for number in delivered
+    }
+    app.close()
+    # Monday's daily and Tuesday's daily went to r0; the weekly (Monday's two) to r1 and r2.
+    assert sorted(f for f in (e.frequency for e in editions.values())) == [
+        "daily",
+        "daily",
+        "weekly",
+    ]
+    assert by_frequency["weekly"] == (2, ["r1@example.org", "r2@example.org"])
+    daily_readers = {
+        r
+        for number in delivered
+        if editions[number].frequency == "daily"
+        for r in delivered[number]
+    }
+    assert daily_readers == {"r0@example.org"}
+    out = room.cli(monday + timedelta(days=1, hours=8), "schedule")
+    assert "brief (daily)" in out and "brief (weekly)" in out

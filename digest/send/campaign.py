@@ -14,7 +14,7 @@ outcome: sent, failed, skipped, or unknown (reported, with the command that rese
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -33,6 +33,7 @@ from digest.store.deliveries import (
     QueuedDelivery,
     RetryPolicy,
 )
+from digest.subject_test import SubjectTest
 from digest.subscribers.model import Status
 from digest.subscribers.tokens import UnsubscribeTokens
 from digest.variants import variant_key
@@ -61,11 +62,18 @@ class SendReport:
     # per reader), and how many readers each was queued for.
     renders: int = 0
     variants: dict[str, int] = field(default_factory=dict)
+    # An A/B subject test waiting for its winner: when it is chosen, and how many wait.
+    test_until: datetime | None = None
+    held: int = 0
+    winner: str = ""
 
     @property
     def waiting(self) -> bool:
-        """Nothing left to send now: only deferred readers (or events) to wait for."""
-        return not self.finished and self.totals.get(DeliveryStatus.PENDING, 0) == 0
+        """Nothing left to send now: only deferred readers, events or a subject test's
+        winner to wait for."""
+        if self.finished:
+            return False
+        return self.test_until is not None or self.totals.get(DeliveryStatus.PENDING, 0) == 0
 
     def summary(self) -> str:
         totals = self.totals
@@ -103,6 +111,13 @@ class SendReport:
                 f"{unknown} of unknown outcome, not resent (unknown_batch_policy = skip; "
                 f"`digest send {self.edition_id} --resend-unknown` sends them again)"
             )
+        if self.winner:
+            parts.append(f"subject test won by {self.winner!r}")
+        if self.test_until is not None:
+            parts.append(
+                f"subject test: {self.held} readers wait for the winning subject line, chosen "
+                f"at {self.test_until:%Y-%m-%d %H:%M} UTC"
+            )
         if self.finished:
             parts.append("complete")
         elif self.waiting:
@@ -126,6 +141,8 @@ ProgressCallback = Callable[[int], None]
 # The email for one variant key and subject line (digest.variants), None when that copy holds
 # nothing: the App renders it from the edition.
 VariantRenderer = Callable[[str, int], RenderedEmail | None]
+# An edition's distinct human clicks per subject line (1-based), for an A/B test's winner.
+SubjectClicks = Callable[[int], Mapping[int, int]]
 NOTHING_IN_TOPICS = "nothing in the reader's topics this time"
 
 
@@ -139,6 +156,16 @@ def check_sendable(edition: Edition, newsletter: NewsletterConfig) -> None:
         raise DigestError(
             f"edition {edition.id} is {edition.status.value}: approve it first "
             f"(digest approve {edition.id})"
+        )
+
+
+def check_subject_test(edition: Edition, newsletter: NewsletterConfig) -> None:
+    """An A/B test of subject lines is chosen by readers' clicks: refused without them."""
+    if edition.subject_tests and not newsletter.track_clicks:
+        raise DigestError(
+            f"edition {edition.id} tests {len(edition.subject_tests)} subject lines, but "
+            f"newsletter {newsletter.name} does not track clicks: its winner is chosen by "
+            "readers' clicks (set track_clicks = true, or remove subject_tests)"
         )
 
 
@@ -158,6 +185,7 @@ def send_edition(
     on_progress: ProgressCallback | None = None,
     audience: Audience | None = None,
     variants: VariantRenderer | None = None,
+    subject_clicks: SubjectClicks | None = None,
 ) -> SendReport:
     """Send under the edition's lock; raises LockBusy if another run holds it. `email` is the
     whole edition's; `variants` renders the others (readers following some topics, or with
@@ -176,6 +204,7 @@ def send_edition(
         settle_wait,
     )
     campaign.audience, campaign.variants = audience, variants
+    campaign.subject_clicks = subject_clicks
     with store.lock(f"send-edition-{edition.id}"):
         # Read again under the lock: another run may have finished meanwhile.
         edition = store.get_edition(edition.id)
@@ -221,6 +250,8 @@ class _Campaign:
         self.report = SendReport(edition_id=0, provider=sender.name)
         self.audience: Audience | None = None
         self.variants: VariantRenderer | None = None
+        self.subject_clicks: SubjectClicks | None = None
+        self.test: SubjectTest | None = None
         self._emails: dict[tuple[str, int], RenderedEmail | None] = {("", 0): email}
 
     def _email_for(self, variant: str, subject_index: int) -> RenderedEmail | None:
@@ -255,19 +286,87 @@ class _Campaign:
             self._settle_awaiting(edition.id, list_id, now)
             store.deliveries.requeue_deferred(edition.id, list_id, now)
             self.report.queued += store.deliveries.enqueue_audience(
-                edition.id, list_id, self.audience
+                edition.id, list_id, self.audience, topics=bool(self.newsletter.topics)
             )
         self._leave_out_sent(edition)
+        self.test = self._start_test(edition, list_ids)
         budget = limit
         try:
-            for list_id in list_ids:
-                budget = self._send_list(edition.id, list_id, budget)
-                if budget == 0:
-                    break
+            budget = self._send_lists(edition.id, list_ids, budget)
+            if self.test is not None and self._decide_test(edition, list_ids, now):
+                budget = self._send_lists(edition.id, list_ids, budget)
         finally:
             self._tally(edition.id, list_ids)
         if self.report.finished and set(lists) >= set(self.newsletter.lists):
             store.change_status(edition.id, EditionStatus.SENT, [EditionStatus.SENDING])
+
+    def _send_lists(self, edition_id: int, list_ids: list[int], budget: int | None) -> int | None:
+        for list_id in list_ids:
+            budget = self._send_list(edition_id, list_id, budget)
+            if budget == 0:
+                break
+        return budget
+
+    def _start_test(self, edition: Edition, list_ids: list[int]) -> SubjectTest | None:
+        """An A/B subject test's state, stored before any test line is sent; while its test
+        copies go out, readers who joined meanwhile are split the same way."""
+        assert edition.id is not None
+        if not edition.subject_tests:
+            return None
+        state = self.store.subject_test_state(edition.id)
+        if state is None:
+            test = SubjectTest(
+                tuple(edition.subject_tests),
+                self.newsletter.subject_test_share,
+                self.newsletter.subject_test_wait,
+            )
+            self.store.save_subject_test_state(edition.id, test.as_json())
+        else:
+            test = SubjectTest.from_json(edition.subject_tests, state)
+        deliveries = self.store.deliveries
+        if test.tests_sent_at is None:
+            for list_id in list_ids:
+                deliveries.assign_subject_lines(edition.id, list_id, len(test.lines), test.buckets)
+        elif test.winner is not None:
+            deliveries.give_winner(edition.id, test.winner)
+        return test
+
+    def _decide_test(self, edition: Edition, list_ids: list[int], now: datetime) -> bool:
+        """After the test copies: start the wait, and once it is over choose the winner by
+        readers' clicks and give it to everyone waiting. True when the rest may go now."""
+        assert edition.id is not None and self.test is not None
+        test, deliveries = self.test, self.store.deliveries
+        if test.winner is not None:
+            return False
+        queued = [deliveries.pending_variants(edition.id, list_id) for list_id in list_ids]
+        if any(index for pending in queued for _, index in pending):
+            return False  # test copies still to send (the budget ran out, or a failure)
+        if test.tests_sent_at is None:
+            test = test.sent(now)
+            self.store.save_subject_test_state(edition.id, test.as_json())
+        decides_at = test.decides_at()
+        assert decides_at is not None
+        if now < decides_at:
+            self.test = test
+            self.report.test_until = decides_at
+            self.report.held = sum(count for pending in queued for count in pending.values())
+            return False
+        if self.subject_clicks is None:
+            raise DigestError("an A/B subject test needs click figures to choose its winner")
+        test = test.decided(self.subject_clicks(edition.id))
+        assert test.winner is not None
+        self.store.save_subject_test_state(edition.id, test.as_json())
+        self.test = test
+        fault_point("after-winner")
+        deliveries.give_winner(edition.id, test.winner)
+        self.report.winner = test.lines[test.winner - 1]
+        log.info(
+            "edition %s: subject test decided by clicks %s: %r",
+            edition.id,
+            list(test.clicks),
+            self.report.winner,
+        )
+        return True
 
     def _leave_out_sent(self, edition: Edition) -> None:
         """Readers an earlier edition of the newsletter already brought some of these stories
@@ -351,6 +450,8 @@ class _Campaign:
         another, in batches of that copy's readers."""
         pending = self.store.deliveries.pending_variants(edition_id, list_id)
         for (variant, subject_index), count in sorted(pending.items()):
+            if self.test is not None and self.test.winner is None and not subject_index:
+                continue  # waits for the winning subject line
             self.report.variants[variant] = self.report.variants.get(variant, 0) + count
             email = self._email_for(variant, subject_index)
             if email is None:

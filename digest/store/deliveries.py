@@ -201,11 +201,16 @@ class DeliveryRepository:
         )
 
     def enqueue_audience(
-        self, edition_id: int, list_id: int, audience: Audience | None = None
+        self,
+        edition_id: int,
+        list_id: int,
+        audience: Audience | None = None,
+        topics: bool = False,
     ) -> int:
         """Queue every subscribed address of the list that has no delivery of this edition yet
         (from this list or, for the same address, from another), and, with `audience`, chose
-        the edition's frequency. Each delivery's variant starts as the reader's topics."""
+        the edition's frequency. With `topics` (the newsletter offers some), each delivery's
+        variant starts as the reader's topics; else everyone gets the whole edition."""
         subscriber = SubscriberRow.__table__.c
         delivery = DeliveryRow.__table__.c
         conditions = [
@@ -246,7 +251,7 @@ class DeliveryRepository:
                 subscriber.list_id,
                 subscriber.id,
                 literal(DeliveryStatus.PENDING.value, String).label("status"),
-                subscriber.topics,
+                subscriber.topics if topics else literal("", String).label("variant"),
             ).where(and_(*conditions))
             result = connection.execute(
                 insert(DeliveryRow).from_select(
@@ -310,6 +315,41 @@ class DeliveryRepository:
                     )
                     .values(variant=DeliveryRow.variant + suffix)
                 )
+
+    def assign_subject_lines(self, edition_id: int, list_id: int, lines: int, buckets: int) -> int:
+        """An A/B test: the queued readers whose delivery hashes below `buckets` (of
+        digest.subject_test.HASH_BUCKETS) get one of the test lines, evenly by the same hash;
+        the others wait for the winner. The same on every run, so no reader is assigned twice."""
+        from digest.subject_test import HASH_BUCKETS, HASH_MULTIPLIER
+
+        spread = (DeliveryRow.id * HASH_MULTIPLIER) % HASH_BUCKETS
+        with self.engine.begin() as connection:
+            result = connection.execute(
+                update(DeliveryRow)
+                .where(
+                    DeliveryRow.edition_id == edition_id,
+                    DeliveryRow.list_id == list_id,
+                    DeliveryRow.status == DeliveryStatus.PENDING.value,
+                    DeliveryRow.subject_index == 0,
+                    spread < buckets,
+                )
+                .values(subject_index=spread % lines + 1)
+            )
+            return int(result.rowcount or 0)
+
+    def give_winner(self, edition_id: int, winner: int) -> int:
+        """The test is decided: every reader still waiting gets the winning line."""
+        with self.engine.begin() as connection:
+            result = connection.execute(
+                update(DeliveryRow)
+                .where(
+                    DeliveryRow.edition_id == edition_id,
+                    DeliveryRow.status == DeliveryStatus.PENDING.value,
+                    DeliveryRow.subject_index == 0,
+                )
+                .values(subject_index=winner)
+            )
+            return int(result.rowcount or 0)
 
     def pending_variants(self, edition_id: int, list_id: int) -> dict[tuple[str, int], int]:
         """The queue by (variant, subject line): how many readers wait for each."""

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -355,6 +355,20 @@ class Store:
             session.flush()
             session.refresh(row)
             return _edition(row)
+
+    def subject_test_state(self, edition_id: int) -> dict[str, Any] | None:
+        """The stored state of an edition's A/B subject test (digest.subject_test)."""
+        with self.session() as session:
+            state = session.execute(
+                select(EditionRow.subject_test).where(EditionRow.id == edition_id)
+            ).scalar()
+        return dict(state) if state else None
+
+    def save_subject_test_state(self, edition_id: int, state: dict[str, Any]) -> None:
+        with self.session() as session:
+            session.execute(
+                update(EditionRow).where(EditionRow.id == edition_id).values(subject_test=state)
+            )
 
     def change_status(
         self,
