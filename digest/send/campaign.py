@@ -111,6 +111,11 @@ class SendReport:
                 f"{unknown} of unknown outcome, not resent (unknown_batch_policy = skip; "
                 f"`digest send {self.edition_id} --resend-unknown` sends them again)"
             )
+        if len(self.variants) > 1 or self.renders:
+            parts.append(
+                f"{len(self.variants)} copies of the edition for readers' topics "
+                f"({self.renders} rendered by this run besides the whole edition)"
+            )
         if self.winner:
             parts.append(f"subject test won by {self.winner!r}")
         if self.test_until is not None:
