@@ -25,7 +25,8 @@ RESERVED = ("email", "name", "status", "source", "consent_at", "consent_origin")
 
 class PreparedSubscriber(NamedTuple):
     """One address as the store takes it (fields already JSON); a tuple, cheap to pass
-    between processes. consent_at None means "now"."""
+    between processes. consent_at None means "now"; topics and frequency (stored forms,
+    digest.preferences) None mean "as they are" (the file has no such column)."""
 
     email: str
     email_key: str
@@ -35,6 +36,8 @@ class PreparedSubscriber(NamedTuple):
     source: str
     consent_at: datetime | None
     consent_origin: str
+    topics: str | None = None
+    frequency: str | None = None
 
 
 @dataclass
