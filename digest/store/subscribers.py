@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from digest.errors import NotFoundError
+from digest.preferences import stored_list
 from digest.store.tables import ListRow, SubscriberRow, utcnow
 from digest.store.upsert import insert_for, json_merge
 from digest.subscribers.model import Status, Subscriber, address_key, display_name
@@ -318,6 +319,19 @@ class SubscriberRepository:
             )
         return self.get(subscriber_id)
 
+    def set_preferences(self, subscriber_id: int, topics: str, frequency: str) -> Subscriber:
+        """Store a reader's choice (stored forms, digest.preferences), effective at once; the
+        status is left as it is."""
+        with self._sessions.begin() as session:
+            changed = session.execute(
+                update(SubscriberRow)
+                .where(SubscriberRow.id == subscriber_id)
+                .values(topics=topics, frequency=frequency, updated_at=utcnow())
+            )
+            if not changed.rowcount:  # type: ignore[attr-defined]
+                raise NotFoundError(f"no subscriber with id {subscriber_id}")
+        return self.get(subscriber_id)
+
     def ids_of(self, email: str, list_id: int | None = None) -> list[int]:
         """The subscriptions of an address (all lists, or one)."""
         query = select(SubscriberRow.id).where(SubscriberRow.email_key == address_key(email))
@@ -384,6 +398,8 @@ def _subscriber(row: SubscriberRow, list_name: str) -> Subscriber:
         source=row.source,
         consent_at=row.consent_at,
         consent_origin=row.consent_origin,
+        topics=stored_list(row.topics or ""),
+        frequency=row.frequency or "",
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
