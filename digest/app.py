@@ -3,7 +3,7 @@ fetcher, and the use cases the CLI (and later the web app) call."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from digest.feeds import FeedReport
     from digest.fetch import UrlFetcher
     from digest.intake import PasteKind
+    from digest.preferences import Choices
     from digest.provider_events import ProviderEvent
     from digest.send import Sender
     from digest.send.campaign import SendReport
@@ -859,6 +860,7 @@ class App:
                     email=address,
                     name="",
                     unsubscribe_url=f"{newsletter.web_base}/u/test",
+                    preferences_url=f"{newsletter.web_base}/p/test",
                 )
             ],
             purpose="test",
@@ -874,7 +876,17 @@ class App:
     def unsubscribe(self, token: str, apply: bool = True) -> Subscriber:
         """Apply a one-click unsubscribe token (or, with apply=False, only check it and say
         whose it is); a forged or altered token is refused."""
-        from digest.subscribers.model import SUPPRESSED, Status, address_key
+        from digest.subscribers.model import SUPPRESSED, Status
+
+        subscriber = self._token_holder(token)
+        if subscriber.status in SUPPRESSED or not apply:
+            return subscriber
+        return self.store.subscribers.set_status(subscriber.id, Status.UNSUBSCRIBED)
+
+    def _token_holder(self, token: str) -> Subscriber:
+        """The subscriber a reader's signed link names (the unsubscribe token, which opens the
+        preference page too); InvalidToken when it is forged, altered or theirs no more."""
+        from digest.subscribers.model import address_key
         from digest.subscribers.tokens import InvalidToken
 
         tokens = self.tokens()
@@ -886,9 +898,41 @@ class App:
         list_id = self.store.subscribers.list_id(subscriber.list)
         if list_id != subject.list_id or not tokens.verify(token, address_key(subscriber.email)):
             raise InvalidToken("this unsubscribe link is not valid")
-        if subscriber.status in SUPPRESSED or not apply:
-            return subscriber
-        return self.store.subscribers.set_status(subscriber.id, Status.UNSUBSCRIBED)
+        return subscriber
+
+    # Readers' choices: topics and frequency (digest.preferences)
+
+    def list_choices(self, list_name: str) -> Choices:
+        """What the readers of a list may choose: the topics and frequencies of the
+        newsletters that send to it (none when no newsletter does)."""
+        from digest.preferences import choices_for
+
+        senders = [n for n in self.settings.newsletters.values() if list_name in n.lists]
+        return choices_for(senders, list_name)
+
+    def reader_preferences(self, token: str) -> tuple[Subscriber, Choices]:
+        """For the preference page: whose link it is, and what they may choose."""
+        subscriber = self._token_holder(token)
+        return subscriber, self.list_choices(subscriber.list)
+
+    def set_preferences(
+        self, token: str, topics: Collection[str], frequency: str
+    ) -> tuple[Subscriber, Choices]:
+        """A reader's choice from the preference page: at least one declared topic (every one
+        is stored as everything, topics added later included) and a declared frequency ("" is
+        the main one). ChoiceError names what is refused; a reader who is not subscribed (any
+        more) cannot choose, and is never resubscribed by choosing."""
+        from digest.preferences import ChoiceError
+        from digest.subscribers.model import Status
+
+        subscriber, choices = self.reader_preferences(token)
+        if subscriber.status != Status.SUBSCRIBED:
+            raise ChoiceError("status", f"{subscriber.email} is {subscriber.status.value}")
+        stored_topics, stored_frequency = choices.chosen(topics, frequency)
+        saved = self.store.subscribers.set_preferences(
+            subscriber.id, stored_topics, stored_frequency
+        )
+        return saved, choices
 
     # Provider events (SendGrid's Event Webhook)
 
@@ -1033,11 +1077,23 @@ class App:
         return self.store.subscribers.search(self._known_list(list_name), text, offset, per_page)
 
     def add_subscriber(
-        self, list_name: str, email: str, name: str = "", origin: str = "editor"
+        self,
+        list_name: str,
+        email: str,
+        name: str = "",
+        origin: str = "editor",
+        *,
+        fields: dict[str, str] | None = None,
+        topics: str | None = None,
+        frequency: str | None = None,
+        new_list: bool = False,
     ) -> tuple[Subscriber, bool]:
         """Add one address to a list as an editor did (consent recorded as theirs); a known
-        address is merged, never resubscribed. (subscriber, created); FieldError on a bad
-        address."""
+        address is merged, never resubscribed. The list must exist or be a newsletter's,
+        unless `new_list` (the command line makes it). `topics` (keys separated by ";", "," or
+        spaces; "" is everything) and `frequency` must be declared by the list's newsletters;
+        None keeps a known reader's. (subscriber, created); FieldError on a bad value."""
+        from digest.preferences import topic_keys
         from digest.store.subscribers import NewSubscriber
         from digest.store.tables import utcnow
         from digest.subscribers.model import InvalidAddress, normalise_address
@@ -1046,10 +1102,20 @@ class App:
             address = normalise_address(email)
         except InvalidAddress as error:
             raise FieldError("email", str(error)) from None
+        subscribers = self.store.subscribers
+        list_id = subscribers.ensure_list(list_name) if new_list else self._known_list(list_name)
+        choices = self.list_choices(list_name)
         person = NewSubscriber(
-            email=address, name=name, source=origin, consent_at=utcnow(), consent_origin=origin
+            email=address,
+            name=name,
+            fields=fields or {},
+            source=origin,
+            consent_at=utcnow(),
+            consent_origin=origin,
+            topics=None if topics is None else choices.stored_topics(topic_keys(topics)),
+            frequency=None if frequency is None else choices.stored_frequency(frequency),
         )
-        return self.store.subscribers.add(self._known_list(list_name), person)
+        return subscribers.add(list_id, person)
 
     def unsubscribe_address(self, list_name: str, email: str) -> Subscriber:
         """Unsubscribe an address from a list at once (a bounce or complaint stays one)."""
@@ -1064,6 +1130,30 @@ class App:
             return found
         return subscribers.set_status(found.id, Status.UNSUBSCRIBED)
 
+    def import_subscriber_file(
+        self,
+        path: Path,
+        list_name: str,
+        *,
+        pending: bool = False,
+        rejects_path: Path | None = None,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> ImportReport:
+        """`digest subscribers import`: the CSV merged into the list, its topics and
+        frequency checked against what the list's newsletters declare, bad rows reported."""
+        from digest.subscribers.importer import import_csv
+        from digest.subscribers.model import Status
+
+        return import_csv(
+            path,
+            self.store.subscribers,
+            list_name,
+            status=Status.PENDING if pending else Status.SUBSCRIBED,
+            rejects_path=rejects_path,
+            on_progress=on_progress,
+            choices=self.list_choices(list_name),
+        )
+
     def import_subscribers(
         self, list_name: str, filename: str, data: bytes, pending: bool = False
     ) -> tuple[ImportReport, bytes]:
@@ -1071,21 +1161,14 @@ class App:
         and the rejected rows as CSV (line, reason, the row; empty when none)."""
         import tempfile
 
-        from digest.subscribers.importer import import_csv
-        from digest.subscribers.model import Status
-
         self._known_list(list_name)  # no new list from a typo
         safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in Path(filename).name)
         with tempfile.TemporaryDirectory(prefix="digest-import-") as folder:
             path = Path(folder) / (safe or "upload.csv")
             path.write_bytes(data)
             try:
-                report = import_csv(
-                    path,
-                    self.store.subscribers,
-                    list_name,
-                    status=Status.PENDING if pending else Status.SUBSCRIBED,
-                    rejects_path=Path(folder) / "rejects.csv",
+                report = self.import_subscriber_file(
+                    path, list_name, pending=pending, rejects_path=Path(folder) / "rejects.csv"
                 )
             except DigestError as error:  # named by the upload's name, not the copy's path
                 raise DigestError(str(error).replace(str(path), safe or "upload.csv")) from None

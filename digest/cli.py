@@ -852,8 +852,9 @@ def subscribers_import(
         Path | None, typer.Option(help="Where bad rows go (default: FILE.rejects.csv).")
     ] = None,
 ) -> None:
-    """Import (and merge) subscribers; bad rows are reported and written to a rejects file."""
-    from digest.subscribers.importer import import_csv
+    """Import (and merge) subscribers; bad rows are reported and written to a rejects file.
+    Columns topics (keys separated by ;) and frequency must be what the list's newsletters
+    declare."""
     from digest.subscribers.model import Status
 
     if status not in (Status.SUBSCRIBED.value, Status.PENDING.value):
@@ -863,11 +864,10 @@ def subscribers_import(
     instance = _app(ctx)
     report = _with_progress(
         None,
-        lambda advance: import_csv(
+        lambda advance: instance.import_subscriber_file(
             file,
-            instance.store.subscribers,
             list_name,
-            status=Status(status),
+            pending=status == Status.PENDING.value,
             rejects_path=rejects,
             on_progress=(lambda rows: advance(rows, absolute=True)) if advance else None,
         ),
@@ -911,31 +911,38 @@ def subscribers_add(
     field: Annotated[
         list[str] | None, typer.Option("--field", "-f", help="KEY=VALUE (repeatable).")
     ] = None,
+    topics: Annotated[
+        str | None,
+        typer.Option(help='Topic keys to follow, separated by "," or ";" ("" for every topic).'),
+    ] = None,
+    frequency: Annotated[
+        str | None, typer.Option(help='A frequency key ("" for the newsletter\'s main one).')
+    ] = None,
 ) -> None:
-    """Add one subscriber (never resubscribes an address that left)."""
-    from digest.store.subscribers import NewSubscriber
-    from digest.store.tables import utcnow
-    from digest.subscribers.model import normalise_address
-
+    """Add one subscriber (never resubscribes an address that left). --topics and --frequency
+    must be what the list's newsletters declare; left out, a known reader keeps theirs."""
     fields = {}
     for pair in field or []:
         key, separator, value = pair.partition("=")
         if not separator or not key.strip():
             raise typer.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--field")
         fields[key.strip()] = value.strip()
-    instance = _app(ctx)
-    list_id = instance.store.subscribers.ensure_list(list_name)
-    person = NewSubscriber(
-        email=normalise_address(email),
-        name=name,
+    subscriber, created = _app(ctx).add_subscriber(
+        list_name,
+        email,
+        name,
+        "cli",
         fields=fields,
-        source="cli",
-        consent_at=utcnow(),
-        consent_origin="cli",
+        topics=topics,
+        frequency=frequency,
+        new_list=True,
     )
-    subscriber, created = instance.store.subscribers.add(list_id, person)
     verb = "added" if created else "already on the list, merged"
-    typer.echo(f"{subscriber.email} {verb}: {subscriber.status.value} on {list_name}")
+    choice = ""
+    if subscriber.topics or subscriber.frequency:
+        topics_said = ", ".join(subscriber.topics) or "every topic"
+        choice = f" ({topics_said}; {subscriber.frequency or 'main frequency'})"
+    typer.echo(f"{subscriber.email} {verb}: {subscriber.status.value} on {list_name}{choice}")
 
 
 @subscribers_app.command("unsubscribe")

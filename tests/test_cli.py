@@ -296,7 +296,9 @@ def test_subscribers_and_send_through_the_cli(workdir: Path, tmp_path: Path) -> 
     assert forged.returncode == 1 and "not valid" in forged.stderr
 
     exported = run(workdir, "subscribers", "export", "--list", "readers", env=env).stdout
-    assert exported.splitlines()[0] == "email,name,status,source,consent_at,consent_origin,team"
+    assert exported.splitlines()[0] == (
+        "email,name,status,source,consent_at,consent_origin,topics,frequency,team"
+    )
     assert "ana@example.org,Ana,unsubscribed" in exported
     removed = run(workdir, "subscribers", "remove", "cy@example.org", env=env)
     assert "removed 1 subscription(s)" in removed.stdout

@@ -29,6 +29,7 @@ from digest.intake.images import feed_picture, page_picture
 from digest.store.subscribers import NewSubscriber
 from tests.conftest import IN_CI, ROOT, make_newsletter
 from tests.servers.smtp import running_smtp
+from tests.web_support import plain_text_of
 
 SECRET = "test-secret-0123456789"
 PICTURE = "https://images.example.net/kyiv.jpg"
@@ -286,18 +287,22 @@ def _spamassassin() -> str:
     pytest.skip("spamassassin is not installed (apt-get install spamassassin)")
 
 
+@pytest.mark.parametrize("choices", [False, True], ids=["plain", "with-choices"])
 def test_spamassassin_scores_every_example_message_below_one(
-    sqlite_url: str, tmp_path: Path
+    sqlite_url: str, tmp_path: Path, choices: bool
 ) -> None:
-    """The example edition, sent to the outbox, through SpamAssassin's local tests only."""
+    """The example edition, sent to the outbox, through SpamAssassin's local tests only; also
+    with the footer's link to the reader's choices."""
     command = _spamassassin()
-    app = make_app(sqlite_url, tmp_path)
+    offered: dict[str, object] = {"war": {}} if choices else {}
+    app = make_app(sqlite_url, tmp_path, topics=offered)
     app.add([str(ROOT / "examples/articles")])
     edition = app.approve(app.build(app.settings.newsletter("brief"), date(2026, 11, 24)))
     subscribe(app, 3)
     assert app.send(edition, via="outbox").sent == 3
     files = sorted((tmp_path / "outbox").rglob("*.eml"))
     assert len(files) == 3
+    assert ("/p/" in plain_text_of(files[0])) == choices
     home = tmp_path / "sa-home"
     home.mkdir()
     for file in files:

@@ -87,13 +87,13 @@ def render_web_copy(
     edition: Edition, newsletter: NewsletterConfig, templates_dir: Path | None = None
 ) -> str:
     """The HTML of the archive's copy: templates see `web_copy` and leave out the greeting and
-    the reader's address and unsubscribe link, offering `subscribe_url` instead. A custom
-    template that ignores `web_copy` still gets no one's data: its markers are filled with a
-    nameless reader, "you", and the subscribe link."""
+    the reader's address, unsubscribe and preference links, offering `subscribe_url`
+    instead. A custom template that ignores `web_copy` still gets no one's data: its markers
+    are filled with a nameless reader, "you", and the subscribe link (for either link)."""
     shown = content.for_templates(edition)
     _, html, _ = _render_parts(shown, newsletter, templates_dir, web_copy=True)
     subscribe = subscribe_url(newsletter)
-    values = placeholders.values_for("", "you", subscribe)
+    values = placeholders.values_for("", "you", subscribe, preferences_url=subscribe)
     return placeholders.fill(html, values)
 
 

@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from digest.errors import NotFoundError
+from digest.preferences import stored_list
 from digest.store.tables import ListRow, SubscriberRow, utcnow
 from digest.store.upsert import insert_for, json_merge
 from digest.subscribers.model import Status, Subscriber, address_key, display_name
@@ -41,6 +42,9 @@ class NewSubscriber:
     source: str = ""
     consent_at: datetime | None = None
     consent_origin: str = ""
+    # Stored forms (digest.preferences); None keeps what a known address has ("" for a new one).
+    topics: str | None = None
+    frequency: str | None = None
 
     def __post_init__(self) -> None:
         # `subscribers add --name`, the subscribe form: one line, as an import makes it.
@@ -57,6 +61,8 @@ _UPSERT_COLUMNS = (
     "source",
     "consent_at",
     "consent_origin",
+    "topics",
+    "frequency",
     "created_at",
     "updated_at",
 )
@@ -115,6 +121,8 @@ class SubscriberRepository:
                     person.source,
                     person.consent_at,
                     person.consent_origin,
+                    person.topics,
+                    person.frequency,
                 )
                 for person in people
             ],
@@ -123,42 +131,58 @@ class SubscriberRepository:
     def upsert_prepared(self, list_id: int, people: Sequence[PreparedSubscriber]) -> None:
         """`upsert` for rows already in stored form (as import workers make them). The
         statement is compiled once and run with the driver's executemany on plain tuples, so a
-        million-row import spends its time in the database, not in per-row processing."""
+        million-row import spends its time in the database, not in per-row processing. A
+        row's topics or frequency of None leaves a known address's as they are (an import
+        without those columns); a new address then gets "" (everything, the main one)."""
         if not people:
             return
-        sql, positional = self._upsert_statement()
         as_stored = self._datetime_processor()
         now = as_stored(utcnow())
-        rows = [
-            (
-                list_id,
-                email,
-                key,
-                name,
-                fields,
-                status,
-                source,
-                as_stored(consent) if consent else now,
-                origin,
-                now,
-                now,
+        # One statement per kind of row: which of the readers' choices it sets on a merge.
+        groups: dict[tuple[bool, bool], list[tuple[Any, ...]]] = {}
+        for person in people:
+            email, key, name, fields, status, source, consent, origin, topics, frequency = person
+            groups.setdefault((topics is not None, frequency is not None), []).append(
+                (
+                    list_id,
+                    email,
+                    key,
+                    name,
+                    fields,
+                    status,
+                    source,
+                    as_stored(consent) if consent else now,
+                    origin,
+                    topics or "",
+                    frequency or "",
+                    now,
+                    now,
+                )
             )
-            for email, key, name, fields, status, source, consent, origin in people
-        ]
-        parameters: list[Any] = (
-            rows if positional else [dict(zip(_UPSERT_COLUMNS, row, strict=True)) for row in rows]
-        )
         with self.engine.begin() as connection:
-            connection.exec_driver_sql(sql, parameters)
+            for (sets_topics, sets_frequency), rows in groups.items():
+                sql, positional = self._upsert_statement(sets_topics, sets_frequency)
+                parameters: list[Any] = (
+                    rows
+                    if positional
+                    else [dict(zip(_UPSERT_COLUMNS, row, strict=True)) for row in rows]
+                )
+                connection.exec_driver_sql(sql, parameters)
 
     @cache  # noqa: B019 - one repository per engine, for the life of the process
-    def _upsert_statement(self) -> tuple[str, bool]:
-        """(SQL, whether its parameters are positional, in _UPSERT_COLUMNS order)."""
+    def _upsert_statement(self, topics: bool, frequency: bool) -> tuple[str, bool]:
+        """(SQL, whether its parameters are positional, in _UPSERT_COLUMNS order); a merge
+        sets the readers' topics and frequency only when the rows carry them."""
         table = SubscriberRow.__table__
         statement = insert_for(self._dialect, table).values(  # type: ignore[arg-type]
             {name: bindparam(name) for name in _UPSERT_COLUMNS}
         )
         excluded = statement.excluded
+        chosen: dict[str, Any] = {}
+        if topics:
+            chosen["topics"] = excluded.topics
+        if frequency:
+            chosen["frequency"] = excluded.frequency
         statement = statement.on_conflict_do_update(
             index_elements=["list_id", "email_key"],
             set_={
@@ -178,6 +202,7 @@ class SubscriberRepository:
                     (table.c.consent_origin == literal_column("''"), excluded.consent_origin),
                     else_=table.c.consent_origin,
                 ),
+                **chosen,
                 "updated_at": excluded.updated_at,
             },
         )
@@ -294,6 +319,19 @@ class SubscriberRepository:
             )
         return self.get(subscriber_id)
 
+    def set_preferences(self, subscriber_id: int, topics: str, frequency: str) -> Subscriber:
+        """Store a reader's choice (stored forms, digest.preferences), effective at once; the
+        status is left as it is."""
+        with self._sessions.begin() as session:
+            changed = session.execute(
+                update(SubscriberRow)
+                .where(SubscriberRow.id == subscriber_id)
+                .values(topics=topics, frequency=frequency, updated_at=utcnow())
+            )
+            if not changed.rowcount:  # type: ignore[attr-defined]
+                raise NotFoundError(f"no subscriber with id {subscriber_id}")
+        return self.get(subscriber_id)
+
     def ids_of(self, email: str, list_id: int | None = None) -> list[int]:
         """The subscriptions of an address (all lists, or one)."""
         query = select(SubscriberRow.id).where(SubscriberRow.email_key == address_key(email))
@@ -360,6 +398,8 @@ def _subscriber(row: SubscriberRow, list_name: str) -> Subscriber:
         source=row.source,
         consent_at=row.consent_at,
         consent_origin=row.consent_origin,
+        topics=stored_list(row.topics or ""),
+        frequency=row.frequency or "",
         created_at=row.created_at,
         updated_at=row.updated_at,
     )

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO
 
 from digest.errors import DigestError
+from digest.preferences import Choices, choices_for
 from digest.spreadsheet_cells import as_text
 from digest.store.subscribers import SubscriberRepository
 from digest.subscribers.model import Status
@@ -55,7 +56,11 @@ def import_csv(
     rejects_path: Path | None = None,
     workers: int | None = None,
     on_progress: Callable[[int], None] | None = None,
+    choices: Choices | None = None,
 ) -> ImportReport:
+    """Import the file into the list. Its `topics` and `frequency` cells must be among
+    `choices` (App.list_choices: what the list's newsletters declare; by default none)."""
+    allowed = choices or choices_for([], list_name)
     list_id = repository.ensure_list(list_name)
     before = repository.count(list_id)
     report = ImportReport(path=path)
@@ -66,7 +71,9 @@ def import_csv(
         with path.open(encoding="utf-8-sig", newline="") as source:
             reader = csv.reader(source)
             header = _header(reader, path)
-            chunks = _checked_chunks(header, _numbered_rows(reader), workers, status.value, origin)
+            chunks = _checked_chunks(
+                header, _numbered_rows(reader), workers, status.value, origin, allowed
+            )
             for checked in chunks:
                 report.rows += checked.valid + len(checked.rejected)
                 if checked.rejected:
@@ -136,6 +143,7 @@ def _checked_chunks(
     workers: int | None,
     status: str,
     origin: str,
+    choices: Choices,
 ) -> Iterator[CheckedChunk]:
     """Validated chunks in file order; in worker processes when the file is large."""
     chunks = _chunks(rows)
@@ -145,13 +153,13 @@ def _checked_chunks(
     count = workers or os.cpu_count() or 1
     if len(first) < PARALLEL_FROM_ROWS // CHUNK_ROWS or count < 2:
         for chunk in [*first, *chunks]:
-            yield check_rows(header, chunk, status, origin)
+            yield check_rows(header, chunk, status, origin, choices)
         return
     context = multiprocessing.get_context("spawn")  # no fork: the parent may hold threads
     with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
         pending: deque[Future[CheckedChunk]] = deque()
         for chunk in itertools.chain(first, chunks):
-            pending.append(pool.submit(check_rows, header, chunk, status, origin))
+            pending.append(pool.submit(check_rows, header, chunk, status, origin, choices))
             if len(pending) >= 2 * count:  # bounded: at most 2 chunks per worker in flight
                 yield pending.popleft().result()
         while pending:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 from datetime import datetime
 from enum import StrEnum
@@ -37,6 +38,10 @@ class Subscriber(BaseModel):
     source: str = ""
     consent_at: datetime | None = None
     consent_origin: str = ""
+    # The reader's choices (digest.preferences): the topic keys followed, sorted ([] is every
+    # topic, those added later too), and the frequency key ("" is the newsletter's main one).
+    topics: builtins.list[str] = Field(default_factory=builtins.list)  # `list` is the list's name
+    frequency: str = ""
     created_at: datetime
     updated_at: datetime
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
+from digest.errors import FieldError
+from digest.preferences import Choices, topic_keys
 from digest.spreadsheet_cells import from_text
 from digest.subscribers.model import (
     InvalidAddress,
@@ -19,13 +21,25 @@ from digest.subscribers.model import (
 )
 from digest.text_fields import one_line, text_block
 
-# Columns with a meaning of their own; every other column becomes a custom field.
-RESERVED = ("email", "name", "status", "source", "consent_at", "consent_origin")
+# Columns with a meaning of their own; every other column becomes a custom field. `topics`
+# holds topic keys separated by ";" (empty: every topic), `frequency` one key (empty: the
+# newsletter's main one); a file without them leaves known readers' choices as they are.
+RESERVED = (
+    "email",
+    "name",
+    "status",
+    "source",
+    "consent_at",
+    "consent_origin",
+    "topics",
+    "frequency",
+)
 
 
 class PreparedSubscriber(NamedTuple):
     """One address as the store takes it (fields already JSON); a tuple, cheap to pass
-    between processes. consent_at None means "now"."""
+    between processes. consent_at None means "now"; topics and frequency (stored forms,
+    digest.preferences) None mean "as they are" (the file has no such column)."""
 
     email: str
     email_key: str
@@ -35,6 +49,8 @@ class PreparedSubscriber(NamedTuple):
     source: str
     consent_at: datetime | None
     consent_origin: str
+    topics: str | None = None
+    frequency: str | None = None
 
 
 @dataclass
@@ -60,15 +76,23 @@ class _Person:
     source: str
     consent_at: datetime | None
     consent_origin: str
+    topics: str | None
+    frequency: str | None
 
 
 def check_rows(
-    header: list[str], rows: list[tuple[int, list[str]]], default_status: str, origin: str
+    header: list[str],
+    rows: list[tuple[int, list[str]]],
+    default_status: str,
+    origin: str,
+    choices: Choices | None = None,
 ) -> CheckedChunk:
-    """Validate (line, values) pairs against the header; never raises for a bad row.
+    """Validate (line, values) pairs against the header; never raises for a bad row. Topics
+    and frequencies must be among `choices` (those of the list's newsletters; none if None).
 
     Repeated addresses within the chunk are merged: later rows update earlier ones.
     """
+    allowed = choices or Choices(owner="this list")
     checked = CheckedChunk()
     width = len(header)
     people: dict[str, _Person] = {}
@@ -80,7 +104,8 @@ def check_rows(
             continue
         try:
             cells = [from_text(value) for value in values]  # an export's quoted cells
-            person = _person(dict(zip(header, cells, strict=True)), default_status, origin)
+            record = dict(zip(header, cells, strict=True))
+            person = _person(record, default_status, origin, allowed)
         except ValueError as error:
             checked.rejected.append(RejectedRow(line, values, str(error)))
             continue
@@ -93,6 +118,8 @@ def check_rows(
             earlier.name = person.name or earlier.name
             earlier.fields.update(person.fields)
             earlier.status = person.status
+            earlier.topics = person.topics
+            earlier.frequency = person.frequency
     checked.prepared = [
         PreparedSubscriber(
             p.email,
@@ -103,13 +130,15 @@ def check_rows(
             p.source,
             p.consent_at,
             p.consent_origin,
+            p.topics,
+            p.frequency,
         )
         for key, p in people.items()
     ]
     return checked
 
 
-def _person(record: dict[str, str], default_status: str, origin: str) -> _Person:
+def _person(record: dict[str, str], default_status: str, origin: str, choices: Choices) -> _Person:
     raw = record["email"].strip()
     if not raw:
         raise ValueError("email is empty")
@@ -125,6 +154,15 @@ def _person(record: dict[str, str], default_status: str, origin: str) -> _Person
         consent_at = datetime.fromisoformat(consent_text) if consent_text else None
     except ValueError:
         raise ValueError(f"consent_at {consent_text!r} is not an ISO date and time") from None
+    try:
+        topics = record.get("topics")
+        if topics is not None:
+            topics = choices.stored_topics(topic_keys(topics))
+        frequency = record.get("frequency")
+        if frequency is not None:
+            frequency = choices.stored_frequency(frequency)
+    except FieldError as error:
+        raise ValueError(str(error)) from None
     # Every value is cleaned of control characters: a NUL byte, above all, is refused by
     # PostgreSQL (in text and in JSON) and would fail the whole chunk.
     fields = {k: text_block(v).strip() for k, v in record.items() if k not in RESERVED}
@@ -136,6 +174,8 @@ def _person(record: dict[str, str], default_status: str, origin: str) -> _Person
         source=one_line(record.get("source", ""))[:200] or origin,
         consent_at=consent_at,
         consent_origin=one_line(record.get("consent_origin", ""))[:300] or origin,
+        topics=topics,
+        frequency=frequency,
     )
 
 

@@ -33,6 +33,7 @@ def create_app(settings: Settings, host: str | None = None, insecure_http: bool 
         edits,
         error_pages,
         lifecycle,
+        preference_page,
         public,
         reports,
         subscribers,
@@ -59,6 +60,7 @@ def create_app(settings: Settings, host: str | None = None, insecure_http: bool 
     app.state.sessions = Sessions(secret, secure=reach.secure_cookies)
     error_pages.install(app)
     app.include_router(public.router)
+    app.include_router(preference_page.router)
     app.include_router(webhooks.router)
     app.include_router(editor.router)
     app.include_router(lifecycle.router)

@@ -84,6 +84,36 @@ ENGLISH: dict[str, str] = {
         "The page could not be shown because of an error on our side. Please try again in a few "
         "minutes."
     ),
+    "choice_topics": "Topics",
+    "choice_topics_hint": "Tick every topic to get them all, topics added later included.",
+    "choice_everything_now": "All ticked: you get every topic, including any added later.",
+    "choice_frequency": "How often",
+    "choice_all_topics": "every topic, including any added later",
+    "choice_summary_topics": "Topics: {topics}.",
+    "choice_summary_frequency": "How often: {frequency}.",
+    "choice_no_topic": "Topics: choose at least one.",
+    "choice_unknown_topic": "Topics: “{value}” is not one of the topics.",
+    "choice_unknown_frequency": "How often: “{value}” is not one of the choices.",
+    "preferences_title": "Your choices for {title}",
+    "preferences_heading": "Choose your topics and how often",
+    "preferences_for": "What {title} sends to {email}.",
+    "preferences_save": "Save",
+    "preferences_saved": "Saved. From the next edition on:",
+    "preferences_none_leave": "To receive nothing, unsubscribe instead.",
+    "preferences_leave": "To stop receiving {title}:",
+    "preferences_nothing": (
+        "{title} has nothing to choose: every reader gets every edition, at the same times."
+    ),
+    "preferences_not_subscribed": (
+        "{email} is not subscribed to {title} (any more), so there is nothing to choose."
+    ),
+    "confirm_choices": "You chose:",
+    "confirmed_choices": "Every email has a link to change your topics and how often.",
+    "bad_preferences_heading": "This link to your choices does not work",
+    "bad_preferences": (
+        "The link is incomplete or was changed. Open it again from the email, or copy the whole "
+        "link into the address bar."
+    ),
     "to_archive": "All editions",
     "to_editions": "Back to the editions",
 }
@@ -161,6 +191,40 @@ UKRAINIAN: dict[str, str] = {
     "server_error": (
         "Сторінку не вдалося показати через помилку з нашого боку. Спробуйте ще раз за кілька "
         "хвилин."
+    ),
+    "choice_topics": "Теми",
+    "choice_topics_hint": (
+        "Позначте всі теми, щоб отримувати все, зокрема теми, які додадуть пізніше."
+    ),
+    "choice_everything_now": (
+        "Позначено всі: ви отримуєте всі теми, зокрема ті, що додадуть пізніше."
+    ),
+    "choice_frequency": "Як часто",
+    "choice_all_topics": "усі теми, зокрема ті, що додадуть пізніше",
+    "choice_summary_topics": "Теми: {topics}.",
+    "choice_summary_frequency": "Як часто: {frequency}.",
+    "choice_no_topic": "Теми: оберіть хоча б одну.",
+    "choice_unknown_topic": "Теми: «{value}» — не одна з тем.",
+    "choice_unknown_frequency": "Як часто: «{value}» — не один із варіантів.",
+    "preferences_title": "Ваш вибір: {title}",
+    "preferences_heading": "Оберіть теми й частоту",
+    "preferences_for": "Що {title} надсилає на {email}.",
+    "preferences_save": "Зберегти",
+    "preferences_saved": "Збережено. Починаючи з наступного випуску:",
+    "preferences_none_leave": "Щоб не отримувати нічого, краще відпишіться.",
+    "preferences_leave": "Щоб більше не отримувати {title}:",
+    "preferences_nothing": (
+        "У {title} немає з чого обирати: кожен читач отримує кожен випуск водночас з іншими."
+    ),
+    "preferences_not_subscribed": (
+        "{email} не підписано на {title} (або вже не підписано), тож обирати нічого."
+    ),
+    "confirm_choices": "Ви обрали:",
+    "confirmed_choices": "У кожному листі є посилання, щоб змінити теми й частоту.",
+    "bad_preferences_heading": "Це посилання на ваш вибір не працює",
+    "bad_preferences": (
+        "Посилання неповне або змінене. Відкрийте його знову з листа або скопіюйте посилання "
+        "повністю в адресний рядок."
     ),
     "to_archive": "Усі випуски",
     "to_editions": "До випусків",

@@ -16,9 +16,12 @@ from digest.app import App
 from digest.config import NewsletterConfig
 from digest.edition import Edition, EditionStatus
 from digest.errors import DigestError
+from digest.preferences import ChoiceError
 from digest.render import edition_web_url, render_web_copy
 from digest.store.subscribers import NewSubscriber
 from digest.subscribers.model import Status, Subscriber, normalise_address
+from digest.web import choice_fields
+from digest.web.choice_fields import ChoiceFields
 from digest.web.messages import messages
 from digest.web.public_pages import PublicError, public_page
 from digest.web.ratelimit import RateLimit
@@ -34,7 +37,7 @@ def _app(request: Request) -> App:
     return app
 
 
-def _owner_of(request: Request, list_name: str) -> NewsletterConfig | None:
+def owner_of(request: Request, list_name: str) -> NewsletterConfig | None:
     for newsletter in _app(request).settings.newsletters.values():
         if list_name in newsletter.lists:
             return newsletter
@@ -44,7 +47,7 @@ def _owner_of(request: Request, list_name: str) -> NewsletterConfig | None:
 # Unsubscribe: GET shows a button (mail scanners open links), POST unsubscribes.
 
 
-def _newsletter_of_token(request: Request, token: str) -> NewsletterConfig | None:
+def newsletter_of_token(request: Request, token: str) -> NewsletterConfig | None:
     """The newsletter a broken link was most likely for, for its error page: the list the
     token names, if that list exists (the list is only shown as its newsletter's look)."""
     from digest.subscribers.tokens import InvalidToken
@@ -57,7 +60,7 @@ def _newsletter_of_token(request: Request, token: str) -> NewsletterConfig | Non
         }
     except (InvalidToken, DigestError):
         return None
-    return _owner_of(request, names[list_id]) if list_id in names else None
+    return owner_of(request, names[list_id]) if list_id in names else None
 
 
 def _subscriber_for(request: Request, token: str) -> tuple[Subscriber, NewsletterConfig | None]:
@@ -66,8 +69,8 @@ def _subscriber_for(request: Request, token: str) -> tuple[Subscriber, Newslette
     try:
         subscriber = _app(request).unsubscribe(token, apply=False)
     except (InvalidToken, DigestError):
-        raise PublicError(404, "bad_unsubscribe", _newsletter_of_token(request, token)) from None
-    return subscriber, _owner_of(request, subscriber.list)
+        raise PublicError(404, "bad_unsubscribe", newsletter_of_token(request, token)) from None
+    return subscriber, owner_of(request, subscriber.list)
 
 
 def _unsubscribe_page(
@@ -109,7 +112,7 @@ def unsubscribe(request: Request, token: str) -> HTMLResponse:
 
 
 def _newsletter_for_list(request: Request, list_name: str) -> NewsletterConfig:
-    newsletter = _owner_of(request, list_name)
+    newsletter = owner_of(request, list_name)
     if newsletter is None:
         raise PublicError(404, "no_list")
     return newsletter
@@ -140,7 +143,10 @@ def _form(
     error_field: str = "",
     email: str = "",
     name: str = "",
+    fields: ChoiceFields | None = None,
 ) -> HTMLResponse:
+    if fields is None:  # as a new reader starts: every topic, the main frequency
+        fields = choice_fields.for_reader(_app(request).list_choices(list_name), [], "")
     return public_page(
         request,
         "subscribe.html",
@@ -152,6 +158,7 @@ def _form(
         error_field=error_field,
         email=email,
         name=name,
+        fields=fields,
     )
 
 
@@ -166,20 +173,36 @@ def subscribe(
     list_name: str,
     email: Annotated[str, Form()] = "",
     name: Annotated[str, Form()] = "",
+    topic: Annotated[list[str] | None, Form()] = None,
+    frequency: Annotated[str, Form(max_length=100)] = "",
+    choosing: Annotated[str, Form(max_length=10)] = "",
 ) -> HTMLResponse:
     """Ask for a subscription: a confirmation link goes to the address. The answer is the same
     whether or not the address is known, so the form tells nobody who subscribes. Bad input
-    shows the form again, with what was typed and a line naming the field."""
+    shows the form again, with what was typed and a line naming the field. The topics and
+    frequency chosen (where the newsletter offers them; a post without the form's fields
+    gets everything at the main frequency) wait in the pending request for confirmation."""
     newsletter = _newsletter_for_list(request, list_name)
     t = messages(newsletter.language)
+    app = _app(request)
+    choices = app.list_choices(list_name)
+    topics = topic or []
+    # Shown again as sent with an error; a post without them shows the defaults.
+    fields = choice_fields.as_sent(choices, topics, frequency) if choosing else None
     email, name = email.strip(), name.strip()
     problem, field = "", "email"
+    chosen = ("", "")
     if not email:
         problem = t("email_missing")
     elif len(email) > EMAIL_MAX:
         problem = t("email_too_long", limit=EMAIL_MAX)
     elif len(name) > NAME_MAX:
         problem, field = t("name_too_long", limit=NAME_MAX), "name"
+    elif choices.offered and choosing:
+        try:
+            chosen = choices.chosen(topics, frequency)
+        except ChoiceError as error:
+            problem, field = choice_fields.problem(t, error), error.field
     if problem:
         return _form(
             request,
@@ -190,6 +213,7 @@ def subscribe(
             error_field=field,
             email=email[:EMAIL_MAX],
             name=name[:NAME_MAX],
+            fields=fields,
         )
     try:
         address = normalise_address(email)
@@ -203,24 +227,43 @@ def subscribe(
             error_field="email",
             email=email,
             name=name,
+            fields=fields,
         )
     client = request.client.host if request.client else "unknown"
     limits = _limits(request)
     if not (limits.allow(f"client:{client}") and limits.allow(f"address:{address.casefold()}")):
         return _form(
-            request, newsletter, list_name, 429, error=t("rate_limited"), email=email, name=name
+            request,
+            newsletter,
+            list_name,
+            429,
+            error=t("rate_limited"),
+            email=email,
+            name=name,
+            fields=fields,
         )
-    app = _app(request)
     serializer = _confirmations(request, newsletter)
     # The request is kept as a pending row, and the link names only that row: a link is
     # readable by whoever sees it (logs, forwarded mail), so it carries no address or name.
     list_id = app.store.subscribers.ensure_list(list_name)
     pending = app.store.subscribers.find(list_id, address)
+    chosen_topics, chosen_frequency = chosen
     if pending is None:
         pending, _ = app.store.subscribers.add(
             list_id,
-            NewSubscriber(email=address, name=name, status=Status.PENDING, source="web form"),
+            NewSubscriber(
+                email=address,
+                name=name,
+                status=Status.PENDING,
+                source="web form",
+                topics=chosen_topics,
+                frequency=chosen_frequency,
+            ),
         )
+    elif pending.status != Status.SUBSCRIBED:
+        # Not yet confirmed, or left: the confirmation sets them up as asked this time. A
+        # subscribed reader's choice changes only from their own preference link.
+        app.store.subscribers.set_preferences(pending.id, chosen_topics, chosen_frequency)
     token = serializer.dumps(
         {"list": list_name, "id": pending.id, "for": _address_check(serializer, address)}
     )
@@ -260,7 +303,7 @@ def _confirmation(request: Request, token: str) -> tuple[Subscriber, NewsletterC
         try:
             old = serializer.load_payload(expired.payload) if expired.payload else None
             if isinstance(old, dict) and isinstance(old.get("list"), str):
-                owner = _owner_of(request, old["list"]) or fallback
+                owner = owner_of(request, old["list"]) or fallback
         except BadData:
             pass
         t = messages(owner.language if owner else "en")
@@ -269,7 +312,7 @@ def _confirmation(request: Request, token: str) -> tuple[Subscriber, NewsletterC
         raise PublicError(404, "bad_confirm", fallback) from None
     if not isinstance(data, dict) or not {"list", "id", "for"} <= data.keys():
         raise PublicError(404, "bad_confirm", fallback)
-    owner = _owner_of(request, str(data["list"]))
+    owner = owner_of(request, str(data["list"]))
     if owner is None:
         raise PublicError(404, "no_list", fallback)
     try:
@@ -281,14 +324,29 @@ def _confirmation(request: Request, token: str) -> tuple[Subscriber, NewsletterC
     return person, owner
 
 
+def _confirm_page(
+    request: Request, token: str, person: Subscriber, newsletter: NewsletterConfig, done: bool
+) -> HTMLResponse:
+    """The request to confirm (or confirmed), with the topics and frequency it asks for."""
+    t = messages(newsletter.language)
+    choices = _app(request).list_choices(person.list)
+    return public_page(
+        request,
+        "confirm.html",
+        newsletter,
+        email=person.email,
+        token=token,
+        done=done,
+        offered=choices.offered,
+        choice=choice_fields.summary(t, choices, person.topics, person.frequency),
+    )
+
+
 @router.get("/confirm/{token}", response_class=HTMLResponse)
 def confirm_page(request: Request, token: str) -> HTMLResponse:
     person, newsletter = _confirmation(request, token)
     # A link used before: the reader is subscribed, and is told so rather than asked again.
-    done = person.status == Status.SUBSCRIBED
-    return public_page(
-        request, "confirm.html", newsletter, email=person.email, token=token, done=done
-    )
+    return _confirm_page(request, token, person, newsletter, person.status == Status.SUBSCRIBED)
 
 
 @router.post("/confirm/{token}", response_class=HTMLResponse)
@@ -300,10 +358,8 @@ def confirm(request: Request, token: str) -> HTMLResponse:
     origin = f"web form, double opt-in confirmed from {client}"
     if person.status != Status.SUBSCRIBED:
         # An explicit, confirmed request: the one way back for an address that had left.
-        _app(request).store.subscribers.confirm(person.id, now, origin)
-    return public_page(
-        request, "confirm.html", newsletter, email=person.email, token=token, done=True
-    )
+        person = _app(request).store.subscribers.confirm(person.id, now, origin)
+    return _confirm_page(request, token, person, newsletter, done=True)
 
 
 # The archive of sent editions.

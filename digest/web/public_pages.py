@@ -14,7 +14,8 @@ from digest.web import PAGES
 from digest.web.look import look_for
 from digest.web.messages import messages
 
-NO_SUBSCRIBE = {"bad_unsubscribe"}
+# Readers whose own link failed are subscribed (or want out): no "Subscribe" button for them.
+NO_SUBSCRIBE = {"bad_unsubscribe", "bad_preferences"}
 
 
 class PublicError(HTTPException):
@@ -82,7 +83,6 @@ def error_page(
         heading=t(f"{key}_heading"),
         text=t(key, **(values or {})),
         home_url=home_url,
-        # A reader whose unsubscribe link failed wants out: no "Subscribe" button for them.
         offer_subscribe=key not in NO_SUBSCRIBE,
     )
     if headers:

@@ -71,6 +71,7 @@ def list_page(
         notice=said.notice,
         errors=said.errors,
         import_path=IMPORT_PATH,
+        choices=current.app.list_choices(name),
     )
 
 
