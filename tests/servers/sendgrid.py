@@ -85,6 +85,15 @@ class _Handler(BaseHTTPRequestHandler):
                 "requests": len(self.state.statuses),
                 "recipients": len(self.state.recipients),
                 "duplicates": sum(1 for n in self.state.recipients.values() if n > 1),
+                # Personalizations taken in all, and addresses that got one edition twice.
+                "taken": len(self.state.taken),
+                "edition_duplicates": sum(
+                    1
+                    for n in Counter(
+                        (address, args.get("edition_id")) for address, args in self.state.taken
+                    ).values()
+                    if n > 1
+                ),
             }
         data = json.dumps(stats).encode()
         self.send_response(200)
