@@ -46,6 +46,29 @@ PEOPLE = (
 )
 
 
+# Two stories after the first edition: one for the front line, one for allies and aid.
+NEWS = (
+    '{"title": "Brigade holds the line near Pokrovsk after a night of assaults", '
+    '"url": "https://news.example.org/front/pokrovsk", "source": "Example Front", '
+    '"published": "2026-11-25T05:00:00Z", "tags": ["frontline"], "text": "The brigade '
+    "held its positions near Pokrovsk after a night of assaults, its commander said, and "
+    'troops repaired trenches before dawn as shelling went on along the road."}\n'
+    '{"title": "Germany sends another Patriot battery to Ukraine", '
+    '"url": "https://news.example.org/aid/patriot", "source": "Example Aid", '
+    '"published": "2026-11-25T06:00:00Z", "text": "Germany said it would send another '
+    "Patriot battery to Ukraine this winter, its defence minister told reporters, and "
+    'training for the crews has begun at a base in the west of the country."}\n'
+)
+
+
+def copy_to(edition_folder: Path, name: str) -> str:
+    """The plain text of the email the reader got in this edition ("" for none)."""
+    for eml in sorted(edition_folder.glob("0*.eml")):
+        if f"<{name}@example.org>" in eml.read_text():
+            return plain_text_of(eml)
+    return ""
+
+
 @pytest.fixture
 def workdir(example_workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The example config with choices, an edition sent by `digest send` to two readers."""
@@ -146,9 +169,35 @@ def test_a_reader_changes_topics_and_frequency_from_the_link_in_their_email(
     marko = stored("marko@example.org")  # imported with his choice, untouched
     assert (marko.topics, marko.frequency) == (["allies"], "daily")
 
+    # The next edition follows: Olena now gets the daily edition, only her topics, and none
+    # of the stories the weekly one brought her; Marko his.
+    news = workdir / "news.jsonl"
+    news.write_text(NEWS, encoding="utf-8")
+    for args in (
+        ["add", str(news)],
+        ["build", "--date", "2026-11-25", "--frequency", "daily"],
+        ["approve", "latest"],
+        ["send", "latest", "--yes", "--now"],
+    ):
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 0, f"digest {' '.join(args)}: {result.output}"
+    daily = sorted((workdir / "outbox" / "ukraine").glob("edition-*"))[-1]
+    olena_copy, marko_copy = (copy_to(daily, a) for a in ("olena", "marko"))
+    assert "Brigade holds the line" in olena_copy and "Patriot" not in olena_copy
+    # The daily edition's Shadow Fleet stories are in her topics, but the weekly one brought
+    # them to her already.
+    app = App(settings())
+    try:
+        sections = {s.title: s for s in app.edition("latest").sections}
+    finally:
+        app.close()
+    fleet = [item.article.title for item in sections["Shadow Fleet"].items]
+    assert fleet and not any(title[:40] in olena_copy for title in fleet)
+    assert "Patriot battery" in marko_copy and "Brigade holds the line" not in marko_copy
+
 
 def test_a_forged_preference_link_in_the_browser(browser: Browser, workdir: Path) -> None:
-    path = preference_path(workdir / "outbox", "marko@example.org")
+    path = preference_path(workdir / "outbox", "olena@example.org")
     forged = path[:-2] + ("AA" if not path.endswith("AA") else "BB")
     with serving(settings()) as base:
         page = browser.new_page()

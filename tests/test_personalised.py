@@ -14,15 +14,11 @@ from email import policy
 from email.message import EmailMessage
 from pathlib import Path
 
-from sqlalchemy import update
-
 from digest.app import App
 from digest.articles import Article
 from digest.config import Settings
 from digest.edition import Edition
 from digest.send.campaign import NOTHING_IN_TOPICS
-from digest.store.subscribers import NewSubscriber
-from digest.store.tables import SubscriberRow
 from digest.variants import Variant, edition_for, topics_key
 from tests.conftest import make_newsletter
 from tests.test_run import Newsroom, config
@@ -90,15 +86,6 @@ def _app(database_url: str, tmp_path: Path) -> App:
     return App(settings)
 
 
-def _choose(app: App, address: str, topics: set[str], frequency: str) -> None:
-    with app.store.engine.begin() as connection:
-        connection.execute(
-            update(SubscriberRow)
-            .where(SubscriberRow.email == address)
-            .values(topics=topics_key(topics), frequency=frequency)
-        )
-
-
 READERS = {
     # address: (topics, frequency); the crowd shows renders are per variant, not per reader.
     "all-daily@example.org": (set(), ""),
@@ -112,10 +99,24 @@ READERS = {
 
 
 def _subscribe(app: App) -> None:
-    list_id = app.store.subscribers.ensure_list("readers")
-    app.store.subscribers.upsert(list_id, [NewSubscriber(email=a) for a in READERS])
-    for address, (topics, frequency) in READERS.items():
-        _choose(app, address, topics, frequency)
+    """The readers and their choices, imported as `digest subscribers import` does."""
+    rows = ["email,topics,frequency"] + [
+        f"{address},{';'.join(sorted(topics))},{frequency}"
+        for address, (topics, frequency) in READERS.items()
+    ]
+    app.store.subscribers.ensure_list("readers")
+    imported, rejects = app.import_subscribers("readers", "people.csv", "\n".join(rows).encode())
+    assert imported.new == len(READERS), imported
+    assert not rejects, rejects
+
+
+def _change(app: App, address: str, topics: set[str], frequency: str) -> None:
+    """What the reader's preference page does with the link in their email."""
+    list_id = app.store.subscribers.list_id("readers")
+    found = app.store.subscribers.find(list_id, address)
+    assert found is not None
+    token = app.tokens().make(found.id, list_id, address.lower())
+    app.set_preferences(token, topics, frequency)
 
 
 def _add(app: App, tmp_path: Path, day: int) -> None:
@@ -178,7 +179,7 @@ def test_readers_get_the_topics_and_frequency_they_chose_each_article_once(
     assert all(len(got[a]) == 2 for a in got if a.startswith("crowd"))
 
     # The switcher moves to the weekly edition; Tuesday's daily goes to the others.
-    _choose(app, "switcher@example.org", {"business"}, "weekly")
+    _change(app, "switcher@example.org", {"business"}, "weekly")
     _add(app, tmp_path, 24)
     tuesday = app.build(newsletter, date(2026, 11, 24), frequency="daily")
     assert {a.title for a in _held(tuesday)} == {str(a["title"]) for a in _articles(24)}
@@ -287,12 +288,14 @@ def test_digest_run_builds_and_sends_each_frequency_on_its_own_schedule(
         database_url,
         config("0 7 * * *", "UTC", "automatic", frequencies=frequencies, min_articles="1"),
     )
-    room.subscribe(3)
-    app = room.app()
-    for address in ("r1@example.org", "r2@example.org"):
-        _choose(app, address, set(), "weekly")
-    app.close()
     monday = datetime(2026, 11, 23, tzinfo=UTC)
+    people = room.path / "people.csv"
+    people.write_text(
+        "email,topics,frequency\nr0@example.org,,\nr1@example.org,,weekly\n"
+        "r2@example.org,,weekly\n",
+        encoding="utf-8",
+    )
+    room.cli(monday, "subscribers", "import", str(people), "--list", "readers")
     room.add_articles(monday - timedelta(days=1), count=2)
     daily = [a for a in room.ok(monday + timedelta(hours=7)) if a["action"] == "send"]
     assert [(a["newsletter"], a["status"]) for a in daily] == [("brief@daily", "done")]
