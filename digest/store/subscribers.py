@@ -155,8 +155,15 @@ class SubscriberRepository:
     def _upsert_statement(self) -> tuple[str, bool]:
         """(SQL, whether its parameters are positional, in _UPSERT_COLUMNS order)."""
         table = SubscriberRow.__table__
+        # A new reader's choices (topics, frequency) are the defaults, given as constants: a
+        # column with a Python-side default left out would become one more parameter, out of
+        # _UPSERT_COLUMNS' order.
+        constants: dict[str, Any] = {
+            "topics": literal_column("''"),
+            "frequency": literal_column("''"),
+        }
         statement = insert_for(self._dialect, table).values(  # type: ignore[arg-type]
-            {name: bindparam(name) for name in _UPSERT_COLUMNS}
+            {**{name: bindparam(name) for name in _UPSERT_COLUMNS}, **constants}
         )
         excluded = statement.excluded
         statement = statement.on_conflict_do_update(
