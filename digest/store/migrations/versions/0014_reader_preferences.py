@@ -38,12 +38,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Plain DROP COLUMN (SQLite 3.35 and later), as 0012: a batch operation would copy and
+    # drop the editions table, and the drop cascades to every edition's sections and items.
     for name, columns in (
         ("send_batches", ["subject_index", "variant"]),
         ("deliveries", ["subject_index", "variant"]),
         ("editions", ["subject_test", "subject_tests", "frequency"]),
         ("subscribers", ["frequency", "topics"]),
     ):
-        with op.batch_alter_table(name) as table:
-            for column in columns:
-                table.drop_column(column)
+        for column in columns:
+            op.drop_column(name, column)
