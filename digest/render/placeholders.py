@@ -72,9 +72,7 @@ def values_for(
 def sample_values(web_base: str) -> dict[str, str]:
     """A made-up reader, for previews of an email before it is sent. Nameless, as a test
     send's reader is, so the preview shows the greeting a test copy has."""
-    return values_for(
-        "", "reader@example.org", f"{web_base}/u/preview", f"{web_base}/p/preview"
-    )
+    return values_for("", "reader@example.org", f"{web_base}/u/preview", f"{web_base}/p/preview")
 
 
 def fill(body: str, values: dict[str, str]) -> str:

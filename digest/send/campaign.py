@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
+from digest.click_tokens import ClickTokens
 from digest.config import NewsletterConfig
 from digest.edition import Edition, EditionStatus
 from digest.errors import AlreadySent, DigestError
@@ -141,10 +142,14 @@ def send_edition(
     settle_wait: timedelta = timedelta(hours=1),
     limit: int | None = None,
     on_progress: ProgressCallback | None = None,
+    click_tokens: ClickTokens | None = None,
 ) -> SendReport:
-    """Send under the edition's lock; raises LockBusy if another run holds it."""
+    """Send under the edition's lock; raises LockBusy if another run holds it. With the
+    newsletter's track_clicks, `click_tokens` signs each reader's click redirect."""
     assert edition.id is not None
     check_sendable(edition, newsletter)
+    if newsletter.track_clicks and click_tokens is None:
+        raise DigestError(f"newsletter {newsletter.name} tracks clicks: no click tokens given")
     campaign = _Campaign(
         store,
         newsletter,
@@ -155,6 +160,7 @@ def send_edition(
         on_progress,
         retry or RetryPolicy(),
         settle_wait,
+        click_tokens,
     )
     with store.lock(f"send-edition-{edition.id}"):
         # Read again under the lock: another run may have finished meanwhile.
@@ -193,8 +199,10 @@ class _Campaign:
         on_progress: ProgressCallback | None,
         retry: RetryPolicy,
         settle_wait: timedelta,
+        click_tokens: ClickTokens | None = None,
     ) -> None:
         self.store, self.newsletter, self.email = store, newsletter, email
+        self.click_tokens = click_tokens
         self.sender, self.tokens, self.resend_unknown = sender, tokens, resend_unknown
         self.on_progress = on_progress
         self.retry, self.settle_wait = retry, settle_wait
@@ -355,7 +363,9 @@ class _Campaign:
             newsletter=self.newsletter,
             email=self.email,
             recipients=[
-                _recipient(q, list_id, self.newsletter, self.tokens) for q in queued if q.subscribed
+                _recipient(q, list_id, self.newsletter, self.tokens, edition_id, self.click_tokens)
+                for q in queued
+                if q.subscribed
             ],
         )
         payload = self.sender.prepare(batch) if batch.recipients else None
@@ -406,10 +416,26 @@ def preferences_url(newsletter: NewsletterConfig, token: str) -> str:
     return f"{newsletter.web_base}/p/{token}"
 
 
+def click_base(
+    newsletter: NewsletterConfig, tokens: ClickTokens, delivery_id: int, edition_id: int
+) -> str:
+    """A reader's click-redirect prefix (`digest serve`, /c/TOKEN): their article links are
+    this and "/ARTICLE_ID"."""
+    return f"{newsletter.web_base}/c/{tokens.make(delivery_id, edition_id)}"
+
+
 def _recipient(
-    queued: QueuedDelivery, list_id: int, newsletter: NewsletterConfig, tokens: UnsubscribeTokens
+    queued: QueuedDelivery,
+    list_id: int,
+    newsletter: NewsletterConfig,
+    tokens: UnsubscribeTokens,
+    edition_id: int = 0,
+    click_tokens: ClickTokens | None = None,
 ) -> Recipient:
     token = tokens.make(queued.subscriber_id, list_id, queued.email_key)
+    clicks = ""
+    if newsletter.track_clicks and click_tokens is not None:  # one more HMAC per reader
+        clicks = click_base(newsletter, click_tokens, queued.delivery_id, edition_id)
     return Recipient(
         delivery_id=queued.delivery_id,
         subscriber_id=queued.subscriber_id,
@@ -417,4 +443,5 @@ def _recipient(
         name=queued.name,
         unsubscribe_url=unsubscribe_url(newsletter, token),
         preferences_url=preferences_url(newsletter, token),
+        click_base=clicks,
     )
