@@ -21,6 +21,8 @@ from digest.store import AddOutcome, Store, open_store
 from digest.summarize import Summarizer, Summary
 
 if TYPE_CHECKING:
+    from digest.click_tokens import ClickTokens
+    from digest.clicks import ClickFigures
     from digest.delivery_report import CopyLine, DeliveryReport
     from digest.edition_fields import FieldSaved
     from digest.edition_state import EditionState
@@ -47,6 +49,8 @@ EVENT_IDS_KEPT = timedelta(days=30)
 OUTSIDE_HEADLINES = 200
 # What an editor may fix of a stored article (its text is what was read, and stays).
 ARTICLE_FIXES = ("title", "author", "source", "published", "url")
+# How many sent editions the click redirect keeps the links of (one lookup per edition).
+CLICK_EDITIONS_KEPT = 64
 # Said instead of pydantic's words where those would puzzle an editor.
 _FIX_REASONS = {
     "published": "not a date: write 2026-11-24, or 2026-11-24T07:30+01:00 with a time",
@@ -61,6 +65,13 @@ class AddReport:
     @property
     def added(self) -> list[Article]:
         return [outcome.article for outcome in self.outcomes if outcome.added]
+
+
+class EditionLinks(NamedTuple):
+    """Where the click redirect may send a reader of an edition: its articles' stored URLs."""
+
+    newsletter: str
+    urls: dict[int, str]
 
 
 class SendCheck(NamedTuple):
@@ -101,6 +112,9 @@ def make_themes_model(out: Path, source: Path | None = None) -> Path:
 class App:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        # The click redirect's view of sent editions (their links no longer change), by id.
+        self._click_links: dict[int, EditionLinks] = {}
+        self._click_keys_checked: datetime | None = None
 
     @cached_property
     def store(self) -> Store:
@@ -541,16 +555,20 @@ class App:
             raise DigestError(f"edition must be an id or 'latest', not {reference!r}")
         return self.store.get_edition(int(reference))
 
-    def render(self, edition: Edition) -> RenderedEmail:
+    def render(self, edition: Edition, tracked: bool = False) -> RenderedEmail:
         """The email as sent, with the lint: a draft's hand-written copy is also checked
-        against the stored articles it does not hold (a story removed goes back among them)."""
+        against the stored articles it does not hold (a story removed goes back among them).
+        `tracked`: article links through the click redirect, as sent when the newsletter
+        tracks clicks (previews and `digest render` show the articles' own links)."""
         from digest.edition import EditionStatus
 
         newsletter = self.settings.newsletter(edition.newsletter)
         outside: list[str] = []
         if edition.status == EditionStatus.DRAFT:
             outside = [a.title for a in self.store.articles_in_no_edition(OUTSIDE_HEADLINES)]
-        return render_edition(edition, newsletter, self.settings.templates_dir, outside)
+        return render_edition(
+            edition, newsletter, self.settings.templates_dir, outside, tracked=tracked
+        )
 
     # Sending
 
@@ -594,6 +612,11 @@ class App:
         from digest.subscribers.tokens import UnsubscribeTokens
 
         return UnsubscribeTokens(self.settings.secret_key.get_secret_value())
+
+    def click_tokens(self) -> ClickTokens:
+        from digest.click_tokens import ClickTokens
+
+        return ClickTokens(self.settings.secret_key.get_secret_value())
 
     def approve(self, edition: Edition, send_at: datetime | None = None) -> Edition:
         """Approve a draft (or move an approved edition to another time). Without a time, it
@@ -732,11 +755,13 @@ class App:
             raise DigestError(f"newsletter {newsletter.name} has no lists: set lists = [...]")
         for name in chosen:
             self.store.subscribers.list_id(name)
-        email = self.render(edition)
+        email = self.render(edition, tracked=newsletter.track_clicks)
         if email.errors:
             problems = "; ".join(f.message for f in email.errors)
             raise DigestError(f"edition {edition.id} has lint errors, not sent: {problems}")
         self.tokens()
+        if newsletter.track_clicks:
+            self.click_tokens()
         self.sender(newsletter, via).close()
         return SendCheck(newsletter, chosen, email)
 
@@ -770,6 +795,10 @@ class App:
                 on_progress=on_progress,
                 audience=cadence_of(newsletter, edition.frequency).audience(),
                 variants=self.variant_renderer(edition),
+                subject_clicks=lambda edition_id: self.subject_line_clicks(
+                    self.store.get_edition(edition_id)
+                ),
+                click_tokens=self.click_tokens() if newsletter.track_clicks else None,
             )
         finally:
             sender.close()
@@ -847,7 +876,13 @@ class App:
         assert edition.id is not None
         newsletter = self.settings.newsletter(edition.newsletter)
         address = normalise_address(to)
-        email = self.render(edition)
+        email = self.render(edition, tracked=newsletter.track_clicks)
+        clicks = ""
+        if newsletter.track_clicks:  # the redirect as readers get it, never counted
+            from digest.click_tokens import TEST_COPY
+            from digest.send.campaign import click_base
+
+            clicks = click_base(newsletter, self.click_tokens(), TEST_COPY, edition.id)
         sender = self.sender(newsletter, via)
         batch = Batch(
             edition_id=edition.id,
@@ -861,6 +896,7 @@ class App:
                     name="",
                     unsubscribe_url=f"{newsletter.web_base}/u/test",
                     preferences_url=f"{newsletter.web_base}/p/test",
+                    click_base=clicks,
                 )
             ],
             purpose="test",
@@ -1037,6 +1073,158 @@ class App:
     def _list_ids(self) -> dict[str, int]:
         subscribers = self.store.subscribers
         return {name: subscribers.list_id(name) for name in subscribers.list_names()}
+
+    # Click tracking (`digest serve`'s /c/TOKEN/ARTICLE and the reading figures)
+
+    def follow_click(
+        self,
+        token: str,
+        article_id: int,
+        *,
+        method: str = "GET",
+        agent: str | None = None,
+        now: datetime | None = None,
+    ) -> str:
+        """Where a click link leads: the stored URL of an article of the token's edition, and
+        nowhere else. The click is recorded for the figures when the newsletter tracks clicks
+        (never a test copy's); recording that fails never stops the reader, who is sent on.
+        NotFoundError for a token that is not ours or an article not in the edition."""
+        from digest.click_tokens import TEST_COPY, InvalidClickToken
+        from digest.errors import NotFoundError
+
+        try:
+            target = self.click_tokens().read(token)
+        except InvalidClickToken:
+            raise NotFoundError("not a click link") from None
+        links = self._edition_links(target.edition_id)
+        url = links.urls.get(article_id)
+        if url is None:
+            raise NotFoundError(f"no article {article_id} in this link's edition")
+        newsletter = self.settings.newsletters.get(links.newsletter)
+        if target.delivery_id != TEST_COPY and newsletter is not None and newsletter.track_clicks:
+            from sqlalchemy.exc import SQLAlchemyError
+
+            try:
+                self._record_click(
+                    target.delivery_id,
+                    target.edition_id,
+                    article_id,
+                    method,
+                    agent,
+                    now or datetime.now(UTC),
+                    newsletter.per_reader_stats,
+                )
+            except (SQLAlchemyError, DigestError) as error:  # the figures miss it, not the reader
+                import logging
+
+                reason = str(getattr(error, "orig", None) or error).strip().splitlines()
+                logging.getLogger("digest.clicks").warning(
+                    "a click on edition %s was not recorded: %s",
+                    target.edition_id,
+                    reason[0] if reason else type(error).__name__,
+                )
+        return url
+
+    def _edition_links(self, edition_id: int) -> EditionLinks:
+        """The edition's article links, kept once it is sending or sent (they are fixed then)."""
+        from digest.edition import EditionStatus
+        from digest.errors import NotFoundError
+
+        known = self._click_links.get(edition_id)
+        if known is not None:
+            return known
+        try:
+            edition = self.store.get_edition(edition_id)
+        except NotFoundError:
+            raise NotFoundError("this link's edition is gone") from None
+        links = EditionLinks(
+            edition.newsletter,
+            {a.id: a.url for item in edition.items for a in item.articles if a.id and a.url},
+        )
+        if edition.status in (EditionStatus.SENDING, EditionStatus.SENT):
+            if len(self._click_links) >= CLICK_EDITIONS_KEPT:
+                self._click_links.pop(next(iter(self._click_links)))
+            self._click_links[edition_id] = links
+        return links
+
+    def _record_click(
+        self,
+        delivery_id: int,
+        edition_id: int,
+        article_id: int,
+        method: str,
+        agent: str | None,
+        now: datetime,
+        per_reader: bool,
+    ) -> None:
+        from digest.clicks import Reason, arrival_reason, reader_key
+        from digest.store.clicks import NewClick
+
+        clicks = self.store.clicks
+        delivery = clicks.delivery(delivery_id)
+        if delivery is None or delivery.edition_id != edition_id:
+            return  # signed by us, but no such delivery (any more): nothing to count
+        settings = self.settings
+        reason = arrival_reason(
+            method, agent, now, delivery.delivered_at, settings.click_scanner_delay
+        )
+        key = None
+        if reason != Reason.HEAD:
+            salt = clicks.salt(edition_id, now, settings.click_key_lifetime)
+            if salt is None:
+                reason = reason or Reason.CLOSED
+            else:
+                key = reader_key(salt, delivery_id)
+        clicks.record(
+            NewClick(
+                edition_id=edition_id,
+                article_id=article_id,
+                clicked_at=now,
+                reason=reason.value if reason else "",
+                reader_key=key,
+                subject_index=delivery.subject_index,
+                delivery_id=delivery_id if per_reader else None,
+            )
+        )
+        self._forget_click_keys_now_and_then(now)
+
+    def _forget_click_keys_now_and_then(self, now: datetime) -> None:
+        """`digest serve` forgets old salts itself too (at most hourly): a server that runs
+        without `digest run` must not keep them."""
+        last = self._click_keys_checked
+        if last is None or not timedelta(0) <= now - last < timedelta(hours=1):
+            self._click_keys_checked = now
+            self.forget_click_keys(now)
+
+    def forget_click_keys(self, now: datetime | None = None) -> int:
+        """Forget the salts of editions whose click_key_lifetime is over (`digest run` does it
+        on every tick): their stored keys can no longer be linked to any delivery, and their
+        later clicks are not counted. Returns how many editions were closed."""
+        return self.store.clicks.forget_salts(
+            now or datetime.now(UTC), self.settings.click_key_lifetime
+        )
+
+    def click_figures(self, edition: Edition) -> ClickFigures | None:
+        """An edition's reading figures (distinct people per article, per section and per
+        subject line; what was left out and why), or None when it has none to show: its
+        newsletter does not track clicks, or it was not sent yet, and nothing was recorded."""
+        from digest.clicks import figures
+        from digest.edition import EditionStatus
+
+        assert edition.id is not None
+        newsletter = self.settings.newsletters.get(edition.newsletter)
+        clicks = self.store.clicks.clicks(edition.id)
+        started = edition.status in (EditionStatus.SENDING, EditionStatus.SENT)
+        if not clicks and not (newsletter is not None and newsletter.track_clicks and started):
+            return None
+        return figures(edition, clicks, self.settings.click_scanner_delay)
+
+    def subject_line_clicks(self, edition: Edition) -> dict[int, int]:
+        """Distinct people who clicked, per subject line (0: the edition's subject, N: its Nth
+        test line), with the scanners left out: what an A/B test of subject lines decides by.
+        Empty when nothing was counted."""
+        found = self.click_figures(edition)
+        return dict(found.by_subject) if found is not None else {}
 
     def delivery_outcomes(self, edition: Edition) -> list[DeliveryOutcome]:
         """Every reader's outcome for the edition, in delivery order (the report's CSV)."""

@@ -806,13 +806,16 @@ def deliveries(
 @app.command()
 def report(ctx: typer.Context, edition: EditionArgument, as_json: JsonOption = False) -> None:
     """An edition's send report: sent, delivered, deferred (next attempt), failed (why),
-    unknown (how to settle), bounced, unsubscribed, complained; and who needs a look."""
+    unknown (how to settle), bounced, unsubscribed, complained; and who needs a look. With
+    click tracking, the readers who clicked, per article and section, and what was left out."""
     instance = _app(ctx)
-    found = instance.delivery_report(instance.edition(edition))
+    chosen = instance.edition(edition)
+    found = instance.delivery_report(chosen)
+    clicks = instance.click_figures(chosen)
     if as_json:
-        _print_json(found.as_json())
+        _print_json({**found.as_json(), "clicks": clicks.as_json() if clicks else None})
         return
-    for line in found.lines():
+    for line in [*found.lines(), *(clicks.lines() if clicks else [])]:
         typer.echo(line)
 
 

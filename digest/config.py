@@ -382,6 +382,16 @@ class Settings(BaseSettings):
     deferral_max_age: timedelta = timedelta(hours=24)
     deferral_first_delay: timedelta = timedelta(minutes=5)
 
+    # Click tracking (newsletters' track_clicks; digest.clicks). A click this soon after its
+    # message was sent is taken for a mail scanner's: security gateways (Defender Safe Links,
+    # Mimecast, Proofpoint…) open every link while the message is being delivered, within
+    # seconds, and a person opens, reads and clicks later; a minute leaves out the scanners'
+    # slower queues and costs few real clicks.
+    click_scanner_delay: timedelta = timedelta(seconds=60)
+    # How long after an edition's first click its salt is kept: then it is forgotten, the
+    # stored keys can no longer be linked to any delivery, and later clicks are not counted.
+    click_key_lifetime: timedelta = Field(default=timedelta(days=30), gt=timedelta(0))
+
     @field_validator("web_allowed_hosts")
     @classmethod
     def _host_names(cls, value: list[str]) -> list[str]:

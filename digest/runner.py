@@ -154,6 +154,7 @@ class _Tick:
             attempted.add(_identity(due))
             self._do(newsletter, due)
         self._fetch()
+        self._forget_click_keys()
 
     def _next(self, attempted: set[tuple[object, ...]]) -> tuple[Cadence, Due] | None:
         """The first thing due over every newsletter and frequency (state read afresh: the
@@ -327,6 +328,20 @@ class _Tick:
             else:  # a feed cut short by the budget is not a failure: the next tick goes on
                 status = "skipped" if r.skipped else "done"
             self.add(Action("fetch", status, detail=r.line()))
+
+    def _forget_click_keys(self) -> None:
+        """Click tracking's salts past click_key_lifetime are forgotten (said only when some
+        were): their editions' click keys can no longer be linked to any reader."""
+        if not any(n.track_clicks for n in self.app.settings.newsletters.values()):
+            return
+        try:
+            closed = self.app.forget_click_keys(self.now)
+        except ACTION_ERRORS as error:
+            self.add(Action("clicks", FAILED, detail=describe(error)))
+            return
+        if closed:
+            detail = f"forgot the click keys of {closed} edition(s): their counting is closed"
+            self.add(Action("clicks", "done", detail=detail))
 
 
 def _identity(due: Due) -> tuple[object, ...]:

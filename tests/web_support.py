@@ -60,6 +60,7 @@ def serving(
     host: str = "127.0.0.1",
     insecure_http: bool = False,
     configure: Callable[[FastAPI], None] | None = None,
+    log_level: str = "warning",
 ) -> Iterator[str]:
     """Base URL of the app served by uvicorn as `digest serve` serves it; `host` is what the
     app believes it is bound to (the socket is always on loopback); `configure` may change the
@@ -72,7 +73,7 @@ def serving(
         web,
         host="127.0.0.1",
         port=port,
-        log_level="warning",
+        log_level=log_level,
         **server_options(settings),
     )
     server = uvicorn.Server(config)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from digest.articles import Article
 from digest.config import NewsletterConfig
 from digest.edition import Edition
 from digest.render import content, placeholders
@@ -53,12 +54,16 @@ def render_edition(
     newsletter: NewsletterConfig,
     templates_dir: Path | None = None,
     outside: Sequence[str] = (),
+    *,
+    tracked: bool = False,
 ) -> RenderedEmail:
     """The email and its lint findings; `outside` are headlines of stored articles the edition
-    does not hold (for the lint of hand-written copy that still names them)."""
+    does not hold (for the lint of hand-written copy that still names them). `tracked`: the
+    article links go through each reader's click redirect (the copy that is sent when the
+    newsletter tracks clicks); else they are the articles' own (previews, the archive)."""
     # Article and editor text is data: sending's markers in it are made inert first.
     shown = content.for_templates(edition)
-    mjml, html, text = _render_parts(shown, newsletter, templates_dir)
+    mjml, html, text = _render_parts(shown, newsletter, templates_dir, tracked=tracked)
     email = RenderedEmail(
         subject=shown.subject, preheader=shown.preheader, html=html, text=text, mjml=mjml
     )
@@ -67,7 +72,7 @@ def render_edition(
     from_templates = None
     probe = content.map_text(shown, without_markers)
     if probe != shown:
-        _, probe_html, probe_text = _render_parts(probe, newsletter, templates_dir)
+        _, probe_html, probe_text = _render_parts(probe, newsletter, templates_dir, tracked=tracked)
         from_templates = (probe_html, probe_text)
     # The copy and summaries are checked as the editor wrote them (before markers are made
     # inert), against the newsletter's budget and theme.
@@ -104,11 +109,25 @@ def subscribe_url(newsletter: NewsletterConfig) -> str:
     return f"{newsletter.web_base}/subscribe/{newsletter.lists[0]}"
 
 
+def article_link(article: Article) -> str:
+    """An article's link through the reader's click redirect (`%%click_base%%/ID`, filled per
+    reader when sending); its own URL when it has no id (an edition not stored)."""
+    if article.id is None or not article.url:
+        return own_link(article)
+    return f"{placeholders.CLICK_BASE}/{article.id}"
+
+
+def own_link(article: Article) -> str:
+    """An article's own URL: the templates' `link(article)` when clicks are not tracked."""
+    return article.url or ""
+
+
 def _render_parts(
     edition: Edition,
     newsletter: NewsletterConfig,
     templates_dir: Path | None,
     web_copy: bool = False,
+    tracked: bool = False,
 ) -> tuple[str, str, str]:
     """(MJML, HTML, text) of one edition, as mailed or (`web_copy`) as the archive shows it."""
     markup, plain = environments(templates_dir)
@@ -121,6 +140,7 @@ def _render_parts(
         "web_copy": web_copy,
         "subscribe_url": subscribe_url(newsletter) if newsletter.lists else "",
         "archive_url": f"{newsletter.web_base}/archive/{newsletter.name}",
+        "link": article_link if tracked else own_link,
     }
     mjml = render(load(markup, f"{newsletter.template}.mjml.j2"), context)
     html = compile_mjml(mjml, f"{newsletter.template}.mjml.j2")

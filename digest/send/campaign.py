@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
+from digest.click_tokens import ClickTokens
 from digest.config import NewsletterConfig
 from digest.edition import Edition, EditionStatus
 from digest.errors import AlreadySent, DigestError
@@ -191,12 +192,16 @@ def send_edition(
     audience: Audience | None = None,
     variants: VariantRenderer | None = None,
     subject_clicks: SubjectClicks | None = None,
+    click_tokens: ClickTokens | None = None,
 ) -> SendReport:
     """Send under the edition's lock; raises LockBusy if another run holds it. `email` is the
     whole edition's; `variants` renders the others (readers following some topics, or with
-    stories sent before), `audience` is who chose the edition's frequency."""
+    stories sent before), `audience` is who chose the edition's frequency. With the
+    newsletter's track_clicks, `click_tokens` signs each reader's click redirect."""
     assert edition.id is not None
     check_sendable(edition, newsletter)
+    if newsletter.track_clicks and click_tokens is None:
+        raise DigestError(f"newsletter {newsletter.name} tracks clicks: no click tokens given")
     campaign = _Campaign(
         store,
         newsletter,
@@ -207,6 +212,7 @@ def send_edition(
         on_progress,
         retry or RetryPolicy(),
         settle_wait,
+        click_tokens,
     )
     campaign.audience, campaign.variants = audience, variants
     campaign.subject_clicks = subject_clicks
@@ -247,8 +253,10 @@ class _Campaign:
         on_progress: ProgressCallback | None,
         retry: RetryPolicy,
         settle_wait: timedelta,
+        click_tokens: ClickTokens | None = None,
     ) -> None:
         self.store, self.newsletter, self.email = store, newsletter, email
+        self.click_tokens = click_tokens
         self.sender, self.tokens, self.resend_unknown = sender, tokens, resend_unknown
         self.on_progress = on_progress
         self.retry, self.settle_wait = retry, settle_wait
@@ -535,7 +543,11 @@ class _Campaign:
             edition_id=copy.edition_id,
             newsletter=newsletter,
             email=copy.email,
-            recipients=[_recipient(q, list_id, newsletter, tokens) for q in queued if q.subscribed],
+            recipients=[
+                _recipient(q, list_id, newsletter, tokens, copy.edition_id, self.click_tokens)
+                for q in queued
+                if q.subscribed
+            ],
         )
         payload = self.sender.prepare(batch) if batch.recipients else None
         return batch, payload, gone, queued[-1].delivery_id
@@ -596,10 +608,26 @@ def preferences_url(newsletter: NewsletterConfig, token: str) -> str:
     return f"{newsletter.web_base}/p/{token}"
 
 
+def click_base(
+    newsletter: NewsletterConfig, tokens: ClickTokens, delivery_id: int, edition_id: int
+) -> str:
+    """A reader's click-redirect prefix (`digest serve`, /c/TOKEN): their article links are
+    this and "/ARTICLE_ID"."""
+    return f"{newsletter.web_base}/c/{tokens.make(delivery_id, edition_id)}"
+
+
 def _recipient(
-    queued: QueuedDelivery, list_id: int, newsletter: NewsletterConfig, tokens: UnsubscribeTokens
+    queued: QueuedDelivery,
+    list_id: int,
+    newsletter: NewsletterConfig,
+    tokens: UnsubscribeTokens,
+    edition_id: int = 0,
+    click_tokens: ClickTokens | None = None,
 ) -> Recipient:
     token = tokens.make(queued.subscriber_id, list_id, queued.email_key)
+    clicks = ""
+    if newsletter.track_clicks and click_tokens is not None:  # one more HMAC per reader
+        clicks = click_base(newsletter, click_tokens, queued.delivery_id, edition_id)
     return Recipient(
         delivery_id=queued.delivery_id,
         subscriber_id=queued.subscriber_id,
@@ -607,4 +635,5 @@ def _recipient(
         name=queued.name,
         unsubscribe_url=unsubscribe_url(newsletter, token),
         preferences_url=preferences_url(newsletter, token),
+        click_base=clicks,
     )

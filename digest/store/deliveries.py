@@ -21,12 +21,14 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Connection,
     Engine,
     Integer,
     String,
     and_,
+    cast,
     exists,
     func,
     insert,
@@ -322,34 +324,21 @@ class DeliveryRepository:
         the others wait for the winner. The same on every run, so no reader is assigned twice."""
         from digest.subject_test import HASH_BUCKETS, HASH_MULTIPLIER
 
-        spread = (DeliveryRow.id * HASH_MULTIPLIER) % HASH_BUCKETS
-        with self.engine.begin() as connection:
-            result = connection.execute(
-                update(DeliveryRow)
-                .where(
-                    DeliveryRow.edition_id == edition_id,
-                    DeliveryRow.list_id == list_id,
-                    DeliveryRow.status == DeliveryStatus.PENDING.value,
-                    DeliveryRow.subject_index == 0,
-                    spread < buckets,
-                )
-                .values(subject_index=spread % lines + 1)
-            )
-            return int(result.rowcount or 0)
+        # 64-bit arithmetic: the product outgrows PostgreSQL's 32-bit integer.
+        spread = (cast(DeliveryRow.id, BigInteger) * literal(HASH_MULTIPLIER, BigInteger)) % (
+            HASH_BUCKETS
+        )
+        return self._update_queued(
+            edition_id,
+            [DeliveryRow.list_id == list_id, DeliveryRow.subject_index == 0, spread < buckets],
+            subject_index=spread % lines + 1,
+        )
 
     def give_winner(self, edition_id: int, winner: int) -> int:
         """The test is decided: every reader still waiting gets the winning line."""
-        with self.engine.begin() as connection:
-            result = connection.execute(
-                update(DeliveryRow)
-                .where(
-                    DeliveryRow.edition_id == edition_id,
-                    DeliveryRow.status == DeliveryStatus.PENDING.value,
-                    DeliveryRow.subject_index == 0,
-                )
-                .values(subject_index=winner)
-            )
-            return int(result.rowcount or 0)
+        return self._update_queued(
+            edition_id, [DeliveryRow.subject_index == 0], subject_index=winner
+        )
 
     def pending_variants(self, edition_id: int, list_id: int) -> dict[tuple[str, int], int]:
         """The queue by (variant, subject line): how many readers wait for each."""
@@ -370,16 +359,26 @@ class DeliveryRepository:
 
     def skip_variant(self, edition_id: int, list_id: int, variant: str, reason: str) -> int:
         """Readers whose copy holds nothing this time: skipped, with the reason."""
+        return self._update_queued(
+            edition_id,
+            [DeliveryRow.list_id == list_id, DeliveryRow.variant == variant],
+            status=DeliveryStatus.SKIPPED.value,
+            error=reason,
+        )
+
+    def _update_queued(
+        self, edition_id: int, conditions: list[ColumnElement[bool]], **values: object
+    ) -> int:
+        """Change the edition's queued (pending) deliveries that meet `conditions`."""
         with self.engine.begin() as connection:
             result = connection.execute(
                 update(DeliveryRow)
                 .where(
                     DeliveryRow.edition_id == edition_id,
-                    DeliveryRow.list_id == list_id,
                     DeliveryRow.status == DeliveryStatus.PENDING.value,
-                    DeliveryRow.variant == variant,
+                    *conditions,
                 )
-                .values(status=DeliveryStatus.SKIPPED.value, error=reason)
+                .values(**values)
             )
             return int(result.rowcount or 0)
 

@@ -16,6 +16,7 @@ from digest.articles import Article
 from digest.edition import Edition, EditionStatus, Item, Removed, Reopened, Section
 from digest.errors import DigestError, FieldError, NotFoundError, StaleEdition
 from digest.run_plan import BUILD, SlotKey, schedule_key
+from digest.store.clicks import ClickRepository
 from digest.store.db import make_engine, migrate
 from digest.store.deliveries import DeliveryRepository
 from digest.store.delivery_events import DeliveryEventRepository
@@ -60,6 +61,7 @@ class Store:
         self.schedule = ScheduleRepository(engine)
         self.webhook_events = WebhookEventRepository(engine)
         self.delivery_events = DeliveryEventRepository(engine)
+        self.clicks = ClickRepository(engine)
 
     def lock(self, name: str) -> AbstractContextManager[None]:
         """A lock held across processes for the block; raises LockBusy if taken."""

@@ -363,3 +363,39 @@ class DeliveryEventRow(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     occurred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ClickSaltRow(Base):
+    """An edition's random salt for its click keys (digest.clicks.reader_key). Set to NULL
+    after click_key_lifetime: from then on no key can be linked to a delivery, and the row
+    stays to say that counting for the edition is closed (a new salt would count a reader
+    twice)."""
+
+    __tablename__ = "click_salts"
+
+    edition_id: Mapped[int] = mapped_column(
+        ForeignKey("editions.id", ondelete="CASCADE"), primary_key=True
+    )
+    salt: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    forgotten_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ClickRow(Base):
+    """One request to the click redirect: when, which article, the reader's subject line, what
+    it showed on arrival (digest.clicks.Reason, "" for nothing), and the message's key under
+    the edition's salt. The delivery itself only with the newsletter's per_reader_stats."""
+
+    __tablename__ = "clicks"
+    __table_args__ = (Index("ix_clicks_edition", "edition_id", "clicked_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
+    article_id: Mapped[int] = mapped_column(Integer)
+    clicked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reason: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    reader_key: Mapped[str | None] = mapped_column(String(32))
+    subject_index: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    delivery_id: Mapped[int | None] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="SET NULL")
+    )

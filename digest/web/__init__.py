@@ -29,6 +29,7 @@ def create_app(settings: Settings, host: str | None = None, insecure_http: bool 
     `insecure_http`."""
     from digest.web import (
         articles,
+        clicks,
         editor,
         edits,
         error_pages,
@@ -61,6 +62,8 @@ def create_app(settings: Settings, host: str | None = None, insecure_http: bool 
     error_pages.install(app)
     app.include_router(public.router)
     app.include_router(preference_page.router)
+    app.include_router(clicks.router)
+    clicks.hide_tokens_from_access_log()
     app.include_router(webhooks.router)
     app.include_router(editor.router)
     app.include_router(lifecycle.router)

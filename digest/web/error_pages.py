@@ -1,9 +1,10 @@
 """Error answers: a page for people, JSON for programs.
 
-Public pages (a reader's links: unsubscribe, preferences, subscribe, confirm, archive) always
-answer with an HTML page in the newsletter's look and language, whatever went wrong; a reader
-never sees FastAPI's JSON. Elsewhere (editor, webhooks) the JSON stays for the scripts that
-read it, but a browser that navigates (Accept: text/html) to a missing page gets a page too.
+Public pages (a reader's links: unsubscribe, preferences, subscribe, confirm, archive, click
+redirects) always answer with an HTML page in the newsletter's look and language, whatever went
+wrong; a reader never sees FastAPI's JSON. Elsewhere (editor, webhooks) the JSON stays for the
+scripts that read it, but a browser that navigates (Accept: text/html) to a missing page gets a
+page too.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from digest.web.public_pages import PublicError, error_page
 
 log = logging.getLogger("digest.web")
 
-PUBLIC_ROOTS = ("u", "p", "subscribe", "confirm", "archive")
+PUBLIC_ROOTS = ("u", "p", "subscribe", "confirm", "archive", "c")
 # What a status says to a reader, for errors raised without a catalogue key of their own.
 KEYS = {404: "not_found", 405: "method", 410: "not_found", 503: "unavailable", 500: "server_error"}
 # Off the public pages, only a navigation to a page that is not there becomes HTML: the

@@ -1,14 +1,19 @@
 """The send report of an edition as an editor's page and a CSV download: the counts from the
-ledger and the provider's events, the readers that failed, are deferred or unknown."""
+ledger and the provider's events, the readers that failed, are deferred or unknown; and, with
+click tracking, the reading figures (also on the edition's page)."""
 
 from __future__ import annotations
 
 import io
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from digest.app import App
+from digest.clicks import ClickFigures
 from digest.delivery_report import write_csv
+from digest.edition import Edition
+from digest.web import PAGES
 from digest.web.editor import EditorSession, RowId, _edition
 
 router = APIRouter(include_in_schema=False)
@@ -24,6 +29,15 @@ COUNTS = (
     ("unsubscribed", "left after this edition"),
     ("complained", "marked it as spam"),
 )
+
+
+def clicks_of(request: Request, edition: Edition) -> ClickFigures | None:
+    """For the reading figures on the report and the edition's page (None: none to show)."""
+    app: App = request.app.state.digest
+    return app.click_figures(edition)
+
+
+PAGES.env.globals["clicks_of"] = clicks_of
 
 
 @router.get("/editions/{edition_id}/report", response_class=HTMLResponse)
