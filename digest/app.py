@@ -806,7 +806,7 @@ class App:
     def variant_renderer(self, edition: Edition) -> Callable[[str, int], RenderedEmail | None]:
         """Renders the copy of an edition a variant's readers get (digest.variants), or None
         when it holds nothing for them."""
-        from digest.variants import edition_for
+        from digest.variants import edition_for, subject_of
 
         newsletter = self.settings.newsletter(edition.newsletter)
 
@@ -814,9 +814,9 @@ class App:
             shown = edition_for(edition, newsletter, variant)
             if shown is None:
                 return None
-            if subject_index:  # a line of the A/B test, as the editor wrote it
-                line = edition.subject_tests[subject_index - 1]
-                shown = shown.model_copy(update={"subject": line})
+            subject = subject_of(edition, shown, subject_index)  # an A/B test's line
+            if subject != shown.subject:
+                shown = shown.model_copy(update={"subject": subject})
             return render_edition(shown, newsletter, self.settings.templates_dir)
 
         return render
@@ -1035,7 +1035,7 @@ class App:
     def _copies(self, edition: Edition, newsletter: NewsletterConfig | None) -> list[CopyLine]:
         """The send report's line per copy, when readers got more than one."""
         from digest.delivery_report import CopyLine
-        from digest.variants import describe, edition_for
+        from digest.variants import describe, edition_for, subject_of
 
         assert edition.id is not None
         counts = self.store.deliveries.by_variant(edition.id)
@@ -1044,9 +1044,11 @@ class App:
         lines = []
         for count in counts:
             shown = edition_for(edition, newsletter, count.variant)
-            subject = shown.subject if shown is not None else "(nothing this time)"
-            if count.subject_index and count.subject_index <= len(edition.subject_tests):
-                subject = edition.subject_tests[count.subject_index - 1]
+            subject = (
+                subject_of(edition, shown, count.subject_index)
+                if shown is not None
+                else "(nothing this time)"
+            )
             lines.append(
                 CopyLine(
                     describe(count.variant, newsletter),

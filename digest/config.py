@@ -25,6 +25,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import (
     BaseSettings,
@@ -86,6 +87,12 @@ class TopicConfig(BaseModel):
                 raise ValueError("a query word or phrase must not be empty")
         return [" ".join(phrase.split()) for phrase in value]
 
+    @model_validator(mode="after")
+    def _matches_something(self) -> TopicConfig:
+        if not (self.sections or self.tags or self.query):
+            raise ValueError("a topic needs sections, tags or query (what puts an article in it)")
+        return self
+
 
 class FrequencyConfig(BaseModel):
     """How often a reader may choose to get the newsletter: its own schedule (cron, in the
@@ -114,8 +121,12 @@ def _cron_expression(value: str | None) -> str | None:
         return None
     from croniter import croniter
 
-    if not croniter.is_valid(value):
-        raise ValueError(f"{value!r} is not a cron expression like '0 7 * * MON'")
+    # Five fields: croniter would read a sixth as seconds ("0 7 * * * *": every second).
+    if len(value.split()) != 5 or not croniter.is_valid(value):
+        raise ValueError(
+            f"{value!r} is not a cron expression of five fields (minute hour day month "
+            "weekday) like '0 7 * * MON'"
+        )
     return value
 
 
@@ -205,7 +216,9 @@ class NewsletterConfig(BaseModel):
     @field_validator("main_frequency")
     @classmethod
     def _main_frequency(cls, value: str, info: ValidationInfo) -> str:
-        frequencies = info.data.get("frequencies") or {}
+        if "frequencies" not in info.data:
+            return value  # the frequencies were refused: that error says it
+        frequencies = info.data["frequencies"]
         if value and value not in frequencies:
             known = ", ".join(frequencies) or "none declared"
             raise ValueError(f"{value!r} is not one of the frequencies ({known})")

@@ -108,7 +108,8 @@ class DeliveryReport:
             lines.append(f"  unknown: {self.settle_unknown}")
         for line in self.copies:
             lines.append(
-                f"  copy: {line.copy} · {line.subject!r}: {line.readers} readers, "
+                f"  copy: {line.copy} · {line.subject!r}: {line.readers} "
+                f"{'reader' if line.readers == 1 else 'readers'}, "
                 f"{line.sent} sent, {line.skipped} skipped"
             )
         for outcome in self.failures:

@@ -65,7 +65,7 @@ def cadence(newsletter: NewsletterConfig, frequency: str = "") -> Cadence:
         if frequency:
             raise DigestError(f"newsletter {newsletter.name} declares no frequencies")
         return Cadence(newsletter, "")
-    name = frequency or newsletter.main_frequency_name
+    name = frequency.strip().lower() or newsletter.main_frequency_name  # keys are lower-case
     declared = newsletter.frequencies.get(name)
     if declared is None:
         known = ", ".join(newsletter.frequencies)

@@ -25,6 +25,7 @@ __all__ = [
     "describe",
     "edition_for",
     "item_topics",
+    "subject_of",
     "topics_key",
     "variant_key",
 ]
@@ -110,6 +111,18 @@ def edition_for(edition: Edition, newsletter: NewsletterConfig, key: str) -> Edi
         return None
     shown = edition.model_copy(update={"sections": sections})
     return refreshed_copy(edition, shown, newsletter.theme)
+
+
+def subject_of(edition: Edition, shown: Edition, subject_index: int) -> str:
+    """The subject line of a copy: an A/B test's line (1-based) where the copy holds the
+    edition's lead story, which the editor's lines are written about; otherwise the subject
+    written for what the copy holds."""
+    if not subject_index or subject_index > len(edition.subject_tests):
+        return shown.subject
+    lead = edition.top_story.article.id
+    if shown is not edition and lead not in {item.article.id for item in shown.items}:
+        return shown.subject
+    return edition.subject_tests[subject_index - 1]
 
 
 def describe(key: str, newsletter: NewsletterConfig) -> str:

@@ -274,3 +274,16 @@ def test_misspelt_key_in_the_file_gets_a_suggestion(tmp_path: Path) -> None:
 )
 def test_database_passwords_are_masked(url: str, shown: str) -> None:
     assert mask_url_password(url) == shown
+
+
+def test_a_topic_that_matches_nothing_and_a_six_field_schedule_are_refused() -> None:
+    from pydantic import ValidationError
+
+    from tests.conftest import make_newsletter
+
+    with pytest.raises(ValidationError, match="a topic needs sections, tags or query"):
+        make_newsletter(topics={"culture": {"label": "Culture"}})
+    with pytest.raises(ValidationError, match="five fields"):
+        make_newsletter(frequencies={"daily": {"schedule": "0 7 * * * *"}})
+    with pytest.raises(ValidationError, match="five fields"):
+        make_newsletter(schedule="0 7 * * * *")

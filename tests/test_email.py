@@ -294,7 +294,7 @@ def test_spamassassin_scores_every_example_message_below_one(
     """The example edition, sent to the outbox, through SpamAssassin's local tests only; also
     with the footer's link to the reader's choices."""
     command = _spamassassin()
-    offered: dict[str, object] = {"war": {}} if choices else {}
+    offered: dict[str, object] = {"war": {"tags": ["war"]}} if choices else {}
     app = make_app(sqlite_url, tmp_path, topics=offered)
     app.add([str(ROOT / "examples/articles")])
     edition = app.approve(app.build(app.settings.newsletter("brief"), date(2026, 11, 24)))

@@ -19,7 +19,7 @@ from digest.articles import Article
 from digest.config import Settings
 from digest.edition import Edition
 from digest.send.campaign import NOTHING_IN_TOPICS
-from digest.variants import Variant, edition_for, topics_key
+from digest.variants import Variant, edition_for, subject_of, topics_key
 from tests.conftest import make_newsletter
 from tests.test_run import Newsroom, config
 from tests.test_run import newsroom as newsroom  # the fixture
@@ -92,6 +92,7 @@ READERS = {
     "sport-daily@example.org": ({"sport"}, "daily"),
     "desk-daily@example.org": ({"business", "politics"}, "daily"),
     "switcher@example.org": ({"business"}, "daily"),
+    "widener@example.org": ({"sport"}, "daily"),
     "sport-weekly@example.org": ({"sport"}, "weekly"),
     "all-weekly@example.org": (set(), "weekly"),
     **{f"crowd{n}@example.org": ({"sport"}, "daily") for n in range(40)},
@@ -169,7 +170,7 @@ def test_readers_get_the_topics_and_frequency_they_chose_each_article_once(
     assert report.finished, report.summary()
     # Variants: everything (rendered before the send), sport, business+politics, business.
     assert report.renders == 3
-    assert report.variants[topics_key({"sport"})] == 41
+    assert report.variants[topics_key({"sport"})] == 42
     got = _received(app, tmp_path, monday)
     assert set(got) == {a for a, (_, f) in READERS.items() if f in ("", "daily")}
     assert _desks(got["all-daily@example.org"]) == {"sport", "business", "politics"}
@@ -180,6 +181,7 @@ def test_readers_get_the_topics_and_frequency_they_chose_each_article_once(
 
     # The switcher moves to the weekly edition; Tuesday's daily goes to the others.
     _change(app, "switcher@example.org", {"business"}, "weekly")
+    _change(app, "widener@example.org", {"sport", "business", "politics"}, "weekly")
     _add(app, tmp_path, 24)
     tuesday = app.build(newsletter, date(2026, 11, 24), frequency="daily")
     assert {a.title for a in _held(tuesday)} == {str(a["title"]) for a in _articles(24)}
@@ -198,7 +200,12 @@ def test_readers_get_the_topics_and_frequency_they_chose_each_article_once(
         "sport-weekly@example.org",
         "all-weekly@example.org",
         "switcher@example.org",
+        "widener@example.org",
     }
+    # Monday's copy held only the sport stories for the widener: the rest of Monday's
+    # stories reach them now, the sport ones not again.
+    assert len(got_weekly["widener@example.org"]) == 10
+    assert not set(got_weekly["widener@example.org"]) & set(got["widener@example.org"])
     assert len(got_weekly["all-weekly@example.org"]) == 12
     assert _desks(got_weekly["sport-weekly@example.org"]) == {"sport"}
     assert len(got_weekly["sport-weekly@example.org"]) == 4
@@ -260,6 +267,15 @@ def test_variant_keys_read_back_and_forget_topics_no_longer_offered(
     assert shown is not None and {s.title for s in shown.sections} == {"Sport"}
     # The copy's subject is written again for what it holds.
     assert "Sport" in shown.subject or "Sport story" in shown.subject
+    # An A/B test's lines are about the whole edition: a copy without its lead keeps its own.
+    tested = edition.model_copy(update={"subject_tests": ["Line one", "Line two"]})
+    lead_desk = tested.top_story.article.tags[0]
+    with_lead = edition_for(tested, newsletter, lead_desk)
+    without = edition_for(tested, newsletter, next(t for t in newsletter.topics if t != lead_desk))
+    assert with_lead is not None and without is not None
+    assert subject_of(tested, with_lead, 2) == "Line two"
+    assert subject_of(tested, tested, 1) == "Line one"
+    assert subject_of(tested, without, 2) == without.subject != "Line two"
 
 
 def test_the_send_report_counts_readers_per_copy(sqlite_url: str, tmp_path: Path) -> None:
@@ -271,7 +287,7 @@ def test_the_send_report_counts_readers_per_copy(sqlite_url: str, tmp_path: Path
     app.send(app.approve(edition))
     report = app.delivery_report(app.store.get_edition(edition.id or 0))
     copies = {line.copy: line for line in report.copies}
-    assert copies["Sport"].readers == 41 and copies["Sport"].sent == 41
+    assert copies["Sport"].readers == 42 and copies["Sport"].sent == 42
     assert copies["Every topic"].readers == 1
     assert copies["Business, Politics"].sent == 1
     assert "copy: Sport" in "\n".join(report.lines())

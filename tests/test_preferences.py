@@ -26,7 +26,7 @@ SECRET = "preferences-test-secret-0123"
 TOPICS = {
     "war": {"label": "The war", "tags": ["war"]},
     "economy": {"label": "Economy and sanctions", "query": ["sanctions"]},
-    "culture": {},
+    "culture": {"tags": ["culture"]},
 }
 FREQUENCIES = {
     "weekly": {"label": "Weekly, on Monday", "schedule": "0 7 * * MON"},
@@ -64,7 +64,7 @@ def test_choices_come_from_the_newsletters_of_the_list() -> None:
         name="other",
         title="The Other",
         lists=["readers"],
-        topics={"war": {"label": "Front line"}, "sport": {}},
+        topics={"war": {"label": "Front line", "tags": ["war"]}, "sport": {"tags": ["sport"]}},
     )
     shared = choices_for([choosing(), other], "readers")
     assert shared.topic_keys == ("war", "economy", "culture", "sport")
@@ -292,7 +292,9 @@ lists = ["readers"]
 main_frequency = "weekly"
 [newsletters.brief.topics.war]
 label = "The war"
+tags = ["war"]
 [newsletters.brief.topics.economy]
+query = ["economy"]
 [newsletters.brief.frequencies.weekly]
 [newsletters.brief.frequencies.daily]
 """,

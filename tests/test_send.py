@@ -120,6 +120,11 @@ def test_sendgrid_2500_in_three_valid_requests_exactly_once(
     }
     assert set(first["custom_args"]) == {"edition_id", "subscriber_id", "delivery_id"}
     assert all(isinstance(v, str) for v in first["custom_args"].values())
+    # SendGrid's own open pixel, link wrapping and footer stay off, whatever the account says.
+    tracking = body["tracking_settings"]
+    assert tracking["open_tracking"] == {"enable": False}
+    assert tracking["click_tracking"]["enable"] is False
+    assert tracking["subscription_tracking"] == {"enable": False}
 
     # A second run finds nothing to do and sends nothing.
     with pytest.raises(AlreadySent):

@@ -216,3 +216,37 @@ def test_a_subject_test_without_click_tracking_is_refused_with_the_reason(
     assert result is not None and "does not track clicks" in result
     assert "track_clicks = true" in result
     assert not state.bodies
+
+
+@pytest.mark.parametrize("readers", [2, 6, 50, 2000])
+def test_the_test_share_is_split_evenly_and_each_line_gets_a_reader(
+    sqlite_url: str, tmp_path: Path, readers: int
+) -> None:
+    from digest.store.subscribers import NewSubscriber
+    from tests.test_send import approved_edition, make_app
+
+    app = make_app(sqlite_url, tmp_path)
+    list_id = app.store.subscribers.ensure_list("readers")
+    app.store.subscribers.upsert(
+        list_id, [NewSubscriber(email=f"r{n}@example.org") for n in range(readers)]
+    )
+    edition = approved_edition(app)
+    assert edition.id is not None
+    deliveries = app.store.deliveries
+    deliveries.enqueue_audience(edition.id, list_id)
+    assigned = deliveries.assign_subject_lines(edition.id, list_id, 3, 200)
+    # Run again (a send cut off and resumed): nobody is assigned twice.
+    assert deliveries.assign_subject_lines(edition.id, list_id, 3, 200) == 0
+    lines = Counter(
+        index
+        for (_, index), count in deliveries.pending_variants(edition.id, list_id).items()
+        for _ in range(count)
+        if index
+    )
+    assert sum(lines.values()) == assigned
+    if readers >= 3:
+        assert set(lines) == {1, 2, 3} and max(lines.values()) - min(lines.values()) <= 1
+    else:
+        assert set(lines) == {1, 2}
+    if readers >= 2000:
+        assert 0.17 * readers <= assigned <= 0.23 * readers

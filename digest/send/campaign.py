@@ -37,7 +37,7 @@ from digest.store.deliveries import (
 from digest.subject_test import SubjectTest
 from digest.subscribers.model import Status
 from digest.subscribers.tokens import UnsubscribeTokens
-from digest.variants import variant_key
+from digest.variants import edition_for, variant_key
 
 log = logging.getLogger("digest.send")
 __all__ = ["AlreadySent", "SendReport", "check_sendable", "plan_send", "send_edition"]
@@ -274,7 +274,8 @@ class _Campaign:
             if self.variants is None:
                 raise DigestError(f"no renderer for variant {variant!r}")
             self._emails[key] = self.variants(variant, subject_index)
-            self.report.renders += 1
+            if self._emails[key] is not None:  # a copy with nothing in it is not rendered
+                self.report.renders += 1
         return self._emails[key]
 
     @property
@@ -383,18 +384,34 @@ class _Campaign:
 
     def _leave_out_sent(self, edition: Edition) -> None:
         """Readers an earlier edition of the newsletter already brought some of these stories
-        get a copy without them (their variant names the articles left out)."""
+        (their copy of it held them) get a copy without them (their variant names them)."""
         assert edition.id is not None
         ids = {article.id for item in edition.items for article in item.articles if article.id}
         deliveries = self.store.deliveries
-        found = deliveries.sent_before(edition.id, self.newsletter.name, ids)
-        if not found:
+        earlier = deliveries.sent_before(edition.id, self.newsletter.name, ids)
+        if not earlier:
             return
+        held: dict[tuple[int, str], set[int]] = {}
+        left: dict[int, set[int]] = {}
+        for copy in earlier:
+            key = (copy.edition_id, copy.variant)
+            if key not in held:
+                held[key] = self._held_by(copy.edition_id, copy.variant)
+            sent = copy.articles & held[key]
+            if sent:
+                left.setdefault(copy.delivery_id, set()).update(sent)
         by_stories: dict[str, list[int]] = {}
-        for delivery_id, left in found.items():
-            by_stories.setdefault(variant_key("", left), []).append(delivery_id)
+        for delivery_id, articles in left.items():
+            by_stories.setdefault(variant_key("", articles), []).append(delivery_id)
         for suffix, delivery_ids in by_stories.items():
             deliveries.leave_out(suffix, sorted(delivery_ids))
+
+    def _held_by(self, edition_id: int, variant: str) -> set[int]:
+        """The articles a variant's copy of an earlier edition held."""
+        shown = edition_for(self.store.get_edition(edition_id), self.newsletter, variant)
+        if shown is None:
+            return set()
+        return {a.id for item in shown.items for a in item.articles if a.id is not None}
 
     def _tally(self, edition_id: int, list_ids: list[int]) -> None:
         """The edition's ledger as the run ends: what is left, and whether it is finished."""

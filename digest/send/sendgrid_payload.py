@@ -62,6 +62,14 @@ def build_payload(batch: Batch) -> dict[str, Any]:
         # Headers that are the same for every reader go once per request; only the
         # unsubscribe link differs per personalization.
         "headers": {name: _encoded(value) for name, value in shared_headers(batch).items()},
+        # The account's own tracking off whatever its defaults: SendGrid's open pixel and link
+        # wrapping would follow every reader, and its footer link would sit beside ours.
+        # Reading figures are digest's own (track_clicks), and scanners are left out of them.
+        "tracking_settings": {
+            "click_tracking": {"enable": False, "enable_text": False},
+            "open_tracking": {"enable": False},
+            "subscription_tracking": {"enable": False},
+        },
     }
     if newsletter.reply_to:
         payload["reply_to"] = {"email": newsletter.reply_to}

@@ -142,6 +142,16 @@ class DeliveryOutcome(NamedTuple):
     sent_at: datetime | None
 
 
+class EarlierCopy(NamedTuple):
+    """A copy of an earlier edition a queued reader was sent, and which of the queued
+    edition's articles that edition held."""
+
+    delivery_id: int  # the queued delivery
+    edition_id: int  # the earlier edition
+    variant: str  # the copy of it the reader got
+    articles: frozenset[int]
+
+
 class VariantCount(NamedTuple):
     """How many readers of one variant and subject line are in each delivery status."""
 
@@ -264,15 +274,16 @@ class DeliveryRepository:
 
     def sent_before(
         self, edition_id: int, newsletter: str, article_ids: Collection[int]
-    ) -> dict[int, set[int]]:
-        """For each pending delivery of the edition: which of `article_ids` an earlier edition
-        of the newsletter already brought that reader (a weekly reader who was daily last
-        week). Only editions holding one of these articles are read, a handful at most."""
+    ) -> list[EarlierCopy]:
+        """For each pending delivery of the edition whose reader an earlier edition of the
+        newsletter holding some of `article_ids` was sent to: that edition, the variant the
+        reader got, and those articles (whether that copy held them is the caller's to say).
+        Only editions holding one of these articles are read, a handful at most."""
         if not article_ids:
-            return {}
+            return []
         now = aliased(DeliveryRow)
         query = (
-            select(now.id, ItemRow.article_id)
+            select(now.id, DeliveryRow.edition_id, DeliveryRow.variant, ItemRow.article_id)
             .select_from(ItemRow)
             .join(EditionRow, EditionRow.id == ItemRow.edition_id)
             .join(
@@ -296,11 +307,16 @@ class DeliveryRepository:
                 EditionRow.newsletter == newsletter,
             )
         )
-        found: dict[int, set[int]] = {}
+        found: dict[tuple[int, int, str], set[int]] = {}
         with self.engine.begin() as connection:
-            for delivery_id, article_id in connection.execute(query):
-                found.setdefault(int(delivery_id), set()).add(int(article_id))
-        return found
+            for delivery_id, earlier, variant, article_id in connection.execute(query):
+                found.setdefault((int(delivery_id), int(earlier), variant), set()).add(
+                    int(article_id)
+                )
+        return [
+            EarlierCopy(delivery_id, earlier, variant, frozenset(articles))
+            for (delivery_id, earlier, variant), articles in found.items()
+        ]
 
     def leave_out(self, suffix: str, delivery_ids: Sequence[int]) -> None:
         """These pending deliveries' copy leaves out stories sent before: their variant (the
@@ -320,19 +336,43 @@ class DeliveryRepository:
 
     def assign_subject_lines(self, edition_id: int, list_id: int, lines: int, buckets: int) -> int:
         """An A/B test: the queued readers whose delivery hashes below `buckets` (of
-        digest.subject_test.HASH_BUCKETS) get one of the test lines, evenly by the same hash;
-        the others wait for the winner. The same on every run, so no reader is assigned twice."""
+        digest.subject_test.HASH_BUCKETS), and on a short list the next lowest too until each
+        line has a reader, get the test lines in turn; the others wait for the winner. Only
+        readers not yet assigned are, so a run cut off and run again assigns nobody twice."""
         from digest.subject_test import HASH_BUCKETS, HASH_MULTIPLIER
 
         # 64-bit arithmetic: the product outgrows PostgreSQL's 32-bit integer.
         spread = (cast(DeliveryRow.id, BigInteger) * literal(HASH_MULTIPLIER, BigInteger)) % (
             HASH_BUCKETS
         )
-        return self._update_queued(
-            edition_id,
-            [DeliveryRow.list_id == list_id, DeliveryRow.subject_index == 0, spread < buckets],
-            subject_index=spread % lines + 1,
+        mine = and_(DeliveryRow.edition_id == edition_id, DeliveryRow.list_id == list_id)
+        waiting = and_(
+            mine,
+            DeliveryRow.status == DeliveryStatus.PENDING.value,
+            DeliveryRow.subject_index == 0,
         )
+        in_order = select(DeliveryRow.id).where(waiting).order_by(spread, DeliveryRow.id)
+        with self.engine.begin() as connection:
+            tested = connection.execute(
+                select(func.count())
+                .select_from(DeliveryRow)
+                .where(mine, DeliveryRow.subject_index > 0)
+            ).scalar_one()
+            chosen = list(connection.execute(in_order.where(spread < buckets)).scalars())
+            short = lines - tested - len(chosen)
+            if short > 0:
+                more = in_order.where(spread >= buckets).limit(short)
+                chosen += connection.execute(more).scalars()
+            for line in range(lines):
+                # Each line in turn, after those assigned before: an even split.
+                ids = chosen[(line - tested) % lines :: lines]
+                for start in range(0, len(ids), 500):
+                    connection.execute(
+                        update(DeliveryRow)
+                        .where(DeliveryRow.id.in_(ids[start : start + 500]))
+                        .values(subject_index=line + 1)
+                    )
+        return len(chosen)
 
     def give_winner(self, edition_id: int, winner: int) -> int:
         """The test is decided: every reader still waiting gets the winning line."""
