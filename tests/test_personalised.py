@@ -1,12 +1,14 @@
 """Personalised editions: readers following three different topic sets at two frequencies get
-exactly the sections they chose, in the editions of their frequency, each article once; every
-copy is rendered once per variant, never once per reader. Sent through the outbox and read back
-from the .eml files, on SQLite and PostgreSQL."""
+exactly the sections they chose, in the editions of their frequency, each article once, also
+after changing their choice on `digest serve`'s preference page; every copy is rendered once
+per variant, never once per reader. Through the CLI, sent through the outbox and read back from
+the .eml files, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import email
 import json
+import re
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -14,15 +16,21 @@ from email import policy
 from email.message import EmailMessage
 from pathlib import Path
 
+import httpx
+import pytest
+from typer.testing import CliRunner
+
 from digest.app import App
 from digest.articles import Article
-from digest.config import Settings
+from digest.cli import app as cli
+from digest.config import Settings, load_settings
 from digest.edition import Edition
 from digest.send.campaign import NOTHING_IN_TOPICS
 from digest.variants import Variant, edition_for, subject_of, topics_key
 from tests.conftest import make_newsletter
 from tests.test_run import Newsroom, config
 from tests.test_run import newsroom as newsroom  # the fixture
+from tests.web_support import plain_text_of, serving
 
 SECRET = "test-secret-0123456789"
 
@@ -111,22 +119,13 @@ def _subscribe(app: App) -> None:
     assert not rejects, rejects
 
 
-def _change(app: App, address: str, topics: set[str], frequency: str) -> None:
-    """What the reader's preference page does with the link in their email."""
-    list_id = app.store.subscribers.list_id("readers")
-    found = app.store.subscribers.find(list_id, address)
-    assert found is not None
-    token = app.tokens().make(found.id, list_id, address.lower())
-    app.set_preferences(token, topics, frequency)
-
-
 def _add(app: App, tmp_path: Path, day: int) -> None:
     path = tmp_path / f"day{day}.jsonl"
     path.write_text("\n".join(json.dumps(a) for a in _articles(day)), encoding="utf-8")
     assert not app.add([str(path)]).errors
 
 
-def _received(app: App, tmp_path: Path, edition: Edition) -> dict[str, list[str]]:
+def _received(tmp_path: Path, edition: Edition) -> dict[str, list[str]]:
     """Each reader's headlines in the edition's .eml files, from the plain-text part."""
     folder = tmp_path / "outbox" / "brief" / f"edition-{edition.id}"
     found: dict[str, list[str]] = {}
@@ -155,23 +154,90 @@ def _desks(headlines: list[str]) -> set[str]:
     return {headline.split()[0].lower() for headline in headlines}
 
 
-def test_readers_get_the_topics_and_frequency_they_chose_each_article_once(
-    database_url: str, tmp_path: Path
-) -> None:
-    app = _app(database_url, tmp_path)
-    newsletter = app.settings.newsletter("brief")
-    _subscribe(app)
+CONFIG = """
+[newsletters.brief]
+title = "The Test Brief"
+theme = "news of the day"
+from_name = "Test Brief"
+from_address = "brief@example.org"
+postal_address = "1 Test Street, Testville"
+base_url = "https://brief.example.org"
+lists = ["readers"]
+max_sections = 4
+[newsletters.brief.topics]
+sport = { label = "Sport", tags = ["sport"] }
+business = { label = "Business", sections = ["Business"] }
+politics = { label = "Politics", query = ["parliament"] }
+[newsletters.brief.frequencies]
+daily = { label = "Every morning", schedule = "0 7 * * *" }
+weekly = { label = "On Mondays", schedule = "0 8 * * MON" }
+"""
 
-    _add(app, tmp_path, 23)
-    monday = app.build(newsletter, date(2026, 11, 23), frequency="daily")
+
+def _cli(*args: str) -> str:
+    result = CliRunner().invoke(cli, list(args))
+    assert result.exit_code == 0, f"digest {' '.join(args)}: {result.output}"
+    return result.output
+
+
+def _preference_link(tmp_path: Path, address: str) -> str:
+    """The reader's preference page, from the link in the latest email they were sent."""
+    for eml in sorted((tmp_path / "outbox").rglob("0*.eml"), reverse=True):
+        if f"<{address}>" in eml.read_text() or f"To: {address}" in eml.read_text():
+            found = re.search(r"https://brief\.example\.org(/p/\S+)", plain_text_of(eml))
+            assert found is not None
+            return found.group(1)
+    raise AssertionError(f"no email to {address}")
+
+
+def test_readers_get_the_topics_and_frequency_they_chose_each_article_once(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the CLI (import, add, build, approve, send) and `digest serve`'s preference
+    page, as an editor and readers use them."""
+    (tmp_path / "digest.toml").write_text(CONFIG, encoding="utf-8")
+    for name, value in {
+        "DIGEST_CONFIG": str(tmp_path / "digest.toml"),
+        "DIGEST_DATABASE_URL": database_url,
+        "DIGEST_SECRET_KEY": SECRET,
+        "DIGEST_OUTBOX_DIR": str(tmp_path / "outbox"),
+    }.items():
+        monkeypatch.setenv(name, value)
+    people = tmp_path / "people.csv"
+    people.write_text(
+        "email,topics,frequency\n"
+        + "".join(
+            f"{address},{';'.join(sorted(topics))},{frequency}\n"
+            for address, (topics, frequency) in READERS.items()
+        ),
+        encoding="utf-8",
+    )
+    _cli("subscribers", "import", str(people), "--list", "readers")
+
+    def send_day(day: int, frequency: str, articles: int = 6) -> Edition:
+        if articles:
+            path = tmp_path / f"day{day}.jsonl"
+            path.write_text("\n".join(json.dumps(a) for a in _articles(day)), encoding="utf-8")
+            _cli("add", str(path))
+        _cli("build", "--date", f"2026-11-{day:02d}", "--frequency", frequency)
+        _cli("approve", "latest")
+        out = _cli("send", "latest", "--yes", "--now")
+        assert "complete" in out, out
+        app = App(load_settings())
+        edition = app.edition("latest")
+        app.close()
+        return edition
+
+    monday = send_day(23, "daily")
     assert monday.frequency == "daily"
     assert {s.title for s in monday.sections} == {"Sport", "Business", "Politics"}
-    report = app.send(app.approve(monday))
-    assert report.finished, report.summary()
-    # Variants: everything (rendered before the send), sport, business+politics, business.
-    assert report.renders == 3
-    assert report.variants[topics_key({"sport"})] == 42
-    got = _received(app, tmp_path, monday)
+    app = App(load_settings())
+    copies = {line.copy: line for line in app.delivery_report(monday).copies}
+    app.close()
+    # One copy per topic set, whatever its readers: 42 follow sport alone.
+    assert copies["Sport"].readers == 42
+    assert set(copies) == {"Every topic", "Sport", "Business, Politics", "Business"}
+    got = _received(tmp_path, monday)
     assert set(got) == {a for a, (_, f) in READERS.items() if f in ("", "daily")}
     assert _desks(got["all-daily@example.org"]) == {"sport", "business", "politics"}
     assert _desks(got["sport-daily@example.org"]) == {"sport"}
@@ -179,33 +245,37 @@ def test_readers_get_the_topics_and_frequency_they_chose_each_article_once(
     assert _desks(got["switcher@example.org"]) == {"business"}
     assert all(len(got[a]) == 2 for a in got if a.startswith("crowd"))
 
-    # The switcher moves to the weekly edition; Tuesday's daily goes to the others.
-    _change(app, "switcher@example.org", {"business"}, "weekly")
-    _change(app, "widener@example.org", {"sport", "business", "politics"}, "weekly")
-    _add(app, tmp_path, 24)
-    tuesday = app.build(newsletter, date(2026, 11, 24), frequency="daily")
+    # Two readers change their choice on the page their email links to.
+    settings = load_settings()
+    with serving(settings) as base, httpx.Client(base_url=base) as client:
+        for address, form in (
+            ("switcher@example.org", {"topic": ["business"], "frequency": "weekly"}),
+            (
+                "widener@example.org",
+                {"topic": ["sport", "business", "politics"], "frequency": "weekly"},
+            ),
+        ):
+            answer = client.post(_preference_link(tmp_path, address), data=form)
+            assert answer.status_code == 200, answer.text
+            assert "Saved." in answer.text
+
+    # Tuesday's daily goes to the daily readers only.
+    tuesday = send_day(24, "daily")
     assert {a.title for a in _held(tuesday)} == {str(a["title"]) for a in _articles(24)}
-    _send(app, tuesday)
-    got_tuesday = _received(app, tmp_path, tuesday)
+    got_tuesday = _received(tmp_path, tuesday)
     assert "switcher@example.org" not in got_tuesday
     assert "all-weekly@example.org" not in got_tuesday
 
     # The weekly edition takes the week's articles, the daily editions' too.
-    weekly = app.build(newsletter, date(2026, 11, 30), frequency="weekly")
+    weekly = send_day(30, "weekly", articles=0)
     assert len(_held(weekly)) == 12
-    report = app.send(app.approve(weekly))
-    assert report.finished, report.summary()
-    got_weekly = _received(app, tmp_path, weekly)
+    got_weekly = _received(tmp_path, weekly)
     assert set(got_weekly) == {
         "sport-weekly@example.org",
         "all-weekly@example.org",
         "switcher@example.org",
         "widener@example.org",
     }
-    # Monday's copy held only the sport stories for the widener: the rest of Monday's
-    # stories reach them now, the sport ones not again.
-    assert len(got_weekly["widener@example.org"]) == 10
-    assert not set(got_weekly["widener@example.org"]) & set(got["widener@example.org"])
     assert len(got_weekly["all-weekly@example.org"]) == 12
     assert _desks(got_weekly["sport-weekly@example.org"]) == {"sport"}
     assert len(got_weekly["sport-weekly@example.org"]) == 4
@@ -215,6 +285,10 @@ def test_readers_get_the_topics_and_frequency_they_chose_each_article_once(
         for a in _articles(24)
         if "business" in a["tags"]  # type: ignore[operator]
     )
+    # Monday's copy held only the sport stories for the widener: the rest of Monday's
+    # stories reach them now, the sport ones not again.
+    assert len(got_weekly["widener@example.org"]) == 10
+    assert not set(got_weekly["widener@example.org"]) & set(got["widener@example.org"])
 
     # Over the week, no reader got any article twice.
     per_reader: Counter[tuple[str, str]] = Counter()
@@ -222,6 +296,20 @@ def test_readers_get_the_topics_and_frequency_they_chose_each_article_once(
         for reader, headlines in edition_got.items():
             per_reader.update((reader, h) for h in headlines)
     assert max(per_reader.values()) == 1
+
+
+def test_renders_are_counted_per_copy_not_per_reader(sqlite_url: str, tmp_path: Path) -> None:
+    app = _app(sqlite_url, tmp_path)
+    _subscribe(app)
+    _add(app, tmp_path, 23)
+    edition = app.build(app.settings.newsletter("brief"), date(2026, 11, 23), frequency="daily")
+    report = app.send(app.approve(edition))
+    assert report.finished, report.summary()
+    # Copies: everything (rendered before the send), sport (42 readers), business+politics,
+    # business: three more renders for 46 readers.
+    assert report.renders == 3
+    assert report.variants[topics_key({"sport"})] == 42
+    assert "3 rendered by this run" in report.summary()
 
 
 def test_a_reader_whose_topics_have_nothing_gets_nothing_or_the_top_stories(
@@ -237,7 +325,7 @@ def test_a_reader_whose_topics_have_nothing_gets_nothing_or_the_top_stories(
     edition = app.build(newsletter, date(2026, 11, 23), frequency="daily")
     report = app.send(app.approve(edition))
     assert report.finished
-    got = _received(app, tmp_path, edition)
+    got = _received(tmp_path, edition)
     assert "desk-daily@example.org" not in got
     outcomes = {o.email: o for o in app.delivery_outcomes(edition)}
     assert outcomes["desk-daily@example.org"].status == "skipped"
