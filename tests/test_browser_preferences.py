@@ -193,6 +193,22 @@ def test_a_reader_changes_topics_and_frequency_from_the_link_in_their_email(
         app.close()
     fleet = [item.article.title for item in sections["Shadow Fleet"].items]
     assert fleet and not any(title[:40] in olena_copy for title in fleet)
+
+    # The editor's send report lists the copies, one per topic set, with their readers.
+    app = App(settings())
+    try:
+        daily_id = app.edition("latest").id
+    finally:
+        app.close()
+    with serving(settings()) as base:
+        page = browser.new_page()
+        page.goto(f"{base}/editions/{daily_id}/report")
+        copies = page.locator("#copies tbody tr")
+        expect(copies).to_have_count(2)
+        expect(page.locator("#copies")).to_contain_text("Allies and aid")
+        expect(page.locator("#copies")).to_contain_text("The front line, Sanctions and the shadow")
+        assert_accessible(page, "send-report-copies")
+        page.close()
     assert "Patriot battery" in marko_copy and "Brigade holds the line" not in marko_copy
 
 
