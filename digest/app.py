@@ -817,7 +817,9 @@ class App:
             subject = subject_of(edition, shown, subject_index)  # an A/B test's line
             if subject != shown.subject:
                 shown = shown.model_copy(update={"subject": subject})
-            return render_edition(shown, newsletter, self.settings.templates_dir)
+            return render_edition(
+                shown, newsletter, self.settings.templates_dir, tracked=newsletter.track_clicks
+            )
 
         return render
 
@@ -1049,9 +1051,19 @@ class App:
                 if shown is not None
                 else "(nothing this time)"
             )
+            copy = describe(count.variant, newsletter)
+            index = count.subject_index
+            if edition.subject_tests:  # which part of an A/B test of subject lines
+                if index > 0:
+                    copy += f" · subject test, line {index}"
+                elif index < 0:
+                    copy += f" · the rest: line {-index}, the winner"
+                else:
+                    copy += " · waiting for the winning subject line"
+                    subject = "(the winning line, once chosen)"
             lines.append(
                 CopyLine(
-                    describe(count.variant, newsletter),
+                    copy,
                     subject,
                     count.readers,
                     count.statuses.get("sent", 0),

@@ -214,10 +214,11 @@ def checked_subject_tests(lines: list[str]) -> list[str]:
         raise DigestError("subject_tests: a subject line must not be empty")
     if any(len(line) > SUBJECT_TEST_MAX for line in cleaned):
         raise DigestError(f"subject_tests: a subject line is at most {SUBJECT_TEST_MAX} characters")
-    if not 2 <= len(cleaned) <= 4 or len(set(cleaned)) != len(cleaned):
+    if len(set(cleaned)) != len(cleaned):
+        raise DigestError("subject_tests: the lines must differ from each other")
+    if not 2 <= len(cleaned) <= 4:
         raise DigestError(
-            f"subject_tests: an A/B test takes two to four different subject lines, not "
-            f"{len(set(cleaned))}"
+            f"subject_tests: an A/B test takes two to four subject lines, not {len(cleaned)}"
         )
     return cleaned
 

@@ -114,9 +114,10 @@ def edition_for(edition: Edition, newsletter: NewsletterConfig, key: str) -> Edi
 
 
 def subject_of(edition: Edition, shown: Edition, subject_index: int) -> str:
-    """The subject line of a copy: an A/B test's line (1-based) where the copy holds the
-    edition's lead story, which the editor's lines are written about; otherwise the subject
-    written for what the copy holds."""
+    """The subject line of a copy: an A/B test's line (1-based; negative for the winner sent to
+    the rest) where the copy holds the edition's lead story, which the editor's lines are
+    written about; otherwise the subject written for what the copy holds."""
+    subject_index = abs(subject_index)
     if not subject_index or subject_index > len(edition.subject_tests):
         return shown.subject
     lead = edition.top_story.article.id

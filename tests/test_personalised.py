@@ -309,7 +309,7 @@ def test_renders_are_counted_per_copy_not_per_reader(sqlite_url: str, tmp_path: 
     # business: three more renders for 46 readers.
     assert report.renders == 3
     assert report.variants[topics_key({"sport"})] == 42
-    assert "3 rendered by this run" in report.summary()
+    assert "3 more copies of the edition rendered by this run" in report.summary()
 
 
 def test_a_reader_whose_topics_have_nothing_gets_nothing_or_the_top_stories(
@@ -431,3 +431,28 @@ def test_digest_run_builds_and_sends_each_frequency_on_its_own_schedule(
     assert daily_readers == {"r0@example.org"}
     out = room.cli(monday + timedelta(days=1, hours=8), "schedule")
     assert "brief (daily)" in out and "brief (weekly)" in out
+
+
+def test_every_copy_carries_the_click_redirect_when_the_newsletter_tracks_clicks(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    app = _app(sqlite_url, tmp_path)
+    newsletter = app.settings.newsletter("brief").model_copy(update={"track_clicks": True})
+    app.settings.newsletters["brief"] = newsletter
+    _subscribe(app)
+    _add(app, tmp_path, 23)
+    edition = app.build(newsletter, date(2026, 11, 23), frequency="daily")
+    assert app.send(app.approve(edition)).finished
+    folder = tmp_path / "outbox" / "brief" / f"edition-{edition.id}"
+    copies = {
+        plain_text_of(path).count("https://brief.example.org/c/") > 0
+        for path in folder.glob("0*.eml")
+    }
+    assert copies == {True}
+    sport = next(
+        p
+        for p in folder.glob("0*.eml")
+        if "<sport-daily@example.org>" in p.read_text()
+        or "sport-daily@example.org" in p.read_text()
+    )
+    assert "https://news.example.org/sport" not in plain_text_of(sport)

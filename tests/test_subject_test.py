@@ -135,6 +135,10 @@ def test_subject_lines_split_wait_winner_rest_exactly_once_across_a_kill(
     assert "wait for the winning subject line" in out
     tested = _subjects(state)
     counts = Counter(line for lines in tested.values() for line in lines)
+    # Every copy's article links go through the click redirect (the test lines are decided by
+    # those clicks), in both parts.
+    for body in state.bodies:
+        assert all("%%click_base%%/" in part["value"] for part in body["content"])
     assert set(counts) == set(LINES)
     assert 0.15 * READERS <= len(tested) <= 0.25 * READERS
     assert abs(counts[LINES[0]] - counts[LINES[1]]) <= 0.25 * len(tested)
@@ -194,6 +198,9 @@ def test_subject_lines_split_wait_winner_rest_exactly_once_across_a_kill(
         by_subject[line.subject] += line.sent
     assert by_subject[LINES[0]] == counts[LINES[0]]
     assert by_subject[LINES[1]] == counts[LINES[1]] + len(rest)
+    parts = {line.copy: line.sent for line in report.copies}
+    assert parts["Every topic · the rest: line 2, the winner"] == len(rest)
+    assert parts["Every topic · subject test, line 1"] == counts[LINES[0]]
     app.close()
 
 

@@ -112,10 +112,10 @@ class SendReport:
                 f"{unknown} of unknown outcome, not resent (unknown_batch_policy = skip; "
                 f"`digest send {self.edition_id} --resend-unknown` sends them again)"
             )
-        if len(self.variants) > 1 or self.renders:
+        if self.renders:
             parts.append(
-                f"{len(self.variants)} copies of the edition for readers' topics "
-                f"({self.renders} rendered by this run besides the whole edition)"
+                f"{self.renders} more {'copy' if self.renders == 1 else 'copies'} of the "
+                "edition rendered by this run (readers' topics, subject lines tested)"
             )
         if self.winner:
             parts.append(f"subject test won by {self.winner!r}")
@@ -353,7 +353,7 @@ class _Campaign:
         if test.winner is not None:
             return False
         queued = [deliveries.pending_variants(edition.id, list_id) for list_id in list_ids]
-        if any(index for pending in queued for _, index in pending):
+        if any(index > 0 for pending in queued for _, index in pending):
             return False  # test copies still to send (the budget ran out, or a failure)
         if test.tests_sent_at is None:
             test = test.sent(now)

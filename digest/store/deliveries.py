@@ -375,9 +375,10 @@ class DeliveryRepository:
         return len(chosen)
 
     def give_winner(self, edition_id: int, winner: int) -> int:
-        """The test is decided: every reader still waiting gets the winning line."""
+        """The test is decided: every reader still waiting gets the winning line, recorded as
+        its negative (-N: line N as the winner, to the rest; N: line N in the test)."""
         return self._update_queued(
-            edition_id, [DeliveryRow.subject_index == 0], subject_index=winner
+            edition_id, [DeliveryRow.subject_index == 0], subject_index=-winner
         )
 
     def pending_variants(self, edition_id: int, list_id: int) -> dict[tuple[str, int], int]:

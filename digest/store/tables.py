@@ -276,7 +276,8 @@ class DeliveryRow(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The copy of the edition this reader gets (digest.variants: the topics followed, stories
     # already sent left out; "" = the whole edition), and the subject line of an A/B test
-    # (0 = the edition's subject; N = its Nth test line).
+    # (0 = the edition's subject; N = its Nth test line, in the test; -N = line N, the winner,
+    # sent to the rest).
     variant: Mapped[str] = mapped_column(Text, default="", server_default="")
     subject_index: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
