@@ -31,9 +31,9 @@ from sendgrid import SendGridAPIClient
 ROOT = Path(__file__).resolve().parent.parent
 DIGEST = str(Path(sys.executable).parent / "digest")
 KEY = "SG.benchmark-key"
-CONFIG = """
-[newsletters.bench]
-title = "Benchmark Brief"
+NEWSLETTER = """
+[newsletters.{name}]
+title = "{title}"
 theme = "Russia's war in Ukraine and its allies"
 from_name = "Benchmark Brief"
 from_address = "brief@example.org"
@@ -41,33 +41,21 @@ postal_address = "1 Test Street, Testville"
 base_url = "https://brief.example.org"
 lists = ["everyone"]
 sender = "sendgrid"
-
-[newsletters.again]
-title = "Benchmark Brief, again"
-theme = "Russia's war in Ukraine and its allies"
-from_name = "Benchmark Brief"
-from_address = "brief@example.org"
-postal_address = "1 Test Street, Testville"
-base_url = "https://brief.example.org"
-lists = ["everyone"]
-sender = "sendgrid"
-
-[newsletters.personal]
-title = "Benchmark Brief, your topics"
-theme = "Russia's war in Ukraine and its allies"
-from_name = "Benchmark Brief"
-from_address = "brief@example.org"
-postal_address = "1 Test Street, Testville"
-base_url = "https://brief.example.org"
-lists = ["everyone"]
-sender = "sendgrid"
-
+"""
+# The plain newsletter, a second one like it (the plain send after the personalised one), and
+# the personalised one, all to the same list.
+CONFIG = (
+    NEWSLETTER.format(name="bench", title="Benchmark Brief")
+    + NEWSLETTER.format(name="again", title="Benchmark Brief, again")
+    + NEWSLETTER.format(name="personal", title="Benchmark Brief, your topics")
+    + """
 [newsletters.personal.topics]
 drones = { label = "Drones", query = ["drone", "drones"] }
 sanctions = { label = "Sanctions", query = ["sanctions"] }
 korea = { label = "North Korea", query = ["North Korea", "Pyongyang"] }
 shipping = { label = "Shipping", query = ["Black Sea", "shipping", "fleet"] }
 """
+)
 # Eight topic sets, one per reader in turn ("" follows every topic).
 TOPIC_SETS = (
     "",
