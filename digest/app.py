@@ -494,14 +494,21 @@ class App:
             )
         if newsletter.feed_categories_as_tags:
             articles = categories_as_tags(articles, newsletter.feed_urls)
+        from digest.summarize.reused import ReusedSummaries
+
+        # Stories an edition of another frequency holds are summarised once: its summary.
+        known = self.store.stored_summaries(
+            newsletter.name, [a.id for a in articles if a.id is not None]
+        )
         with self._summarizing(newsletter) as summarizer:
+            once = ReusedSummaries(summarizer, known) if known else summarizer
             draft = build_draft(
                 articles,
                 newsletter=newsletter.name,
                 theme=newsletter.theme,
                 number=self.store.next_edition_number(newsletter.name),
                 issue_date=issue_date,
-                summarizer=summarizer,
+                summarizer=once,
                 max_sections=newsletter.max_sections,
                 summary_words=newsletter.summary_words,
                 grouper=self.grouper(),

@@ -42,7 +42,7 @@ from tests.servers.sendgrid import Fault, SendGridState, running_sendgrid
 from tests.servers.smtp import running_smtp
 from tests.test_run_processes import newsletter_config, setup
 from tests.test_send import ROOT, SECRET, subscribe
-from tests.web_support import serving
+from tests.web_support import plain_text_of, serving
 
 DIGEST = str(Path(sys.executable).parent / "digest")
 POINTS = ["after-claim", "after-request", "after-record"]
@@ -174,6 +174,53 @@ def test_outbox_survives_kills_with_no_duplicate_and_no_miss(
     assert tally.duplicates == 0 and tally.misses == 0
     ledger, status = _ledger(env, edition_id)
     assert ledger["sent"] == readers and status == "sent"
+
+
+# Three copies of the edition: every story, the shadow fleet's, the insurers' (one story).
+TOPICS = """
+[newsletters.brief.topics]
+fleet = { label = "Shadow fleet", query = ["shadow fleet"] }
+insurers = { label = "Insurers", query = ["insurers"] }
+"""
+
+
+def test_personalised_copies_survive_kills_with_no_duplicate_and_no_miss(
+    database_url: str, tmp_path: Path
+) -> None:
+    readers = 2500
+    env = cli_environment(tmp_path, newsletter_config("outbox") + TOPICS, database_url, SECRET)
+    sets = ("", "fleet", "insurers")
+    people = tmp_path / "people.csv"
+    people.write_text(
+        "email,topics\n"
+        + "".join(f"reader{n}@example.org,{sets[n % 3]}\n" for n in range(readers)),
+        encoding="utf-8",
+    )
+    with environment(env):
+        app = App(load_settings())
+        app.add([str(ROOT / "examples/articles/sanctions.jsonl")])
+        edition = app.build(app.settings.newsletter("brief"), date(2026, 11, 24))
+        app.approve(edition)
+        app.store.subscribers.ensure_list("readers")
+        app.import_subscribers("readers", "people.csv", people.read_bytes())
+        app.close()
+    assert edition.id is not None
+    kills = _kill_runs(env, edition.id, tmp_path, _plan(3, 1, 4, 1.5))
+    _finish(env, edition.id, tmp_path)
+    copies: Counter[str] = Counter()
+    holds_eu_story: dict[str, set[bool]] = {}
+    for path in (tmp_path / "outbox").glob("brief/edition-*/0*.eml"):
+        reader = _addressee(path)
+        copies[reader] += 1
+        chosen = sets[int(reader.removeprefix("reader").split("@")[0]) % 3]
+        held = "EU agrees new sanctions package" in plain_text_of(path)
+        holds_eu_story.setdefault(chosen, set()).add(held)
+    tally = _tally(copies, readers, kills)
+    _record(f"outbox personalised {database_url.split(':')[0]}", tally)
+    assert kills >= 3
+    assert tally.duplicates == 0 and tally.misses == 0
+    # The insurers' copy never holds the EU package's story; the others always do.
+    assert holds_eu_story == {"": {True}, "fleet": {True}, "insurers": {False}}
 
 
 @pytest.mark.parametrize("unknown_policy", ["skip", "resend"])

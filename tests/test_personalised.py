@@ -456,3 +456,60 @@ def test_every_copy_carries_the_click_redirect_when_the_newsletter_tracks_clicks
         or "sport-daily@example.org" in p.read_text()
     )
     assert "https://news.example.org/sport" not in plain_text_of(sport)
+
+
+def test_a_weekly_edition_summarises_none_of_the_daily_stories_again(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """Each article is summarised once: the weekly edition takes the daily edition's summary,
+    with the editor's correction, and asks the summariser only for the new stories."""
+    from digest.summarize.reused import ReusedSummaries
+
+    app = _app(sqlite_url, tmp_path)
+    newsletter = app.settings.newsletter("brief")
+    _add(app, tmp_path, 23)
+    daily = app.build(newsletter, date(2026, 11, 23), frequency="daily")
+    first = daily.items[0]
+    edited = first.summary.model_copy(
+        update={"text": "The editor's own summary.", "method": "edited"}
+    )
+    changed = daily.model_copy(
+        update={
+            "sections": [
+                section.model_copy(
+                    update={
+                        "items": [
+                            i.model_copy(update={"summary": edited}) if i is first else i
+                            for i in section.items
+                        ]
+                    }
+                )
+                for section in daily.sections
+            ]
+        }
+    )
+    app.revise(daily, changed)
+    _add(app, tmp_path, 24)
+
+    asked: list[str] = []
+    inner = app.summarizer_for(newsletter)
+
+    class Counting:
+        method = inner.method
+
+        def summarize(self, article: Article, *, theme: str, max_words: int) -> object:
+            asked.append(article.title)
+            return inner.summarize(article, theme=theme, max_words=max_words)
+
+    known = app.store.stored_summaries("brief", [a.id for a in _held(daily) if a.id])
+    reused = ReusedSummaries(Counting(), known)  # type: ignore[arg-type]
+    for article in app.store.unused_articles("brief", 20, frequencies=("weekly",)):
+        reused.summarize(article, theme=newsletter.theme, max_words=60)
+    assert sorted(asked) == sorted(str(a["title"]) for a in _articles(24))
+
+    weekly = app.build(newsletter, date(2026, 11, 30), frequency="weekly")
+    summaries = {item.article.id: item.summary for item in weekly.items}
+    assert summaries[first.article.id].text == "The editor's own summary."
+    for item in daily.items:
+        if item is not first:
+            assert summaries[item.article.id].text == item.summary.text

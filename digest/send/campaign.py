@@ -266,6 +266,8 @@ class _Campaign:
         self.subject_clicks: SubjectClicks | None = None
         self.test: SubjectTest | None = None
         self._emails: dict[tuple[str, int], RenderedEmail | None] = {("", 0): email}
+        # The last batch's outcome, recorded with the opening of the next batch.
+        self._unrecorded: BatchOutcome | None = None
 
     def _email_for(self, variant: str, subject_index: int) -> RenderedEmail | None:
         """Each copy rendered once per run, whatever the number of its readers."""
@@ -477,68 +479,69 @@ class _Campaign:
 
     def _send_list(self, edition_id: int, list_id: int, budget: int | None) -> int | None:
         """Send the list's queue, one copy of the edition (variant and subject line) after
-        another, in batches of that copy's readers."""
+        another, in batches of that copy's readers. A batch's outcome is recorded in the
+        transaction that opens the next one, the next copy's first included."""
         pending = self.store.deliveries.pending_variants(edition_id, list_id)
-        for (variant, subject_index), count in sorted(pending.items()):
-            if self.test is not None and self.test.winner is None and not subject_index:
-                continue  # waits for the winning subject line
-            self.report.variants[variant] = self.report.variants.get(variant, 0) + count
-            email = self._email_for(variant, subject_index)
-            if email is None:
-                skipped = self.store.deliveries.skip_variant(
-                    edition_id, list_id, variant, NOTHING_IN_TOPICS
-                )
-                self.report.skipped += skipped
-                continue
-            copy = _Copy(edition_id, list_id, variant, subject_index, email)
-            budget = self._send_copy(copy, budget)
-            if budget == 0:
-                break
+        try:
+            for (variant, subject_index), count in sorted(pending.items()):
+                if self.test is not None and self.test.winner is None and not subject_index:
+                    continue  # waits for the winning subject line
+                self.report.variants[variant] = self.report.variants.get(variant, 0) + count
+                email = self._email_for(variant, subject_index)
+                if email is None:
+                    skipped = self.store.deliveries.skip_variant(
+                        edition_id, list_id, variant, NOTHING_IN_TOPICS
+                    )
+                    self.report.skipped += skipped
+                    continue
+                copy = _Copy(edition_id, list_id, variant, subject_index, email)
+                budget = self._send_copy(copy, budget)
+                if budget == 0:
+                    break
+        finally:
+            if self._unrecorded is not None:
+                self.store.deliveries.close_batch(self._unrecorded)
+                self._unrecorded = None
         return budget
 
     def _send_copy(self, copy: _Copy, budget: int | None) -> int | None:
-        """Send one copy's queue in batches. While one request is in flight, a helper thread
-        reads and prepares the next batch (reading and building have no side effects; the
-        batch is recorded only just before its own request). A batch's outcome is recorded in
-        the same transaction that opens the next one."""
+        """Send one copy's queue in batches; the last batch's outcome is left in
+        `_unrecorded`, for the next batch to record (or the list's end). While one request is
+        in flight, a helper thread reads and prepares the next batch (reading and building
+        have no side effects; the batch is recorded only just before its own request)."""
         deliveries = self.store.deliveries
-        unrecorded: BatchOutcome | None = None
-        try:
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-prepare") as ahead:
-                upcoming = ahead.submit(self._prepare, copy, budget, 0)
-                while True:
-                    prepared = upcoming.result()
-                    if prepared is None:
-                        break
-                    batch, payload, gone, last_id = prepared
-                    if gone:
-                        deliveries.skip(gone, "no longer subscribed")
-                        self.report.skipped += len(gone)
-                    size = len(batch.recipients)
-                    if budget is not None:
-                        budget -= size
-                    if not size:
-                        upcoming = ahead.submit(self._prepare, copy, budget, last_id)
-                        continue
-                    batch_id = deliveries.open_batch(
-                        copy.edition_id,
-                        copy.list_id,
-                        self.sender.name,
-                        [r.delivery_id for r in batch.recipients],
-                        closing=unrecorded,
-                        variant=copy.variant,
-                        subject_index=copy.subject_index,
-                    )
-                    if unrecorded is not None:
-                        fault_point("after-record")
-                    unrecorded = None
-                    fault_point("after-claim")
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-prepare") as ahead:
+            upcoming = ahead.submit(self._prepare, copy, budget, 0)
+            while True:
+                prepared = upcoming.result()
+                if prepared is None:
+                    break
+                batch, payload, gone, last_id = prepared
+                if gone:
+                    deliveries.skip(gone, "no longer subscribed")
+                    self.report.skipped += len(gone)
+                size = len(batch.recipients)
+                if budget is not None:
+                    budget -= size
+                if not size:
                     upcoming = ahead.submit(self._prepare, copy, budget, last_id)
-                    unrecorded = self._send_batch(replace(batch, id=batch_id), payload)
-                    fault_point("after-request")
-        finally:
-            if unrecorded is not None:
-                deliveries.close_batch(unrecorded)
+                    continue
+                batch_id = deliveries.open_batch(
+                    copy.edition_id,
+                    copy.list_id,
+                    self.sender.name,
+                    [r.delivery_id for r in batch.recipients],
+                    closing=self._unrecorded,
+                    variant=copy.variant,
+                    subject_index=copy.subject_index,
+                )
+                if self._unrecorded is not None:
+                    self._unrecorded = None
+                    fault_point("after-record")
+                fault_point("after-claim")
+                upcoming = ahead.submit(self._prepare, copy, budget, last_id)
+                self._unrecorded = self._send_batch(replace(batch, id=batch_id), payload)
+                fault_point("after-request")
         return budget
 
     def _prepare(

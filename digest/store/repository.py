@@ -172,6 +172,31 @@ class Store:
         with self.session() as session:
             return [_article(row) for row in session.scalars(query)]
 
+    def stored_summaries(self, newsletter: str, article_ids: Sequence[int]) -> dict[int, Summary]:
+        """The latest summary an edition of the newsletter (a cancelled one aside) holds for
+        each of these articles, as stored (an editor's corrections included)."""
+        if not article_ids:
+            return {}
+        query = (
+            select(
+                ItemRow.article_id, ItemRow.summary, ItemRow.summary_method, ItemRow.summary_note
+            )
+            .join(EditionRow, EditionRow.id == ItemRow.edition_id)
+            .where(
+                ItemRow.article_id.in_(list(article_ids)),
+                EditionRow.newsletter == newsletter,
+                EditionRow.status != EditionStatus.CANCELLED.value,
+                ItemRow.also_of.is_(None),  # another report's row carries no summary of its own
+            )
+            .order_by(EditionRow.id)
+        )
+        with self.session() as session:
+            return {
+                article_id: Summary(text=text, method=method, note=note or "")
+                for article_id, text, method, note in session.execute(query)
+                if text
+            }
+
     def articles_in_no_edition(self, limit: int) -> list[Article]:
         """Articles that no edition holds (a cancelled one aside), newest first: what the next
         build will choose from, shown to the editor with what the intake guessed."""
