@@ -1041,6 +1041,25 @@ class App:
             copies=self._copies(edition, newsletter),
         )
 
+    def subject_test_status(self, edition: Edition) -> str:
+        """An edition's A/B test of subject lines in a line: not begun, waiting for the winner
+        (until when), or won (by which line, on how many readers' clicks)."""
+        from digest.subject_test import SubjectTest
+
+        if not edition.subject_tests or edition.id is None:
+            return ""
+        state = self.store.subject_test_state(edition.id)
+        if state is None:
+            return "not begun: a share of the list gets the lines when the edition is sent"
+        test = SubjectTest.from_json(edition.subject_tests, state)
+        if test.winner is not None:
+            clicks = ", ".join(f"line {n}: {c}" for n, c in enumerate(test.clicks, start=1))
+            return f"won by line {test.winner} (readers who clicked: {clicks})"
+        decides_at = test.decides_at()
+        if decides_at is None:
+            return "the test lines are being sent"
+        return f"waiting for the winner, chosen from {decides_at:%Y-%m-%d %H:%M} UTC"
+
     def _copies(self, edition: Edition, newsletter: NewsletterConfig | None) -> list[CopyLine]:
         """The send report's line per copy, when readers got more than one."""
         from digest.delivery_report import CopyLine

@@ -201,6 +201,11 @@ def test_subject_lines_split_wait_winner_rest_exactly_once_across_a_kill(
     parts = {line.copy: line.sent for line in report.copies}
     assert parts["Every topic · the rest: line 2, the winner"] == len(rest)
     assert parts["Every topic · subject test, line 1"] == counts[LINES[0]]
+    # The edition's page says how the test ended.
+    with serving(app.settings) as base:
+        page = httpx.get(f"{base}/editions/{edition_id}").text
+    assert "won by line 2 (readers who clicked: line 1: 2, line 2: 6)" in page
+    assert LINES[0] in page and LINES[1] in page
     app.close()
 
 

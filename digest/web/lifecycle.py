@@ -37,7 +37,19 @@ def lifecycle_of(request: Request, edition: Edition) -> EditionState:
     return state
 
 
+def choices_of(request: Request, edition: Edition) -> tuple[str, str]:
+    """For the edition page: the frequency it is for (its label), and its subject test's
+    state ("" for none)."""
+    from digest.frequencies import cadence_of
+
+    app = request.app.state.digest
+    newsletter = app.settings.newsletters.get(edition.newsletter)
+    frequency = cadence_of(newsletter, edition.frequency).label if newsletter else ""
+    return frequency, app.subject_test_status(edition)
+
+
 PAGES.env.globals["lifecycle_of"] = lifecycle_of
+PAGES.env.globals["choices_of"] = choices_of
 PAGES.env.globals["local_input"] = local_input
 
 
