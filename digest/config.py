@@ -567,9 +567,14 @@ def _describe(origins: Origins, error: ValidationError) -> str:
     lines = []
     for problem in error.errors():
         key = ".".join(str(part) for part in problem["loc"])
-        reason = problem["msg"]
+        reason = problem["msg"].removeprefix("Value error, ")
         if problem["type"] == "extra_forbidden":
             reason = "unknown setting" + _nearest_key(problem["loc"])
+        elif problem["type"].startswith("time_delta"):
+            reason = (
+                f'{problem["input"]!r} is not a duration: write it as "02:00:00" '
+                '(hours:minutes:seconds) or in ISO 8601, like "PT2H" or "P7D"'
+            )
         lines.append(f"{origins.blame(problem['loc'])}: {key}: {reason}")
     return "\n".join(lines)
 
@@ -592,5 +597,7 @@ def _nearest_key(loc: tuple[str | int, ...]) -> str:
     import difflib
 
     model: type[BaseModel] = NewsletterConfig if loc[0] == "newsletters" else Settings
+    if len(loc) == 5 and loc[2] in ("topics", "frequencies"):  # newsletters.N.topics.KEY.field
+        model = TopicConfig if loc[2] == "topics" else FrequencyConfig
     found = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1)
     return f"; did you mean {found[0]}?" if found else ""

@@ -92,7 +92,7 @@ def test_masked_output_hides_secrets(tmp_path: Path) -> None:
         ),
         (
             ('title = "Weekly"', 'title = "Weekly"\naccent_color = "blue"'),
-            "newsletters.weekly.accent_color: Value error, must be a hex colour like #1f6feb",
+            "newsletters.weekly.accent_color: must be a hex colour like #1f6feb",
         ),
         (
             ('title = "Weekly"', 'title = "Weekly"\ncolour = "x"'),
@@ -171,7 +171,7 @@ def test_negative_durations_are_refused(tmp_path: Path, line: str, key: str) -> 
     path = write(tmp_path, GOOD.replace('title = "Weekly"', f'title = "Weekly"\n{line}'))
     with pytest.raises(ConfigError) as raised:
         load_settings(path)
-    assert str(raised.value) == f"{path}: {key}: Value error, must not be negative"
+    assert str(raised.value) == f"{path}: {key}: must not be negative"
 
 
 def test_negative_duration_from_the_environment(
@@ -183,7 +183,7 @@ def test_negative_duration_from_the_environment(
         load_settings()
     assert str(raised.value) == (
         "environment variable DIGEST_CONFIRM_LINK_LIFETIME: confirm_link_lifetime: "
-        "Value error, must not be negative"
+        "must not be negative"
     )
     monkeypatch.setenv("DIGEST_CONFIRM_LINK_LIFETIME", "PT0S")  # zero is a duration
     load_settings()
@@ -230,7 +230,7 @@ def test_dotenv_typos_are_errors_blamed_on_dotenv(tmp_path: Path) -> None:
         load_settings(path)
     assert str(raised.value) == (
         ".env:2: DIGEST_NEWSLETTERS__WEEKLY__ACCENT_COLOR: newsletters.weekly.accent_color: "
-        "Value error, must be a hex colour like #1f6feb"
+        "must be a hex colour like #1f6feb"
     )
 
 
@@ -287,3 +287,32 @@ def test_a_topic_that_matches_nothing_and_a_six_field_schedule_are_refused() -> 
         make_newsletter(frequencies={"daily": {"schedule": "0 7 * * * *"}})
     with pytest.raises(ValidationError, match="five fields"):
         make_newsletter(schedule="0 7 * * * *")
+
+
+def test_a_bad_duration_and_a_misspelt_topic_key_are_said_plainly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from digest.config import load_settings
+    from digest.errors import ConfigError
+
+    base = """
+[newsletters.brief]
+title = "The Test Brief"
+theme = "news of the day"
+from_name = "Brief"
+from_address = "brief@example.org"
+postal_address = "1 Test Street"
+base_url = "https://brief.example.org"
+"""
+    config = tmp_path / "digest.toml"
+    config.write_text(base + 'lookback = "one day"\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as bad_duration:
+        load_settings(config)
+    assert "'one day' is not a duration" in str(bad_duration.value)
+    assert "Value error" not in str(bad_duration.value)
+    config.write_text(
+        base + '[newsletters.brief.topics.korea]\ntag = ["korea"]\n', encoding="utf-8"
+    )
+    with pytest.raises(ConfigError) as misspelt:
+        load_settings(config)
+    assert "unknown setting; did you mean tags?" in str(misspelt.value)
