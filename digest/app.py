@@ -1084,7 +1084,7 @@ class App:
                     copy += f" · subject test, line {index}"
                 elif index < 0:
                     copy += f" · the rest: line {-index}, the winner"
-                else:
+                elif shown is not None and subject_of(edition, shown, 1) != shown.subject:
                     copy += " · waiting for the winning subject line"
                     subject = "(the winning line, once chosen)"
             lines.append(

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -206,6 +206,35 @@ def test_subject_lines_split_wait_winner_rest_exactly_once_across_a_kill(
         page = httpx.get(f"{base}/editions/{edition_id}").text
     assert "won by line 2 (readers who clicked: line 1: 2, line 2: 6)" in page
     assert LINES[0] in page and LINES[1] in page
+
+
+def test_readers_whose_copy_lacks_the_lead_are_not_tested_and_do_not_wait(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """The lines are about the edition's lead: a copy without it keeps its own subject, its
+    readers are neither in the test nor held for the winner (their clicks count for no line)."""
+    from tests.test_personalised import _add, _app, _subscribe
+
+    app = _app(sqlite_url, tmp_path)
+    newsletter = app.settings.newsletter("brief").model_copy(update={"track_clicks": True})
+    app.settings.newsletters["brief"] = newsletter
+    _subscribe(app)
+    _add(app, tmp_path, 23)
+    edition = app.build(newsletter, date(2026, 11, 23), frequency="daily")
+    edition = app.store.update_edition(
+        edition.model_copy(update={"subject_tests": ["Line one", "Line two"]})
+    )
+    report = app.send(app.approve(edition))
+    assert report.test_until is not None
+    lead_desk = edition.top_story.article.tags[0]
+    lacking = {t for t in newsletter.topics if t != lead_desk}
+    outcomes = app.store.deliveries.by_variant(edition.id or 0)
+    for count in outcomes:
+        topics = set(count.variant.split(",")) if count.variant else set()
+        if topics and not topics & {lead_desk}:
+            # Sent at once with their own subject, never given a line.
+            assert count.subject_index == 0 and count.statuses.get("sent") == count.readers
+    assert any(set(c.variant.split(",")) <= lacking for c in outcomes if c.variant)
     app.close()
 
 
@@ -246,9 +275,9 @@ def test_the_test_share_is_split_evenly_and_each_line_gets_a_reader(
     assert edition.id is not None
     deliveries = app.store.deliveries
     deliveries.enqueue_audience(edition.id, list_id)
-    assigned = deliveries.assign_subject_lines(edition.id, list_id, 3, 200)
+    assigned = deliveries.assign_subject_lines(edition.id, list_id, 3, 200, [""])
     # Run again (a send cut off and resumed): nobody is assigned twice.
-    assert deliveries.assign_subject_lines(edition.id, list_id, 3, 200) == 0
+    assert deliveries.assign_subject_lines(edition.id, list_id, 3, 200, [""]) == 0
     lines = Counter(
         index
         for (_, index), count in deliveries.pending_variants(edition.id, list_id).items()

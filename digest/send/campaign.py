@@ -340,12 +340,38 @@ class _Campaign:
         else:
             test = SubjectTest.from_json(edition.subject_tests, state)
         deliveries = self.store.deliveries
+        self.test = test  # (whether a copy carries the lines reads it)
         if test.tests_sent_at is None:
             for list_id in list_ids:
-                deliveries.assign_subject_lines(edition.id, list_id, len(test.lines), test.buckets)
+                tested = self._carrying_lines(edition, list_id)
+                deliveries.assign_subject_lines(
+                    edition.id, list_id, len(test.lines), test.buckets, tested
+                )
         elif test.winner is not None:
-            deliveries.give_winner(edition.id, test.winner)
+            self._give_winner(edition, list_ids, test.winner)
         return test
+
+    def _carrying_lines(self, edition: Edition, list_id: int) -> list[str]:
+        """The queued variants whose copy carries the test's lines (it holds the edition's lead
+        story, which the lines are about): only their readers are tested, or wait."""
+        variants = {v for v, _ in self.store.deliveries.pending_variants(edition.id or 0, list_id)}
+        return sorted(v for v in variants if self._carries_lines(v))
+
+    def _carries_lines(self, variant: str) -> bool:
+        email = self._email_for(variant, 1)
+        return email is not None and self.test is not None and email.subject == self.test.lines[0]
+
+    def _waits_for_winner(self, variant: str, subject_index: int) -> bool:
+        """A reader of a copy that carries the lines, with no line yet, while the test runs."""
+        if self.test is None or self.test.winner is not None or subject_index:
+            return False
+        return self._carries_lines(variant)
+
+    def _give_winner(self, edition: Edition, list_ids: list[int], winner: int) -> None:
+        for list_id in list_ids:
+            self.store.deliveries.give_winner(
+                edition.id or 0, winner, self._carrying_lines(edition, list_id)
+            )
 
     def _decide_test(self, edition: Edition, list_ids: list[int], now: datetime) -> bool:
         """After the test copies: start the wait, and once it is over choose the winner by
@@ -374,7 +400,7 @@ class _Campaign:
         self.store.save_subject_test_state(edition.id, test.as_json())
         self.test = test
         fault_point("after-winner")
-        deliveries.give_winner(edition.id, test.winner)
+        self._give_winner(edition, list_ids, test.winner)
         self.report.winner = test.lines[test.winner - 1]
         log.info(
             "edition %s: subject test decided by clicks %s: %r",
@@ -484,8 +510,8 @@ class _Campaign:
         pending = self.store.deliveries.pending_variants(edition_id, list_id)
         try:
             for (variant, subject_index), count in sorted(pending.items()):
-                if self.test is not None and self.test.winner is None and not subject_index:
-                    continue  # waits for the winning subject line
+                if self._waits_for_winner(variant, subject_index):
+                    continue
                 self.report.variants[variant] = self.report.variants.get(variant, 0) + count
                 email = self._email_for(variant, subject_index)
                 if email is None:

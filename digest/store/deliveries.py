@@ -334,7 +334,9 @@ class DeliveryRepository:
                     .values(variant=DeliveryRow.variant + suffix)
                 )
 
-    def assign_subject_lines(self, edition_id: int, list_id: int, lines: int, buckets: int) -> int:
+    def assign_subject_lines(
+        self, edition_id: int, list_id: int, lines: int, buckets: int, variants: Sequence[str]
+    ) -> int:
         """An A/B test: the queued readers whose delivery hashes below `buckets` (of
         digest.subject_test.HASH_BUCKETS), and on a short list the next lowest too until each
         line has a reader, get the test lines in turn; the others wait for the winner. Only
@@ -350,6 +352,7 @@ class DeliveryRepository:
             mine,
             DeliveryRow.status == DeliveryStatus.PENDING.value,
             DeliveryRow.subject_index == 0,
+            DeliveryRow.variant.in_(list(variants)),  # copies that carry the lines
         )
         in_order = select(DeliveryRow.id).where(waiting).order_by(spread, DeliveryRow.id)
         with self.engine.begin() as connection:
@@ -374,11 +377,13 @@ class DeliveryRepository:
                     )
         return len(chosen)
 
-    def give_winner(self, edition_id: int, winner: int) -> int:
+    def give_winner(self, edition_id: int, winner: int, variants: Sequence[str]) -> int:
         """The test is decided: every reader still waiting gets the winning line, recorded as
         its negative (-N: line N as the winner, to the rest; N: line N in the test)."""
         return self._update_queued(
-            edition_id, [DeliveryRow.subject_index == 0], subject_index=-winner
+            edition_id,
+            [DeliveryRow.subject_index == 0, DeliveryRow.variant.in_(list(variants))],
+            subject_index=-winner,
         )
 
     def pending_variants(self, edition_id: int, list_id: int) -> dict[tuple[str, int], int]:
