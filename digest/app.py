@@ -45,6 +45,8 @@ STDIN_ORIGIN = "<stdin>"
 
 # How long applied provider event ids are remembered: SendGrid retries a post for 72 hours.
 EVENT_IDS_KEPT = timedelta(days=30)
+# Senders whose provider reports each message's fate by signed events (webhooks, SNS).
+EVENT_REPORTING_SENDERS = frozenset({"sendgrid", "ses", "postmark", "mailgun"})
 # How many of the articles in no edition (newest first) a draft's copy is checked against.
 OUTSIDE_HEADLINES = 200
 # What an editor may fix of a stored article (its text is what was read, and stays).
@@ -613,7 +615,15 @@ class App:
                 retry_delay=settings.send_retry_delay,
                 max_delay=settings.send_retry_max_delay,
             )
-        raise DigestError(f"unknown sender {kind!r} (outbox, smtp or sendgrid)")
+        if kind == "ses":
+            raise DigestError("the ses sender is not built yet")
+        if kind == "postmark":
+            raise DigestError("the postmark sender is not built yet")
+        if kind == "mailgun":
+            raise DigestError("the mailgun sender is not built yet")
+        raise DigestError(
+            f"unknown sender {kind!r} (outbox, smtp, sendgrid, ses, postmark or mailgun)"
+        )
 
     def tokens(self) -> UnsubscribeTokens:
         from digest.subscribers.tokens import UnsubscribeTokens
@@ -1026,7 +1036,7 @@ class App:
             for name, list_id in self._list_ids().items()
             if newsletter is None or name in newsletter.lists
         ]
-        by_sendgrid = newsletter is not None and newsletter.sender == "sendgrid"
+        by_events = newsletter is not None and newsletter.sender in EVENT_REPORTING_SENDERS
         return DeliveryReport(
             edition_id=edition.id,
             newsletter=edition.newsletter,
@@ -1036,8 +1046,8 @@ class App:
             events=events,
             next_attempt_at=deliveries.next_attempt(edition.id, list_ids) if list_ids else None,
             failures=deliveries.outcomes(edition.id, NEEDS_A_LOOK, failures_shown),
-            settle_unknown=self._settle_hint(edition.id, ledger.get("unknown", 0), by_sendgrid),
-            events_reported=by_sendgrid or any(events.values()),
+            settle_unknown=self._settle_hint(edition.id, ledger.get("unknown", 0), by_events),
+            events_reported=by_events or any(events.values()),
             copies=self._copies(edition, newsletter),
         )
 
@@ -1098,7 +1108,7 @@ class App:
             )
         return lines
 
-    def _settle_hint(self, edition_id: int, unknown: int, by_sendgrid: bool) -> str:
+    def _settle_hint(self, edition_id: int, unknown: int, by_events: bool) -> str:
         if not unknown:
             return ""
         hint = (
@@ -1106,8 +1116,8 @@ class App:
             f"(unknown_batch_policy = {self.settings.unknown_batch_policy}); "
             f"`digest send {edition_id} --resend-unknown` sends it to them again"
         )
-        if by_sendgrid:
-            hint += "; SendGrid's events, when they come, settle them first"
+        if by_events:
+            hint += "; the provider's events, when they come, settle them first"
         return hint
 
     def _list_ids(self) -> dict[str, int]:

@@ -164,7 +164,7 @@ class NewsletterConfig(BaseModel):
     max_articles: int = Field(default=20, ge=1, le=200)
     max_sections: int = Field(default=4, ge=1, le=12)
     summary_words: int = Field(default=60, ge=15, le=300)
-    sender: Literal["outbox", "smtp", "sendgrid"] = "outbox"
+    sender: Literal["outbox", "smtp", "sendgrid", "ses", "postmark", "mailgun"] = "outbox"
     # Scheduling (`digest run`). "automatic": build and send at each scheduled time, without an
     # editor. "editorial": build a draft `lead_time` ahead, tell the editors, send at the
     # scheduled time only if an editor approved it.
@@ -300,6 +300,24 @@ class NewsletterConfig(BaseModel):
         return str(self.base_url).rstrip("/")
 
 
+class SesSettings(BaseModel):
+    """Amazon SES (v2 API through boto3): `[ses]` in digest.toml, `DIGEST_SES__…`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class PostmarkSettings(BaseModel):
+    """Postmark (its batch API through httpx): `[postmark]` in digest.toml, `DIGEST_POSTMARK__…`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class MailgunSettings(BaseModel):
+    """Mailgun (batch sending through httpx): `[mailgun]` in digest.toml, `DIGEST_MAILGUN__…`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 class Settings(BaseSettings):
     """Everything `digest` can be configured with; see README for the keys."""
 
@@ -380,6 +398,9 @@ class Settings(BaseSettings):
         default=SecretStr(""),
         validation_alias=AliasChoices("SENDGRID_API_KEY", "DIGEST_SENDGRID_API_KEY"),
     )
+    ses: SesSettings = Field(default_factory=SesSettings)
+    postmark: PostmarkSettings = Field(default_factory=PostmarkSettings)
+    mailgun: MailgunSettings = Field(default_factory=MailgunSettings)
     send_timeout: float = Field(default=60.0, gt=0)
     send_max_attempts: int = Field(default=6, ge=1, le=20)
     send_retry_delay: float = Field(default=1.0, ge=0)
