@@ -616,7 +616,22 @@ class App:
                 max_delay=settings.send_retry_max_delay,
             )
         if kind == "ses":
-            raise DigestError("the ses sender is not built yet")
+            try:
+                from digest.send.ses import SesSender
+            except ImportError:
+                raise DigestError("the ses sender needs boto3: pip install 'digest[ses]'") from None
+            ses = settings.ses
+            return SesSender(
+                ses.region,
+                endpoint_url=ses.endpoint_url,
+                profile=ses.profile,
+                configuration_set=ses.configuration_set,
+                batch_size=ses.batch_size,
+                timeout=settings.send_timeout,
+                max_attempts=settings.send_max_attempts,
+                retry_delay=settings.send_retry_delay,
+                max_delay=settings.send_retry_max_delay,
+            )
         if kind == "postmark":
             raise DigestError("the postmark sender is not built yet")
         if kind == "mailgun":

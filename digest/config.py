@@ -300,10 +300,51 @@ class NewsletterConfig(BaseModel):
         return str(self.base_url).rstrip("/")
 
 
+# The hosts SNS serves its signing certificates and subscription links from.
+SNS_HOSTS = r"sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?"
+
+
 class SesSettings(BaseModel):
-    """Amazon SES (v2 API through boto3): `[ses]` in digest.toml, `DIGEST_SES__…`."""
+    """Amazon SES (v2 API through boto3): `[ses]` in digest.toml, `DIGEST_SES__…`.
+
+    Credentials come from boto3's own chain (AWS_ACCESS_KEY_ID…, AWS_PROFILE, an instance
+    role), never from here: nothing in this section is secret."""
 
     model_config = ConfigDict(extra="forbid")
+
+    region: str = Field(default="us-east-1", pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
+    # Another endpoint than SES's own for the region (the tests point it at moto).
+    endpoint_url: str = ""
+    # The boto3 profile to take credentials from ("": boto3's default chain).
+    profile: str = ""
+    # The configuration set whose event destination publishes bounces, complaints and
+    # deliveries to SNS: without one SES sends no events, and unknown outcomes stay unknown.
+    configuration_set: str = ""
+    # Readers per ledger batch (each reader is one SendEmail request): a crash can leave up
+    # to this many of unknown outcome, settled by SES's events.
+    batch_size: int = Field(default=1, ge=1, le=50)
+    # POST /webhooks/ses takes notifications from these SNS topics only.
+    sns_topic_arns: list[str] = Field(default_factory=list)
+    # Bodies over this size are refused before they are read (an SNS message is at most
+    # 256 KB, and its envelope adds little).
+    webhook_max_bytes: int = Field(default=1_000_000, ge=10_000)
+    # SNS keeps a message's signed Timestamp when it retries, for up to an hour by default:
+    # older than this from now is refused (MessageIds already applied are refused anyway).
+    webhook_tolerance: timedelta = Field(default=timedelta(hours=1), gt=timedelta(0))
+    # Where signing certificates and SubscribeURLs may be fetched from (https only): a full
+    # match of the URL's host (and port, if any). Changed only for tests.
+    sns_hosts: str = SNS_HOSTS
+    # A CA bundle to verify those hosts with instead of the system's (tests only).
+    sns_ca_file: Path | None = None
+
+    @field_validator("sns_hosts")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as error:
+            raise ValueError(f"not a regular expression: {error}") from None
+        return value
 
 
 class PostmarkSettings(BaseModel):

@@ -1,4 +1,4 @@
-"""The web app (`digest serve`): editor pages, subscriber pages, SendGrid's webhook.
+"""The web app (`digest serve`): editor pages, subscriber pages, the providers' webhooks.
 
 A thin layer: every route calls digest.app and the domain modules, and turns their errors into
 HTTP answers.
@@ -37,6 +37,7 @@ def create_app(settings: Settings, host: str | None = None, insecure_http: bool 
         preference_page,
         public,
         reports,
+        ses_webhook,
         subscribers,
         webhooks,
     )
@@ -65,6 +66,7 @@ def create_app(settings: Settings, host: str | None = None, insecure_http: bool 
     app.include_router(clicks.router)
     clicks.hide_tokens_from_access_log()
     app.include_router(webhooks.router)
+    app.include_router(ses_webhook.router)
     app.include_router(editor.router)
     app.include_router(lifecycle.router)
     app.include_router(articles.router)
@@ -77,6 +79,7 @@ def create_app(settings: Settings, host: str | None = None, insecure_http: bool 
         default=FORM_MAX_BYTES,
         per_path={
             "/webhooks/sendgrid": settings.sendgrid_webhook_max_bytes,
+            ses_webhook.PATH: settings.ses.webhook_max_bytes,
             ADD_PATH: ADD_MAX_BYTES,
             subscribers.IMPORT_PATH: subscribers.IMPORT_MAX_BYTES,
         },
