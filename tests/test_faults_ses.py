@@ -35,7 +35,7 @@ from tests.sns_support import (
 from tests.test_faults import _finish, _kill_runs, _ledger, _plan, _record, _setup, _tally
 from tests.web_support import serving
 
-READERS = 60  # one SendEmail request (and one ledger batch) each
+READERS = 40  # one SendEmail request (and one ledger batch) each
 
 
 def _post_send_events(
