@@ -258,9 +258,13 @@ def test_no_credentials_is_one_clear_line(
     app = ses_app(sqlite_url, tmp_path, url)
     edition = approved_edition(app)
     subscribe(app, 2)
-    with pytest.raises(BatchRejected, match=r"no usable AWS credentials.*AWS_ACCESS_KEY_ID"):
+    # `send --dry-run` (check_send) says it before anything is recorded, and so does a send.
+    with pytest.raises(BatchRejected, match=r"no usable AWS credentials: set AWS_ACCESS_KEY_ID"):
+        app.check_send(edition, via="ses")
+    with pytest.raises(BatchRejected, match=r"no usable AWS credentials: set AWS_ACCESS_KEY_ID"):
         app.send(edition, via="ses")
     assert not state.taken
+    assert app.store.deliveries.counts(edition.id or 0).get("sent", 0) == 0
 
 
 def test_digest_config_shows_the_ses_section_and_no_credentials(tmp_path: Path) -> None:
@@ -274,3 +278,36 @@ def test_digest_config_shows_the_ses_section_and_no_credentials(tmp_path: Path) 
     assert "very-secret-aws-key" not in shown.stdout
     data = json.loads(shown.stdout)
     assert data["ses"]["region"] == "eu-west-1" and data["ses"]["sns_topic_arns"] == []
+
+
+def test_in_a_batch_of_several_a_lost_answer_is_placed_on_its_one_reader(
+    database_url: str, tmp_path: Path, ses: tuple[str, SesState], aws_environment: None
+) -> None:
+    url, state = ses
+    app = make_app(
+        database_url,
+        tmp_path,
+        unknown_settle_wait=timedelta(0),
+        deferral_first_delay=timedelta(0),
+        ses={"region": "eu-west-1", "endpoint_url": url, "batch_size": 5},
+    )
+    edition = approved_edition(app)
+    subscribe(app, 10)
+    state.faults.extend(["", "vanish"])
+    with pytest.raises(Exception, match="SES request sent but no answer came"):
+        app.send(edition, via="ses")
+    counts = app.store.deliveries.counts(edition.id or 0)
+    # reader0 sent, reader1 unknown, the three after it not reached (queued again, as SMTP
+    # does: deferred), the next batch untouched.
+    assert (counts["sent"], counts["unknown"], counts["deferred"], counts["pending"]) == (
+        1,
+        1,
+        3,
+        5,
+    ), counts
+    report = app.send(app.store.get_edition(edition.id or 0), via="ses")
+    assert report.sent == 8
+    copies = Counter(state.recipients())
+    assert len(copies) == 10 and set(copies.values()) == {1}
+    assert [len(b["EmailTags"]) for b in state.taken] == [4] * 10
+    assert all("ConfigurationSetName" not in body for body in state.taken)

@@ -22,6 +22,7 @@ from digest.app import App
 from digest.config import Settings
 from digest.send import OutcomeUnknown
 from digest.subscribers.model import Status
+from digest.web.ses_events import events_of
 from tests.servers.ses import SesState, running_ses, ses_environment
 from tests.sns_support import (
     TOPIC,
@@ -263,3 +264,31 @@ def test_without_topics_configured_the_endpoint_refuses_everything(
         answer = httpx.post(f"{base}/webhooks/ses", content=b"{}")
     assert answer.status_code == 503 and "sns_topic_arns" in answer.text
     app.close()
+
+
+@pytest.mark.parametrize(
+    ("kind", "extra", "expected"),
+    [
+        ("Bounce", {"bounce_type": "Permanent"}, "bounce"),
+        ("Bounce", {"bounce_type": "Transient"}, "deferred"),
+        ("Bounce", {"bounce_type": "Undetermined"}, "deferred"),
+        ("Complaint", {}, "spamreport"),
+        ("Delivery", {}, "delivered"),
+        ("Send", {}, "processed"),
+        ("Reject", {}, "blocked"),
+    ],
+)
+def test_ses_events_map_onto_sendgrids_kinds(
+    kind: str, extra: dict[str, str], expected: str
+) -> None:
+    tags = {"delivery_id": "12", "subscriber_id": "7", "edition_id": "3"}
+    event = ses_event(kind, "reader@example.org", tags, **extra)  # type: ignore[arg-type]
+    (found,) = events_of(event, "m-1")
+    assert (found.kind, found.email, found.event_id) == (expected, "reader@example.org", "sns:m-1")
+    assert (found.delivery_id, found.subscriber_id, found.edition_id) == (12, 7, 3)
+    assert found.timestamp is not None and found.message_id == event["mail"]["messageId"]
+    # An identity's notifications (notificationType, no tags) read the same, naming no delivery.
+    event["notificationType"] = event.pop("eventType")
+    event["mail"]["tags"] = {"delivery_id": ["not-ours"]}
+    (plain,) = events_of(event, "m-2")
+    assert plain.kind == expected and plain.delivery_id is None

@@ -67,6 +67,11 @@ ACCOUNT_STOPS = {
     "NotFoundException": "SES found no such resource (check [ses] configuration_set)",
 }
 
+_NO_CREDENTIALS = (
+    "SES: no usable AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or "
+    "[ses] profile (or run where an instance role provides them)"
+)
+
 
 class _ReaderRefused(Exception):
     """SES refused this one message; the reader fails, the batch goes on."""
@@ -95,6 +100,8 @@ class SesSender:
             session = boto3.session.Session(profile_name=profile or None, region_name=region)
         except ProfileNotFound:
             raise BatchRejected(f"SES: no AWS profile named {profile!r} ([ses] profile)") from None
+        if session.get_credentials() is None:  # found here, so `send --dry-run` says it too
+            raise BatchRejected(_NO_CREDENTIALS)
         self.client: Any = session.client(
             "sesv2",
             endpoint_url=endpoint_url or None,
@@ -170,10 +177,7 @@ class SesSender:
                 if attempt < self.max_attempts:
                     self.sleep(self._backoff(attempt))
             except (NoCredentialsError, PartialCredentialsError) as error:
-                raise BatchRejected(
-                    f"SES: no usable AWS credentials ({error}): set AWS_ACCESS_KEY_ID and "
-                    "AWS_SECRET_ACCESS_KEY, or [ses] profile"
-                ) from None
+                raise BatchRejected(f"{_NO_CREDENTIALS} ({error})") from None
             except ParamValidationError as error:
                 raise _ReaderRefused(f"SES request not valid: {error}") from None
             except BotoCoreError as error:
