@@ -328,8 +328,9 @@ class SesSettings(BaseModel):
     # Bodies over this size are refused before they are read (an SNS message is at most
     # 256 KB, and its envelope adds little).
     webhook_max_bytes: int = Field(default=1_000_000, ge=10_000)
-    # SNS keeps a message's signed Timestamp when it retries, for up to an hour by default:
-    # older than this from now is refused (MessageIds already applied are refused anyway).
+    # SNS keeps a message's signed Timestamp when it retries, and retries HTTPS deliveries
+    # for an hour at most: older than this from now is refused (a MessageId already applied
+    # changes nothing anyway).
     webhook_tolerance: timedelta = Field(default=timedelta(hours=1), gt=timedelta(0))
     # Where signing certificates and SubscribeURLs may be fetched from (https only): a full
     # match of the URL's host (and port, if any). Changed only for tests.

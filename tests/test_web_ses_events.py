@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from digest.app import App
 from digest.config import Settings
 from digest.send import OutcomeUnknown
+from digest.store.subscribers import NewSubscriber
 from digest.subscribers.model import Status
 from digest.web.ses_events import events_of
 from tests.servers.ses import SesState, running_ses, ses_environment
@@ -292,3 +293,19 @@ def test_ses_events_map_onto_sendgrids_kinds(
     event["mail"]["tags"] = {"delivery_id": ["not-ours"]}
     (plain,) = events_of(event, "m-2")
     assert plain.kind == expected and plain.delivery_id is None
+
+
+def test_a_bounce_reported_for_an_idn_address_in_ascii_suppresses_its_reader(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    app = make_app(sqlite_url, tmp_path)
+    list_id = app.store.subscribers.ensure_list("readers")
+    app.store.subscribers.upsert(list_id, [NewSubscriber(email="ana@bücher.example", name="")])
+    found = app.store.subscribers.find(list_id, "ana@bücher.example")
+    assert found is not None
+    tags = {"subscriber_id": str(found.id), "delivery_id": "1", "edition_id": "1"}
+    # SES names the address as it was sent: the domain in its ASCII form.
+    event = ses_event("Bounce", "ana@xn--bcher-kva.example", tags)
+    assert app.provider_events(events_of(event, "m-idn")) == 1
+    assert app.store.subscribers.get(found.id).status == Status.BOUNCED
+    app.close()
