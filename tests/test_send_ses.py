@@ -170,6 +170,7 @@ def test_a_storm_past_send_max_attempts_stops_and_a_rerun_completes(
         ("suspended", r"SES has suspended the account's sending \(AccountSuspendedException"),
         ("paused", r"sending is paused .* \(SendingPausedException"),
         ("mail-from", r"MAIL FROM domain is not verified .*MailFromDomainNotVerified"),
+        ("daily-quota", r"daily sending quota is used up \(ThrottlingException: Daily"),
     ],
 )
 def test_account_refusals_stop_the_send_with_one_line(

@@ -14,9 +14,10 @@ timeout, after SES may have taken the message. Throttling (TooManyRequestsExcept
 ThrottlingException) and 5xx answers are retried with backoff; a connection that could not be
 made is retried too (nothing reached SES). Refusals that concern one reader's message
 (MessageRejected, BadRequestException) fail that reader; those that concern the account
-(credentials, MailFromDomainNotVerified, AccountSuspended, SendingPaused, the daily quota, a
-missing configuration set) stop the send with one line saying what to fix. A request that went
-out but got no answer leaves that reader's outcome unknown, settled later by SES's events.
+(credentials, MailFromDomainNotVerified, AccountSuspended, SendingPaused, the daily quota (a
+ThrottlingException saying "Daily message quota exceeded"), a missing configuration set)
+stop the send with one line saying what to fix. A request that went out but got no answer
+leaves that reader's outcome unknown, settled later by SES's events.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ ACCOUNT_STOPS = {
     "MailFromDomainNotVerifiedException": "the MAIL FROM domain is not verified in SES",
     "AccountSuspendedException": "SES has suspended the account's sending",
     "SendingPausedException": "sending is paused for the account or the configuration set",
-    "LimitExceededException": "the account's sending quota is used up",
+    "LimitExceededException": "SES says one of the account's limits is reached",
     "NotFoundException": "SES found no such resource (check [ses] configuration_set)",
 }
 
@@ -165,6 +166,12 @@ class SesSender:
                 return str(answer.get("MessageId", ""))
             except ClientError as error:
                 code, status, text = _error_of(error)
+                if code in THROTTLED and "daily message quota" in text.casefold():
+                    # Also a ThrottlingException, but retrying cannot help before tomorrow.
+                    raise BatchRejected(
+                        f"SES: the account's daily sending quota is used up ({code}: {text}); "
+                        "the readers left are sent by a later run"
+                    ) from None
                 if code in THROTTLED or status == 429 or status >= 500:
                     last = f"{status} {code}: {text}"
                     if attempt < self.max_attempts:

@@ -40,7 +40,8 @@ _TAG = re.compile(r"[A-Za-z0-9_-]{1,256}")
 # What SES answers, by fault: HTTP status, error type, message.
 ERRORS = {
     "throttle": (429, "TooManyRequestsException", "Maximum sending rate exceeded."),
-    "throttling": (400, "ThrottlingException", "Rate exceeded"),
+    "throttling": (400, "ThrottlingException", "Maximum sending rate exceeded."),
+    "daily-quota": (400, "ThrottlingException", "Daily message quota exceeded."),
     "500": (500, "InternalFailure", "An internal error occurred."),
     "503": (503, "ServiceUnavailable", "Service unavailable."),
     "reject": (400, "MessageRejected", "Email address is not verified."),
