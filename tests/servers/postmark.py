@@ -67,7 +67,8 @@ _MAILBOX = re.compile(r"^[a-z0-9\.!#\$%&'`\*\+\-\/=\^_\{\}\|~]+$", re.IGNORECASE
 class Fault:
     """What to do instead of answering the next call normally."""
 
-    kind: str  # "429", "500", "503", "422", "drop", "slow"
+    # "429", "500", "503", "422", "drop", "slow"; "ok" answers normally (a calm between storms)
+    kind: str
     error_code: int = 300
     message: str = "error"
     seconds: float = 0.0  # 429: Retry-After; "slow": the delay after taking the call
