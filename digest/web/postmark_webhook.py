@@ -51,8 +51,9 @@ async def postmark_events(request: Request) -> JSONResponse:
     if event is None:
         return JSONResponse({"received": 1, "changed": 0, "ignored": 1})
     if not fresh(event, settings.webhook_tolerance):
+        # 403: Postmark stops retrying on it, and a retry would only be older.
         raise HTTPException(
-            status_code=400,
+            status_code=403,
             detail=f"event time {event.timestamp:%Y-%m-%dT%H:%M:%SZ} is further from now than "
             "postmark webhook_tolerance",
         )
