@@ -633,7 +633,18 @@ class App:
                 max_delay=settings.send_retry_max_delay,
             )
         if kind == "postmark":
-            raise DigestError("the postmark sender is not built yet")
+            from digest.send.postmark import PostmarkSender
+
+            postmark = settings.postmark
+            return PostmarkSender(
+                postmark.server_token.get_secret_value(),
+                postmark.host,
+                postmark.message_stream,
+                timeout=settings.send_timeout,
+                max_attempts=settings.send_max_attempts,
+                retry_delay=settings.send_retry_delay,
+                max_delay=settings.send_retry_max_delay,
+            )
         if kind == "mailgun":
             raise DigestError("the mailgun sender is not built yet")
         raise DigestError(

@@ -348,10 +348,56 @@ class SesSettings(BaseModel):
         return value
 
 
+def _postmark_token_from_environment() -> SecretStr:
+    """POSTMARK_SERVER_TOKEN, the name Postmark's own tools read, when the setting is not
+    given (`DIGEST_POSTMARK__SERVER_TOKEN` or `server_token` in `[postmark]` win)."""
+    return SecretStr(os.environ.get("POSTMARK_SERVER_TOKEN", ""))
+
+
 class PostmarkSettings(BaseModel):
     """Postmark (its batch API through httpx): `[postmark]` in digest.toml, `DIGEST_POSTMARK__…`."""
 
     model_config = ConfigDict(extra="forbid")
+
+    host: str = "https://api.postmarkapp.com"
+    server_token: SecretStr = Field(default_factory=_postmark_token_from_environment)
+    # Postmark sends bulk mail through a Broadcast message stream, apart from transactional
+    # mail (its reputation and its unsubscribe handling are the stream's own).
+    message_stream: str = Field(default="broadcast", min_length=1, max_length=100)
+    # The webhook (POST /webhooks/postmark): Postmark signs nothing, so the URL it is given
+    # carries these as HTTP basic-auth credentials (https://USER:PASSWORD@host/webhooks/postmark),
+    # and a post without them is refused.
+    webhook_username: str = ""
+    webhook_password: SecretStr = SecretStr("")
+    # Posts whose client address is not in these (Postmark publishes its webhook addresses)
+    # are refused; empty: from anywhere, with the credentials.
+    webhook_networks: list[str] = Field(default_factory=list)
+    webhook_max_bytes: int = Field(default=1_000_000, ge=10_000)
+    # An event whose own time (BouncedAt, DeliveredAt, ChangedAt…) is further than this from
+    # now is refused: Postmark retries a failed post for about half a day, and applied event
+    # ids are remembered for 30 days, so a captured post cannot be replayed once forgotten.
+    webhook_tolerance: timedelta = Field(default=timedelta(days=1), gt=timedelta(0))
+
+    @field_validator("webhook_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{entry!r}: an IP address or network, like 50.31.156.6 or 3.134.147.0/24"
+                ) from None
+        return value
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("an http(s) URL, like https://api.postmarkapp.com")
+        return value.rstrip("/")
 
 
 class MailgunSettings(BaseModel):

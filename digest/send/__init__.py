@@ -10,7 +10,7 @@ when nobody can tell whether it did (OutcomeUnknown).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple, Protocol
+from typing import Literal, NamedTuple, Protocol, runtime_checkable
 
 from digest.config import NewsletterConfig
 from digest.errors import DigestError
@@ -87,3 +87,18 @@ class Sender(Protocol):
     def send(self, batch: Batch, prepared: object) -> BatchResult: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class SizesBatches(Protocol):
+    """A sender whose request has a size limit as well as a count (Postmark: 50 MB a call):
+    it says how many readers of a copy one batch may hold."""
+
+    def batch_size(self, email: RenderedEmail, newsletter: NewsletterConfig) -> int: ...
+
+
+def batch_size(sender: Sender, email: RenderedEmail, newsletter: NewsletterConfig) -> int:
+    """How many readers the campaign puts in one batch of this copy: one batch, one request."""
+    if isinstance(sender, SizesBatches):
+        return max(1, min(sender.max_batch, sender.batch_size(email, newsletter)))
+    return sender.max_batch

@@ -25,7 +25,15 @@ from digest.edition import Edition, EditionStatus
 from digest.errors import AlreadySent, DigestError
 from digest.faults import fault_point
 from digest.render import RenderedEmail
-from digest.send import Batch, BatchRejected, OutcomeUnknown, Recipient, Sender, SendStopped
+from digest.send import (
+    Batch,
+    BatchRejected,
+    OutcomeUnknown,
+    Recipient,
+    Sender,
+    SendStopped,
+    batch_size,
+)
 from digest.store import Store
 from digest.store.deliveries import (
     Audience,
@@ -577,7 +585,8 @@ class _Campaign:
         deliveries to skip, and the last delivery id it covers."""
         if budget is not None and budget <= 0:
             return None
-        size = self.sender.max_batch if budget is None else min(self.sender.max_batch, budget)
+        largest = batch_size(self.sender, copy.email, self.newsletter)
+        size = largest if budget is None else min(largest, budget)
         queued = self.store.deliveries.next_pending(
             copy.edition_id, copy.list_id, size, after_id, copy.variant, copy.subject_index
         )

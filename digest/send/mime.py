@@ -10,6 +10,7 @@ headers) and says so (`needs_smtputf8`).
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP, SMTPUTF8
@@ -111,3 +112,18 @@ def list_id(batch: Batch) -> str:
     newsletter = batch.newsletter
     host = newsletter.web_base.split("://", 1)[1].split("/", 1)[0]
     return f"{one_line(newsletter.title)} <{newsletter.name}.{host}>"
+
+
+def encoded_header_value(value: str) -> str:
+    """A header value for an HTTP provider's API, which takes it as it is (SendGrid, Postmark):
+    one line, RFC 2047 encoded words when not ASCII; a trailing <...> (as in List-Id) stays as
+    it is."""
+    value = one_line(value)
+    if value.isascii():
+        return value
+    phrase, bracket, rest = value.rpartition(" <")
+    if not bracket or not rest.endswith(">"):
+        phrase, rest = value, ""
+    # Encoded words on one line: a folded value would carry a line break into the header.
+    encoded = Header(phrase, "utf-8").encode(linesep="")
+    return f"{encoded} <{rest}" if rest else encoded

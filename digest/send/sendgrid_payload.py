@@ -7,13 +7,12 @@ they are about twice as fast to build, and the body is exactly what SendGrid's s
 from __future__ import annotations
 
 from dataclasses import replace
-from email.header import Header
 from typing import Any
 
 from digest.render import placeholders
 from digest.send import Batch, Recipient
 from digest.send.addresses import UnsendableAddress, mail_address
-from digest.send.mime import shared_headers
+from digest.send.mime import encoded_header_value, shared_headers
 from digest.store.deliveries import Failure
 from digest.text_fields import one_line
 
@@ -61,7 +60,9 @@ def build_payload(batch: Batch) -> dict[str, Any]:
         "categories": [newsletter.name],
         # Headers that are the same for every reader go once per request; only the
         # unsubscribe link differs per personalization.
-        "headers": {name: _encoded(value) for name, value in shared_headers(batch).items()},
+        "headers": {
+            name: encoded_header_value(value) for name, value in shared_headers(batch).items()
+        },
         # The account's own tracking off whatever its defaults: SendGrid's open pixel and link
         # wrapping would follow every reader, and its footer link would sit beside ours.
         # Reading figures are digest's own (track_clicks), and scanners are left out of them.
@@ -122,17 +123,3 @@ def _display_name(name: str) -> str:
     if "," in name or ";" in name:
         return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return name
-
-
-def _encoded(value: str) -> str:
-    """SendGrid wants custom header values already encoded (RFC 2047) when not ASCII; a
-    trailing <...> (as in List-Id) stays as it is."""
-    value = one_line(value)
-    if value.isascii():
-        return value
-    phrase, bracket, rest = value.rpartition(" <")
-    if not bracket or not rest.endswith(">"):
-        phrase, rest = value, ""
-    # Encoded words on one line: a folded value would carry a line break into the header.
-    encoded = Header(phrase, "utf-8").encode(linesep="")
-    return f"{encoded} <{rest}" if rest else encoded

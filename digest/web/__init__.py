@@ -34,6 +34,7 @@ def create_app(settings: Settings, host: str | None = None, insecure_http: bool 
         edits,
         error_pages,
         lifecycle,
+        postmark_webhook,
         preference_page,
         public,
         reports,
@@ -67,6 +68,7 @@ def create_app(settings: Settings, host: str | None = None, insecure_http: bool 
     clicks.hide_tokens_from_access_log()
     app.include_router(webhooks.router)
     app.include_router(ses_webhook.router)
+    app.include_router(postmark_webhook.router)
     app.include_router(editor.router)
     app.include_router(lifecycle.router)
     app.include_router(articles.router)
@@ -80,6 +82,7 @@ def create_app(settings: Settings, host: str | None = None, insecure_http: bool 
         per_path={
             "/webhooks/sendgrid": settings.sendgrid_webhook_max_bytes,
             ses_webhook.PATH: settings.ses.webhook_max_bytes,
+            postmark_webhook.PATH: settings.postmark.webhook_max_bytes,
             ADD_PATH: ADD_MAX_BYTES,
             subscribers.IMPORT_PATH: subscribers.IMPORT_MAX_BYTES,
         },
