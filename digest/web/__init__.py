@@ -1,4 +1,4 @@
-"""The web app (`digest serve`): editor pages, subscriber pages, SendGrid's webhook.
+"""The web app (`digest serve`): editor pages, subscriber pages, SendGrid's and Mailgun's webhooks.
 
 A thin layer: every route calls digest.app and the domain modules, and turns their errors into
 HTTP answers.
@@ -34,6 +34,7 @@ def create_app(settings: Settings, host: str | None = None, insecure_http: bool 
         edits,
         error_pages,
         lifecycle,
+        mailgun_webhook,
         preference_page,
         public,
         reports,
@@ -65,6 +66,7 @@ def create_app(settings: Settings, host: str | None = None, insecure_http: bool 
     app.include_router(clicks.router)
     clicks.hide_tokens_from_access_log()
     app.include_router(webhooks.router)
+    app.include_router(mailgun_webhook.router)
     app.include_router(editor.router)
     app.include_router(lifecycle.router)
     app.include_router(articles.router)
@@ -77,6 +79,7 @@ def create_app(settings: Settings, host: str | None = None, insecure_http: bool 
         default=FORM_MAX_BYTES,
         per_path={
             "/webhooks/sendgrid": settings.sendgrid_webhook_max_bytes,
+            mailgun_webhook.PATH: settings.mailgun.webhook_max_bytes,
             ADD_PATH: ADD_MAX_BYTES,
             subscribers.IMPORT_PATH: subscribers.IMPORT_MAX_BYTES,
         },
