@@ -646,7 +646,18 @@ class App:
                 max_delay=settings.send_retry_max_delay,
             )
         if kind == "mailgun":
-            raise DigestError("the mailgun sender is not built yet")
+            from digest.send.mailgun import MailgunSender
+
+            mailgun = settings.mailgun
+            return MailgunSender(
+                mailgun.api_key.get_secret_value(),
+                mailgun.domain,
+                mailgun.api_base,
+                timeout=settings.send_timeout,
+                max_attempts=settings.send_max_attempts,
+                retry_delay=settings.send_retry_delay,
+                max_delay=settings.send_retry_max_delay,
+            )
         raise DigestError(
             f"unknown sender {kind!r} (outbox, smtp, sendgrid, ses, postmark or mailgun)"
         )
@@ -1034,6 +1045,21 @@ class App:
                 seen.add(event.event_id)
         self.store.webhook_events.forget_before(datetime.now(UTC) - EVENT_IDS_KEPT)
         return changed
+
+    def signed_post_events(self, token: str, events: Sequence[ProviderEvent]) -> int:
+        """Events of a signed post whose token is single-use (Mailgun's): applied as
+        `provider_events` does, once the token is claimed; a token seen before raises
+        ReplayedPost. If applying fails, the claim is undone, so that the retry is applied."""
+        from digest.provider_events import ReplayedPost
+
+        key = f"token:{token}"
+        if not self.store.webhook_events.claim(key):
+            raise ReplayedPost("this signed post was received before (its token is used)")
+        try:
+            return self.provider_events(events)
+        except BaseException:
+            self.store.webhook_events.release(key)
+            raise
 
     def apply_provider_event(self, event: ProviderEvent) -> int:
         """The one place where each verified, not yet applied event takes effect; returns how

@@ -400,10 +400,55 @@ class PostmarkSettings(BaseModel):
         return value.rstrip("/")
 
 
+# Mailgun's API hosts by the region a sending domain was created in (its EU domains are
+# served only from the EU host).
+MAILGUN_HOSTS = {"us": "https://api.mailgun.net", "eu": "https://api.eu.mailgun.net"}
+
+
+def _environment_secret(name: str) -> Any:
+    """A secret's default read from an environment variable of the provider's own name (as
+    its tools and examples name it), so that it need not be written into digest.toml."""
+    return lambda: SecretStr(os.environ.get(name, ""))
+
+
 class MailgunSettings(BaseModel):
     """Mailgun (batch sending through httpx): `[mailgun]` in digest.toml, `DIGEST_MAILGUN__…`."""
 
     model_config = ConfigDict(extra="forbid")
+
+    # "us" or "eu": where the sending domain was created; `host` overrides it (a proxy, tests).
+    region: Literal["us", "eu"] = "us"
+    host: str = ""
+    # The sending domain as Mailgun knows it (mg.example.org): the API path names it.
+    domain: str = ""
+    api_key: SecretStr = Field(default_factory=_environment_secret("MAILGUN_API_KEY"))
+    # The account's HTTP webhook signing key (Mailgun's Webhooks page), for POST
+    # /webhooks/mailgun.
+    webhook_signing_key: SecretStr = Field(
+        default_factory=_environment_secret("MAILGUN_WEBHOOK_SIGNING_KEY")
+    )
+    # A signed timestamp further than this from now is refused; a token is accepted once.
+    webhook_tolerance: timedelta = Field(default=timedelta(minutes=10), gt=timedelta(0))
+    # Mailgun posts one event a request, a few kB.
+    webhook_max_bytes: int = Field(default=1_000_000, ge=10_000)
+
+    @field_validator("host")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        if value and not re.match(r"^https?://[^/\s]+/?$", value):
+            raise ValueError("must be a base URL like https://api.mailgun.net")
+        return value.rstrip("/")
+
+    @field_validator("domain")
+    @classmethod
+    def _domain_name(cls, value: str) -> str:
+        if value and not re.match(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$", value):
+            raise ValueError("must be a domain name like mg.example.org")
+        return value.lower()
+
+    @property
+    def api_base(self) -> str:
+        return self.host or MAILGUN_HOSTS[self.region]
 
 
 class Settings(BaseSettings):

@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from digest.errors import NotFoundError
+from digest.errors import DigestError, NotFoundError
 from digest.store.subscribers import SubscriberRepository
 from digest.subscribers.model import SUPPRESSED, Status, Subscriber
 
@@ -23,6 +23,11 @@ STATUS_FOR_EVENT = {
 }
 # A status never gives way to a milder one (a complaint stays a complaint).
 _SEVERITY = {Status.UNSUBSCRIBED: 1, Status.BOUNCED: 2, Status.COMPLAINED: 3}
+
+
+class ReplayedPost(DigestError):
+    """A signed webhook post whose single-use token was seen before: a replay, or the
+    provider's retry of a post already applied."""
 
 
 @dataclass(frozen=True)

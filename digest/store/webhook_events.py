@@ -1,5 +1,6 @@
 """Provider events already applied, by their id: SendGrid delivers each event at least once
-(it retries a batch until it gets a 2xx), so a second copy must change nothing."""
+(it retries a batch until it gets a 2xx), so a second copy must change nothing. Signed posts'
+single-use tokens (Mailgun's) are kept here too, under a prefix of their own."""
 
 from __future__ import annotations
 
@@ -41,6 +42,23 @@ class WebhookEventRepository:
         )
         with self.engine.begin() as connection:
             connection.execute(statement)
+
+    def claim(self, key: str) -> bool:
+        """Record `key` (a signed post's single-use token) unless it is there already: True
+        for the one caller that recorded it, whatever runs at the same time."""
+        table = WebhookEventRow.__table__
+        statement = (
+            insert_for(self._dialect, table)  # type: ignore[arg-type]
+            .values(event_id=key, applied_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["event_id"])
+        )
+        with self.engine.begin() as connection:
+            return connection.execute(statement).rowcount == 1
+
+    def release(self, key: str) -> None:
+        """Undo a claim whose post could not be applied, so that the provider's retry is."""
+        with self.engine.begin() as connection:
+            connection.execute(delete(WebhookEventRow).where(WebhookEventRow.event_id == key))
 
     def forget_before(self, when: datetime) -> int:
         """Drop ids applied before `when` (long after SendGrid stops retrying them)."""

@@ -34,6 +34,7 @@ def create_app(settings: Settings, host: str | None = None, insecure_http: bool 
         edits,
         error_pages,
         lifecycle,
+        mailgun_webhook,
         postmark_webhook,
         preference_page,
         public,
@@ -69,6 +70,7 @@ def create_app(settings: Settings, host: str | None = None, insecure_http: bool 
     app.include_router(webhooks.router)
     app.include_router(ses_webhook.router)
     app.include_router(postmark_webhook.router)
+    app.include_router(mailgun_webhook.router)
     app.include_router(editor.router)
     app.include_router(lifecycle.router)
     app.include_router(articles.router)
@@ -83,6 +85,7 @@ def create_app(settings: Settings, host: str | None = None, insecure_http: bool 
             "/webhooks/sendgrid": settings.sendgrid_webhook_max_bytes,
             ses_webhook.PATH: settings.ses.webhook_max_bytes,
             postmark_webhook.PATH: settings.postmark.webhook_max_bytes,
+            mailgun_webhook.PATH: settings.mailgun.webhook_max_bytes,
             ADD_PATH: ADD_MAX_BYTES,
             subscribers.IMPORT_PATH: subscribers.IMPORT_MAX_BYTES,
         },
