@@ -9,6 +9,7 @@ import base64
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -18,7 +19,7 @@ from typer.testing import CliRunner
 
 from digest.app import App
 from digest.cli import app as cli
-from digest.config import Settings
+from digest.config import Settings, load_settings
 from digest.doctor.findings import DoctorReport, Finding
 from digest.doctor.unsubscribe import check_scheme
 from digest.errors import ConfigError
@@ -103,7 +104,7 @@ def dns_server(key: str) -> Iterator[DnsServer]:
         yield server
 
 
-def checkup(server: DnsServer, tmp_path: Path, **newsletter: object) -> DoctorReport:
+def checkup(server: DnsServer, tmp_path: Path, **newsletter: Any) -> DoctorReport:
     app = App(make_settings(server, tmp_path, **newsletter))
     try:
         [report] = app.doctor("brief")
@@ -500,12 +501,17 @@ def test_no_dns_server_answering_at_all(tmp_path: Path) -> None:
     assert all("\n" not in f.found for f in report.findings)
 
 
-def test_nameserver_setting_is_checked(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="a nameserver's address, like 192.0.2.53"):
-        Settings(database_url="sqlite://", dns_nameservers=["dns.example.org"])
-    settings = Settings(database_url="sqlite://", dns_nameservers=["[::1]:5353", "192.0.2.1"])
-    assert settings.dns_nameservers == ["[::1]:5353", "192.0.2.1"]
-    assert ConfigError  # (load_settings turns the ValueError into a ConfigError naming the key)
+def test_nameserver_setting_is_checked(example_workdir: Path) -> None:
+    config = example_workdir / "bad.toml"
+    config.write_text('dns_nameservers = ["192.0.2.53", "dns.example.org"]\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as refused:
+        load_settings(config)
+    assert str(refused.value) == (
+        f"{config}: dns_nameservers: 'dns.example.org': a nameserver's address, like "
+        "192.0.2.53, 192.0.2.53:5353 or [2001:db8::53]:53"
+    )
+    config.write_text('dns_nameservers = ["[::1]:5353", "192.0.2.1"]\n', encoding="utf-8")
+    assert load_settings(config).dns_nameservers == ["[::1]:5353", "192.0.2.1"]
 
 
 # The one-click unsubscribe
