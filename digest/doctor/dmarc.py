@@ -118,8 +118,8 @@ def _judge(
         stricter = record.replace("p=none", "p=quarantine", 1) if "p=none" in record else suggested
         return policy, warning(
             "dmarc",
-            f"{described}: monitoring only; mailbox providers give bulk mail with p=none "
-            "less protection against spoofing",
+            f"{described}: monitoring only: mail forged in {domain}'s name is still "
+            "delivered; bulk senders are expected to move on to quarantine or reject",
             f'once the reports show your mail passing, publish TXT {name} "{stricter}"',
         )
     pct = values.get("pct", "100")
