@@ -20,6 +20,9 @@ import dns.resolver
 from digest.doctor.nameservers import Nameserver
 
 Missing = Literal["", "nxdomain", "nodata"]
+# Questions left unanswered before the rest of a check-up is not asked (each would wait out
+# dns_timeout: a dead server would hold `digest run` for a minute).
+GIVE_UP_AFTER = 2
 
 
 class DnsFailure(Exception):
@@ -52,6 +55,7 @@ class DnsClient:
     def __init__(self, nameservers: Sequence[Nameserver] = (), timeout: float = 5.0) -> None:
         self.timeout = timeout
         self._cache: dict[tuple[str, str], Lookup | DnsFailure] = {}
+        self._timeouts = 0
         self._resolver: dns.resolver.Resolver | None = None
         self._setup_error = ""
         try:
@@ -104,6 +108,8 @@ class DnsClient:
         if self._resolver is None:
             return DnsFailure(self._setup_error)
         question = f"{rdtype} {name}"
+        if self._timeouts >= GIVE_UP_AFTER:  # a check-up does not wait on a dead server forever
+            return DnsFailure(f"{question}: not asked: {self.asked} did not answer twice already")
         try:
             answer = self._resolver.resolve(name, rdtype, search=False, lifetime=self.timeout)
         except dns.resolver.NXDOMAIN:
@@ -111,6 +117,7 @@ class DnsClient:
         except dns.resolver.NoAnswer:
             return Lookup(name, rdtype, missing="nodata")
         except dns.exception.Timeout:
+            self._timeouts += 1
             return DnsFailure(f"{question}: no answer within {self.timeout:g} s from {self.asked}")
         except dns.resolver.NoNameservers as failure:
             return DnsFailure(f"{question}: {_servers_said(failure)} (asked {self.asked})")
