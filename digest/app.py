@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from digest.click_tokens import ClickTokens
     from digest.clicks import ClickFigures
     from digest.delivery_report import CopyLine, DeliveryReport
+    from digest.doctor.dns_lookup import DnsClient
+    from digest.doctor.findings import DoctorReport
     from digest.edition_fields import FieldSaved
     from digest.edition_state import EditionState
     from digest.feeds import FeedReport
@@ -794,11 +796,17 @@ class App:
         return EditionState(edition, config.zone if config else ZoneInfo("UTC"), ledger)
 
     def check_send(
-        self, edition: Edition, *, lists: list[str] | None = None, via: str | None = None
+        self,
+        edition: Edition,
+        *,
+        lists: list[str] | None = None,
+        via: str | None = None,
+        force: bool = False,
     ) -> SendCheck:
         """Everything a send needs, checked before anything is sent: the edition may be sent,
         the lists exist, the email lints clean, links can be signed (secret_key) and the sender
-        is configured. `send --dry-run` stops here, so it fails where a send would."""
+        is configured; a newsletter's first send, that `digest doctor` finds no error (unless
+        `force`). `send --dry-run` stops here, so it fails where a send would."""
         from digest.send.campaign import check_sendable, check_subject_test
 
         newsletter = self.settings.newsletter(edition.newsletter)
@@ -817,7 +825,33 @@ class App:
         if newsletter.track_clicks:
             self.click_tokens()
         self.sender(newsletter, via).close()
+        if not force:
+            self._check_first_send(edition, newsletter, via, email)
         return SendCheck(newsletter, chosen, email)
+
+    def _check_first_send(
+        self, edition: Edition, newsletter: NewsletterConfig, via: str | None, email: RenderedEmail
+    ) -> None:
+        """Refuses a newsletter's first send while the doctor finds errors: mailbox providers
+        judge a new sender on its first mail. Not through the outbox (nothing is sent), not
+        once an edition has begun sending (a send resumed is not asked again), nor with
+        first_send_check off."""
+        sender = via or newsletter.sender
+        if (
+            sender == "outbox"
+            or not self.settings.first_send_check
+            or self.store.has_sent_edition(newsletter.name)
+        ):
+            return
+        report = self.doctor_report(newsletter, sender, (f"edition {edition.id}", email))
+        if report.errors:
+            count = len(report.errors)
+            raise DigestError(
+                f"edition {edition.id} would be {newsletter.name}'s first send, and the doctor "
+                f"found {count} error{'s' if count > 1 else ''}: {report.refusal()} "
+                f"(`digest doctor --newsletter {newsletter.name}` says what to publish; "
+                f"`digest send {edition.id} --force` sends anyway)"
+            )
 
     def send(
         self,
@@ -827,11 +861,12 @@ class App:
         via: str | None = None,
         limit: int | None = None,
         on_progress: Callable[[int], None] | None = None,
+        force: bool = False,
     ) -> SendReport:
         from digest.frequencies import cadence_of
         from digest.send.campaign import send_edition
 
-        newsletter, chosen, email = self.check_send(edition, lists=lists, via=via)
+        newsletter, chosen, email = self.check_send(edition, lists=lists, via=via, force=force)
         sender = self.sender(newsletter, via)
         try:
             return send_edition(
@@ -964,6 +999,70 @@ class App:
         if result.failures:
             raise DigestError(f"test copy to {address} failed: {result.failures[0].reason}")
         return result.provider_id or ""
+
+    # Before the first send: digest doctor
+
+    def dns_client(self) -> DnsClient:
+        from digest.doctor.dns_lookup import DnsClient
+        from digest.doctor.nameservers import parse_nameserver
+
+        servers = [parse_nameserver(entry) for entry in self.settings.dns_nameservers]
+        return DnsClient(servers, self.settings.dns_timeout)
+
+    def doctor(self, newsletter: str | None = None) -> list[DoctorReport]:
+        """The check-up of one newsletter (or of every one): its From domain's DNS for its
+        sender, the one-click unsubscribe at its base_url, and its latest draft or approved
+        edition."""
+        from digest.edition import EditionStatus
+
+        settings = self.settings
+        chosen = (
+            [settings.newsletter(newsletter)] if newsletter else list(settings.newsletters.values())
+        )
+        if not chosen:
+            raise DigestError("no newsletter is configured: add a [newsletters.NAME] table")
+        reports = []
+        for config in chosen:
+            pending = [
+                e
+                for e in self.store.list_editions(config.name)
+                if e.status in (EditionStatus.DRAFT, EditionStatus.APPROVED)
+            ]
+            edition = None
+            if pending:
+                latest = pending[0]
+                email = self.render(latest, tracked=config.track_clicks)
+                edition = (f"edition {latest.id} ({latest.status.value})", email)
+            reports.append(self.doctor_report(config, config.sender, edition))
+        return reports
+
+    def doctor_report(
+        self,
+        newsletter: NewsletterConfig,
+        sender: str,
+        edition: tuple[str, RenderedEmail] | None,
+    ) -> DoctorReport:
+        from digest.doctor.checkup import Probe, examine
+
+        try:
+            probe = Probe(token=self.tokens().probe())
+        except DigestError as problem:
+            probe = Probe(problem=str(problem))
+        return examine(
+            newsletter,
+            sender,
+            None if sender == "outbox" else self.dns_client(),
+            probe,
+            smtp_host=self.settings.smtp_host,
+            edition=edition,
+        )
+
+    def is_unsubscribe_probe(self, token: str) -> bool:
+        """Whether a one-click POST carries the doctor's probe (names no reader)."""
+        try:
+            return self.tokens().is_probe(token)
+        except DigestError:  # no secret_key: nothing is a probe
+            return False
 
     def unsubscribe(self, token: str, apply: bool = True) -> Subscriber:
         """Apply a one-click unsubscribe token (or, with apply=False, only check it and say

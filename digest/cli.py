@@ -700,6 +700,13 @@ def send(
         bool,
         typer.Option("--now", help="Send now an edition approved for a later time."),
     ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Send a newsletter's first edition although `digest doctor` finds errors.",
+        ),
+    ] = False,
 ) -> None:
     """Send an approved edition to its lists, exactly once per subscriber (one approved for a
     later time only with --now: `digest run` sends it when it is due)."""
@@ -729,7 +736,7 @@ def send(
     described = ", ".join(f"{name} ({count} subscribed)" for name, count in plan.lists.items())
     if dry_run:
         # The same checks as a send (secret_key, sender settings, lint errors), without sending.
-        email = instance.check_send(found, lists=chosen, via=via).email
+        email = instance.check_send(found, lists=chosen, via=via, force=force).email
         _report_findings(email)
         typer.echo(
             f"dry run: edition {found.id} via {plan.provider} to {described}; "
@@ -746,10 +753,26 @@ def send(
     report = _with_progress(
         sum(plan.lists.values()),
         lambda advance: instance.send(
-            found, lists=chosen, via=via, limit=limit, on_progress=advance
+            found, lists=chosen, via=via, limit=limit, on_progress=advance, force=force
         ),
     )
     typer.echo(report.summary())
+
+
+@app.command()
+def doctor(
+    ctx: typer.Context, newsletter: NewsletterOption = None, as_json: JsonOption = False
+) -> None:
+    """Check what mailbox providers check before a newsletter's first send: SPF, DKIM, DMARC
+    and MX of its From domain, the one-click unsubscribe at base_url, the edition's email.
+    Exit status 1 when anything is an error."""
+    reports = _app(ctx).doctor(newsletter)
+    if as_json:
+        _print_json([report.json() for report in reports])
+    else:
+        typer.echo("\n\n".join("\n".join(report.lines()) for report in reports))
+    if any(report.errors for report in reports):
+        raise typer.Exit(1)
 
 
 def _with_progress(total: int | None, work: Any, label: str = "sending") -> Any:

@@ -41,6 +41,8 @@ from digest.errors import ConfigError
 DEFAULT_CONFIG_FILE = "digest.toml"
 DEFAULT_DATABASE_FILE = "digest.db"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_]*$")
+# A DKIM selector (labels of letters, digits, - and _), or a whole name with "._domainkey.".
+_DKIM_NAME = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?")
 _HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _PASSWORD_PARAMETERS = frozenset({"password", "sslpassword"})
 log = logging.getLogger("digest.config")
@@ -194,6 +196,10 @@ class NewsletterConfig(BaseModel):
     # A/B subject lines: the share of the list that tests them, and the wait for the winner.
     subject_test_share: float = Field(default=0.2, gt=0, lt=1)
     subject_test_wait: timedelta = timedelta(hours=2)
+    # DKIM selectors the sender signs with (`digest doctor` looks each up): a selector
+    # ("s1", published as s1._domainkey.FROM-DOMAIN) or a whole record name
+    # ("s1._domainkey.mail.example.org"). Empty: the sender's fixed ones (SendGrid: s1, s2).
+    dkim_selectors: list[str] = Field(default_factory=list)
 
     @field_validator("*")
     @classmethod
@@ -255,6 +261,17 @@ class NewsletterConfig(BaseModel):
     @property
     def feed_urls(self) -> list[str]:
         return [str(url) for url in self.feeds]
+
+    @field_validator("dkim_selectors")
+    @classmethod
+    def _selectors(cls, value: list[str]) -> list[str]:
+        for selector in value:
+            if not _DKIM_NAME.fullmatch(selector):
+                raise ValueError(
+                    f"{selector!r}: a DKIM selector like s1, or a record name like "
+                    "s1._domainkey.example.org"
+                )
+        return [selector.lower().rstrip(".") for selector in value]
 
     @field_validator("accent_color")
     @classmethod
@@ -559,6 +576,15 @@ class Settings(BaseSettings):
     # stored keys can no longer be linked to any delivery, and later clicks are not counted.
     click_key_lifetime: timedelta = Field(default=timedelta(days=30), gt=timedelta(0))
 
+    # `digest doctor` (digest.doctor) and the check before a newsletter's first send. DNS is
+    # asked of these servers ("192.0.2.53", "192.0.2.53:5353", "[2001:db8::53]:53"; empty:
+    # the system's, from /etc/resolv.conf), each query given up after dns_timeout seconds.
+    dns_nameservers: list[str] = Field(default_factory=list)
+    dns_timeout: float = Field(default=5.0, gt=0, le=60)
+    # A newsletter's first send (no edition of it sent before, through any sender but the
+    # outbox) is refused while the doctor finds errors; `digest send --force` overrides once.
+    first_send_check: bool = True
+
     @field_validator("web_allowed_hosts")
     @classmethod
     def _host_names(cls, value: list[str]) -> list[str]:
@@ -569,6 +595,15 @@ class Settings(BaseSettings):
                     "*.example.org or [::1]"
                 )
         return [name.lower() for name in value]
+
+    @field_validator("dns_nameservers")
+    @classmethod
+    def _nameservers(cls, value: list[str]) -> list[str]:
+        from digest.doctor.nameservers import parse_nameserver
+
+        for entry in value:
+            parse_nameserver(entry)  # ValueError names the entry
+        return value
 
     @field_validator("web_trusted_proxies", "fetch_allowed_networks")
     @classmethod

@@ -89,6 +89,7 @@ def _app(database_url: str, tmp_path: Path) -> App:
             "newsletters": {"brief": newsletter},
             "secret_key": SECRET,
             "outbox_dir": tmp_path / "outbox",
+            "first_send_check": False,  # example.org has no DNS (tests/test_doctor.py)
         }
     )
     return App(settings)

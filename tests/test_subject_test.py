@@ -64,6 +64,7 @@ def _workdir(tmp_path: Path, database_url: str, host: str, track: bool) -> dict[
         "DIGEST_SENDGRID_HOST": host,
         "DIGEST_SEND_RETRY_DELAY": "0.01",
         "SENDGRID_API_KEY": KEY,
+        "DIGEST_FIRST_SEND_CHECK": "false",  # example.org has no DNS (tests/test_doctor.py)
     }
     people = tmp_path / "people.csv"
     people.write_text(

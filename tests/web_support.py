@@ -39,6 +39,7 @@ def settings_for(database_url: str, tmp_path: Path, **overrides: object) -> Sett
         },
         "secret_key": SECRET,
         "outbox_dir": tmp_path / "outbox",
+        "first_send_check": False,  # example.org has no DNS (tests/test_doctor.py checks it)
     }
     values.update(overrides)
     return Settings.model_validate(values)

@@ -339,6 +339,16 @@ class Store:
         with self.session() as session:
             return [_edition(row) for row in session.scalars(query)]
 
+    def has_sent_edition(self, newsletter: str) -> bool:
+        """Whether any edition of the newsletter has begun sending (or been sent): its first
+        send is behind it."""
+        started = [EditionStatus.SENDING.value, EditionStatus.SENT.value]
+        query = select(
+            exists().where(EditionRow.newsletter == newsletter, EditionRow.status.in_(started))
+        )
+        with self.session() as session:
+            return bool(session.scalar(query))
+
     def list_editions(self, newsletter: str | None = None) -> list[Edition]:
         query = select(EditionRow).options(*_EDITION_LOAD).order_by(EditionRow.id.desc())
         if newsletter:

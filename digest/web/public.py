@@ -100,9 +100,14 @@ def unsubscribe_page(request: Request, token: str) -> HTMLResponse:
 
 
 @router.post("/u/{token}", response_class=HTMLResponse)
-def unsubscribe(request: Request, token: str) -> HTMLResponse:
+def unsubscribe(request: Request, token: str) -> Response:
     """One click (RFC 8058: a POST with List-Unsubscribe=One-Click), or the page's button. No
-    cookie, no login; doing it twice does no more."""
+    cookie, no login; doing it twice does no more. `digest doctor`'s probe token (signed,
+    naming no reader) gets a plain answer and changes nothing."""
+    if _app(request).is_unsubscribe_probe(token):
+        from digest.doctor.unsubscribe import PROBE_ANSWER, PROBE_HEADER
+
+        return Response(PROBE_ANSWER, media_type="text/plain", headers={PROBE_HEADER: "ok"})
     _, newsletter = _subscriber_for(request, token)
     subscriber = _app(request).unsubscribe(token)
     return _unsubscribe_page(request, subscriber, newsletter, token, done=True)
