@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -130,7 +131,7 @@ class GuardedSend:
             {address: n for address, n in self.state.recipients.items() if address != EDITOR}
         )
 
-    def notices(self) -> list[dict[str, object]]:
+    def notices(self) -> list[dict[str, Any]]:
         """The requests that went to the editor (the pause notices)."""
         return [
             body
