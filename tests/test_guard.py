@@ -161,16 +161,18 @@ def test_digest_run_reports_a_paused_send_and_never_sends_it() -> None:
 def test_complaints_pause_the_send_and_resumes_send_everyone_once(
     database_url: str, tmp_path: Path
 ) -> None:
-    # Four requests: 3 complaints among the first 1,000 delivered (0.3%) pause it; after the
-    # resume one more in the next 1,000 (0.1%, not over) does not, although the whole send's
-    # rate would be (4 in 2,000); two more in the third pause it again.
-    script = [Request(complaints=3), Request(complaints=1), Request(complaints=2)]
-    with guarded_send(tmp_path, database_url, 3200, script, **EVERY_BATCH) as send:
+    # Four requests, the events of 500 readers of each in before the next batch, rates judged
+    # from 500 messages at the default 0.1%: 2 complaints in 500 (0.4%) pause it; after the
+    # resume none in the next 500 does not, although the whole send's rate would (2 in
+    # 1,000: 0.2%); 2 in the third pause it again (2 in 1,000 since the resume).
+    script = [Request(complaints=n, arrived=500) for n in (2, 0, 2)] + [Request(arrived=0)]
+    settings = {**EVERY_BATCH, "pause_min_delivered": "500"}
+    with guarded_send(tmp_path, database_url, 3200, script, **settings) as send:
         number = send.edition_id
         first = digest(send, "send", str(number), "--yes", "--now")
         assert first.exit_code == EXIT_PAUSED, first.output
         assert first.output.splitlines()[-1] == (
-            "paused: 3 complaints in 1,000 delivered (0.3%) is over complaint_pause_rate "
+            "paused: 2 complaints in 500 delivered (0.4%) is over complaint_pause_rate "
             f"0.1%; `digest send {number} --resume` continues"
         )
         once_each(send, 1000)  # the batch in flight went out and was recorded; no other
@@ -179,28 +181,28 @@ def test_complaints_pause_the_send_and_resumes_send_everyone_once(
         [notice] = send.notices()
         assert "paused" in notice["subject"]
         body = notice["content"][0]["value"]
-        assert "3 complaints in 1,000 delivered (0.3%)" in body
+        assert "2 complaints in 500 delivered (0.4%)" in body
         assert f"digest send {number} --resume" in body
         assert f"/editions/{number}/report" in body
 
         # Without --resume nothing goes out, and the editors are not told twice.
         again = digest(send, "send", str(number), "--yes")
-        assert again.exit_code == EXIT_PAUSED and "paused: 3 complaints" in again.output
+        assert again.exit_code == EXIT_PAUSED and "paused: 2 complaints" in again.output
         once_each(send, 1000)
         assert len(send.notices()) == 1
         report = digest(send, "report", str(number))
         assert "(brief, paused): 3200 readers" in report.output
-        assert "paused: 3 complaints in 1,000 delivered" in report.output
+        assert "paused: 2 complaints in 500 delivered" in report.output
         as_json = json.loads(digest(send, "report", str(number), "--json").output)
-        assert as_json["paused"] is True and as_json["pause"]["count"] == 3
+        assert as_json["paused"] is True and as_json["pause"]["count"] == 2
         schedule = digest(send, "schedule")
-        assert f"edition {number} paused: 3 complaints" in schedule.output
+        assert f"edition {number} paused: 2 complaints" in schedule.output
 
         resumed = digest(send, "send", str(number), "--resume", "--yes")
         assert resumed.exit_code == EXIT_PAUSED, resumed.output
         assert re.search(
-            r"^paused: 3 complaints in 2,000 delivered since the resume at "
-            r"\d{4}-\d\d-\d\d \d\d:\d\d UTC \(0\.15%\) is over complaint_pause_rate 0\.1%; "
+            r"^paused: 2 complaints in 1,000 delivered since the resume at "
+            r"\d{4}-\d\d-\d\d \d\d:\d\d UTC \(0\.2%\) is over complaint_pause_rate 0\.1%; "
             rf"`digest send {number} --resume` continues$",
             resumed.output.splitlines()[-1],
         )
@@ -219,13 +221,12 @@ def test_complaints_pause_the_send_and_resumes_send_everyone_once(
             pause = app.store.send_pauses.latest(number)
             assert pause is not None and pause.resumed_at is not None
             assert "(digest send --resume)" in pause.resumed_by
-            assert pause.baseline == GuardCounts(delivered=3000, complaints=6)
+            assert pause.baseline == GuardCounts(delivered=1500, complaints=4)
         finally:
             app.close()
         report = digest(send, "report", str(number))
         assert "(brief, sent)" in report.output and "resumed by " in report.output
-    # The readers who complained are never mailed again.
-    assert send.events.posted["spamreport"] == 6
+    assert send.events.posted["spamreport"] == 4
 
 
 def test_hard_bounces_pause_the_send_and_a_resume_finishes_it(
@@ -260,7 +261,7 @@ def test_under_the_thresholds_nothing_pauses(database_url: str, tmp_path: Path) 
     # With complaints allowed up to 0.5%: 1 complaint in 270 delivered (0.37%) and 10 hard
     # bounces in 280 (3.6%) are under; SendGrid's 20 blocks are no hard bounces (counted,
     # they would make 30 in 300: 10%).
-    script = [Request(complaints=1, bounces=10, blocked=20, arrived=300), Request(bounces=5)]
+    script = [Request(complaints=1, bounces=10, blocked=20, arrived=300), Request(arrived=0)]
     settings = {**LIGHT, "complaint_pause_rate": "0.005"}
     with guarded_send(tmp_path, database_url, 1500, script, **settings) as send:
         result = digest(send, "send", str(send.edition_id), "--yes", "--now")
@@ -272,7 +273,7 @@ def test_under_the_thresholds_nothing_pauses(database_url: str, tmp_path: Path) 
         app = send.app()
         try:
             readers = app.store.subscribers.list_id("readers")
-            assert app.store.subscribers.count(readers, Status.BOUNCED) == 15  # not the blocked
+            assert app.store.subscribers.count(readers, Status.BOUNCED) == 10  # not the blocked
             assert app.store.send_pauses.latest(send.edition_id) is None
         finally:
             app.close()
