@@ -3,6 +3,7 @@ fetcher, and the use cases the CLI (and later the web app) call."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,11 +36,14 @@ if TYPE_CHECKING:
     from digest.provider_events import ProviderEvent
     from digest.send import Sender
     from digest.send.campaign import SendReport
+    from digest.send_guard import SendGuard, SendPause
     from digest.store.deliveries import DeliveryOutcome, RetryPolicy
     from digest.subscribers import Subscriber
     from digest.subscribers.importer import ImportReport
     from digest.subscribers.tokens import UnsubscribeTokens
 
+
+log = logging.getLogger("digest.app")
 
 # The source that names standard input in `digest add`, and how its messages name it.
 STDIN = "-"
@@ -767,6 +771,8 @@ class App:
 
         editions = self.store.list_editions(newsletter)
         ledgers = self.store.deliveries.by_edition(e.id for e in editions if e.id is not None)
+        sending = [e.id for e in editions if e.id is not None and e.status.value == "sending"]
+        pauses = self.store.send_pauses.open_pauses(sending)
         sizes = {
             name: counts.get("subscribed", 0)
             for name, counts in self.store.subscribers.stats().items()
@@ -780,6 +786,7 @@ class App:
                     config.zone if config else ZoneInfo("UTC"),
                     ledgers.get(edition.id or 0),
                     sum(sizes.get(name, 0) for name in config.lists) if config else 0,
+                    pauses.get(edition.id or 0),
                 )
             )
         return states
@@ -793,7 +800,10 @@ class App:
         assert edition.id is not None
         config = self.settings.newsletters.get(edition.newsletter)
         ledger = self.store.deliveries.by_edition([edition.id]).get(edition.id)
-        return EditionState(edition, config.zone if config else ZoneInfo("UTC"), ledger)
+        pause = self.store.send_pauses.open_pause(edition.id)
+        return EditionState(
+            edition, config.zone if config else ZoneInfo("UTC"), ledger, pause=pause
+        )
 
     def check_send(
         self,
@@ -862,14 +872,22 @@ class App:
         limit: int | None = None,
         on_progress: Callable[[int], None] | None = None,
         force: bool = False,
+        resume: bool = False,
+        resumed_by: str = "",
     ) -> SendReport:
+        """Send (or go on sending) an edition. A send the complaint and bounce guard paused
+        sends nothing until it is resumed: `resume` does it first, recording `resumed_by`.
+        When this run pauses it (or finds it paused and the editors not yet told), the
+        editors are told why."""
         from digest.frequencies import cadence_of
         from digest.send.campaign import send_edition
 
         newsletter, chosen, email = self.check_send(edition, lists=lists, via=via, force=force)
+        if resume:
+            self.resume_send(edition, resumed_by)
         sender = self.sender(newsletter, via)
         try:
-            return send_edition(
+            report = send_edition(
                 self.store,
                 edition,
                 newsletter,
@@ -888,9 +906,72 @@ class App:
                     self.store.get_edition(edition_id)
                 ),
                 click_tokens=self.click_tokens() if newsletter.track_clicks else None,
+                guard=self.send_guard(edition, newsletter) if sender.reports_events else None,
             )
         finally:
             sender.close()
+        if report.paused is not None and report.paused.notified_at is None:
+            self._tell_editors_of_pause(edition, newsletter, report.paused)
+        return report
+
+    # The complaint and bounce guard (digest.send_guard)
+
+    def send_guard(self, edition: Edition, newsletter: NewsletterConfig) -> SendGuard:
+        """The guard for one run of an edition's send: after a resume, it judges what the
+        events said since then (the counts at the resume are its baseline)."""
+        from digest.send_guard import GuardCounts, SendGuard
+
+        assert edition.id is not None
+        edition_id = edition.id
+        last = self.store.send_pauses.latest(edition_id)
+        baseline = last.baseline if last is not None and last.baseline else GuardCounts()
+        return SendGuard(
+            newsletter,
+            lambda: self.store.delivery_events.guard_counts(edition_id),
+            baseline,
+            since=last.resumed_at if last is not None else None,
+        )
+
+    def send_pause(self, edition: Edition) -> SendPause | None:
+        """The edition's last pause, open or resumed (None: never paused)."""
+        assert edition.id is not None
+        return self.store.send_pauses.latest(edition.id)
+
+    def paused_sends(self, newsletter: str) -> list[SendPause]:
+        """The newsletter's sends the guard holds now, oldest edition first."""
+        from digest.edition import EditionStatus
+
+        sending = self.store.editions_with_status(newsletter, [EditionStatus.SENDING])
+        pauses = self.store.send_pauses.open_pauses(e.id for e in sending if e.id is not None)
+        return [pauses[edition_id] for edition_id in sorted(pauses)]
+
+    def resume_send(self, edition: Edition, by: str) -> SendPause | None:
+        """Lift the guard's pause (the next send continues where it stopped), recording who
+        and when, and the event counts now: the guard judges what comes after. None when the
+        edition was not paused."""
+        assert edition.id is not None
+        counts = self.store.delivery_events.guard_counts(edition.id)
+        resumed = self.store.send_pauses.resume(edition.id, by or "unknown", counts)
+        if resumed is not None:
+            log.warning("edition %s: send resumed by %s", edition.id, resumed.resumed_by)
+        return resumed
+
+    def _tell_editors_of_pause(
+        self, edition: Edition, newsletter: NewsletterConfig, pause: SendPause
+    ) -> None:
+        """The notice of a pause, through the newsletter's sender, recorded once it went
+        out: a run that could not send it leaves it to the next one."""
+        from digest.notify import notify_editors, pause_notice
+
+        report_url = f"{self.settings.editor_url.rstrip('/')}/editions/{pause.edition_id}/report"
+        subject, body = pause_notice(edition, pause, report_url)
+        sender = self.sender(newsletter)
+        try:
+            count = notify_editors(sender, newsletter, pause.edition_id, subject, body)
+        finally:
+            sender.close()
+        if count or not newsletter.editors:
+            self.store.send_pauses.mark_notified(pause.id)
 
     def variant_renderer(self, edition: Edition) -> Callable[[str, int], RenderedEmail | None]:
         """Renders the copy of an edition a variant's readers get (digest.variants), or None
@@ -1200,6 +1281,7 @@ class App:
             settle_unknown=self._settle_hint(edition.id, ledger.get("unknown", 0), by_events),
             events_reported=by_events or any(events.values()),
             copies=self._copies(edition, newsletter),
+            pause=self.store.send_pauses.latest(edition.id),
         )
 
     def subject_test_status(self, edition: Edition) -> str:

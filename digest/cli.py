@@ -37,6 +37,8 @@ app.add_typer(subscribers_app, name="subscribers")
 
 # Exit status when another run holds the lock: nothing was done, and nothing is wrong.
 EXIT_BUSY = 75
+# `digest send` stopped by the complaint and bounce guard: not a failure, but not sent either.
+EXIT_PAUSED = 3
 
 ListOption = Annotated[str, typer.Option("--list", "-l", help="Subscriber list name.")]
 ConfigOption = Annotated[
@@ -513,6 +515,7 @@ def schedule_command(
     instance = _app(ctx)
     now = datetime.now(UTC)
     rows: list[dict[str, Any]] = []
+    paused = {name: instance.paused_sends(name) for name in instance.settings.newsletters}
     for each in instance.settings.newsletters.values():
         for cadence in cadences(each):
             newsletter = cadence.newsletter
@@ -530,6 +533,10 @@ def schedule_command(
                     "timezone": newsletter.timezone,
                     "mode": newsletter.mode,
                     "next": [t.astimezone(newsletter.zone).isoformat() for t in times],
+                    "paused": [
+                        {"edition": pause.edition_id, **pause.as_json(), "line": pause.line()}
+                        for pause in paused.get(newsletter.name, [])
+                    ],
                     "last": (
                         {
                             "slot": last[0].slot.astimezone(newsletter.zone).isoformat(),
@@ -550,6 +557,8 @@ def schedule_command(
         name = row["newsletter"] + (f" ({row['frequency']})" if row["frequency"] else "")
         if not row["schedule"]:
             typer.echo(f"{name}: no schedule")
+            for pause in row["paused"]:
+                typer.echo(f"  edition {pause['edition']} {pause['line']}")
             continue
         typer.echo(f"{name} ({row['mode']}, {row['schedule']!r} {row['timezone']}):")
         for moment in row["next"]:
@@ -560,6 +569,8 @@ def schedule_command(
             typer.echo(
                 f"  last: {last_run['slot']} {last_run['action']} {last_run['status']}{detail}"
             )
+        for pause in row["paused"]:
+            typer.echo(f"  edition {pause['edition']} {pause['line']}")
 
 
 @app.command()
@@ -707,9 +718,17 @@ def send(
             help="Send a newsletter's first edition although `digest doctor` finds errors.",
         ),
     ] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Continue a send the complaint and bounce guard paused, where it stopped.",
+        ),
+    ] = False,
 ) -> None:
     """Send an approved edition to its lists, exactly once per subscriber (one approved for a
-    later time only with --now: `digest run` sends it when it is due)."""
+    later time only with --now: `digest run` sends it when it is due). Exit status 3: the
+    complaint and bounce guard paused it (`--resume` continues)."""
     from digest.edition import EditionStatus
     from digest.errors import DigestError
     from digest.send.campaign import check_sendable, plan_send
@@ -750,13 +769,38 @@ def send(
             f"Send edition {found.id} ({found.subject!r}) via {plan.provider} to {described}?",
             abort=True,
         )
+    pause = instance.send_pause(found)
+    if resume and (pause is None or not pause.open):
+        typer.echo(f"edition {found.id} was not paused: sending it as usual")
     report = _with_progress(
         sum(plan.lists.values()),
         lambda advance: instance.send(
-            found, lists=chosen, via=via, limit=limit, on_progress=advance, force=force
+            found,
+            force=force,
+            lists=chosen,
+            via=via,
+            limit=limit,
+            on_progress=advance,
+            resume=resume,
+            resumed_by=_who(),
         ),
     )
     typer.echo(report.summary())
+    if report.paused is not None:
+        typer.echo(report.paused.line())
+        raise typer.Exit(EXIT_PAUSED)
+
+
+def _who() -> str:
+    """Who runs this command, for the record of a resume."""
+    import getpass
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):
+        user = "unknown user"
+    return f"{user}@{socket.gethostname()} (digest send --resume)"
 
 
 @app.command()

@@ -200,11 +200,31 @@ class NewsletterConfig(BaseModel):
     # ("s1", published as s1._domainkey.FROM-DOMAIN) or a whole record name
     # ("s1._domainkey.mail.example.org"). Empty: the sender's fixed ones (SendGrid: s1, s2).
     dkim_selectors: list[str] = Field(default_factory=list)
+    # The complaint and bounce guard (digest.send.guard): a send pauses when the provider's
+    # events show more complaints, or hard bounces, than these fractions of the messages, once
+    # `pause_min_delivered` are known (fewer, and one reader's click would be "a rate"); the
+    # counts are read at most every `pause_check_interval` while batches go out.
+    complaint_pause_rate: float = 0.001
+    bounce_pause_rate: float = 0.05
+    pause_min_delivered: int = Field(default=1000, ge=1)
+    pause_check_interval: timedelta = timedelta(seconds=5)
 
     @field_validator("*")
     @classmethod
     def _durations(cls, value: object) -> object:
         return _not_negative(value)
+
+    @field_validator("complaint_pause_rate", "bounce_pause_rate")
+    @classmethod
+    def _fraction(cls, value: float) -> float:
+        if value >= 1:
+            raise ValueError(
+                f"{value:g} is not a fraction: for {value:g}% write {value / 100:g} "
+                "(a fraction of the messages, not a percentage: 0.001 is 0.1%)"
+            )
+        if value <= 0:
+            raise ValueError(f"{value:g}: must be more than 0 (0.001 is 0.1%)")
+        return value
 
     @field_validator("schedule")
     @classmethod

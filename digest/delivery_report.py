@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TextIO
 
+from digest.send_guard import SendPause
 from digest.spreadsheet_cells import as_text
 from digest.store.deliveries import DeliveryOutcome
 
@@ -57,6 +58,18 @@ class DeliveryReport:
     events_reported: bool
     # The copies readers got (topics followed, subject lines tested), when not one for all.
     copies: list[CopyLine] = field(default_factory=list)
+    # The complaint and bounce guard's last pause of the send, open or resumed (None: never).
+    pause: SendPause | None = None
+
+    @property
+    def paused(self) -> bool:
+        """The send is paused now: nothing goes out until an editor resumes it."""
+        return self.pause is not None and self.pause.open and self.status == "sending"
+
+    @property
+    def state(self) -> str:
+        """The edition's status as the report says it: "paused" while the guard holds it."""
+        return "paused" if self.paused else self.status
 
     @property
     def total(self) -> int:
@@ -86,12 +99,14 @@ class DeliveryReport:
             "settle_unknown": self.settle_unknown,
             "failures": [_outcome_json(outcome) for outcome in self.failures],
             "copies": [line.as_json() for line in self.copies],
+            "paused": self.paused,
+            "pause": self.pause.as_json() if self.pause else None,
         }
 
     def lines(self) -> list[str]:
         """The report as a terminal shows it."""
         counts = self.counts()
-        head = f"edition {self.edition_id} ({self.newsletter}, {self.status}): {self.total} readers"
+        head = f"edition {self.edition_id} ({self.newsletter}, {self.state}): {self.total} readers"
         ledger = ", ".join(
             f"{counts[key]} {key}"
             for key in ("sent", "deferred", "failed", "unknown", "pending", "skipped")
@@ -100,6 +115,13 @@ class DeliveryReport:
             f"{counts[key]} {key}" for key in ("delivered", "bounced", "complained", "unsubscribed")
         )
         lines = [head, f"  ledger: {ledger}", f"  events: {events}"]
+        if self.pause is not None and self.paused:
+            lines.append(f"  {self.pause.line()}")
+        elif self.pause is not None and self.pause.resumed_at is not None:
+            lines.append(
+                f"  resumed by {self.pause.resumed_by} at "
+                f"{_iso(self.pause.resumed_at)} after a pause: {self.pause.reason}"
+            )
         if not self.events_reported:
             lines.append("  (this sender reports no delivery events: 'sent' is as far as we know)")
         if self.next_attempt_at is not None:

@@ -8,6 +8,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from digest.edition import Edition, EditionStatus, Reopened
+from digest.send_guard import SendPause
 from digest.send_time import describe
 
 # Said on the page of a draft that was approved or cancelled before, until it is approved.
@@ -49,6 +50,12 @@ class EditionState:
     zone: ZoneInfo
     deliveries: EditionDeliveries | None = None
     readers: int = 0  # subscribed readers of its lists, now
+    # The complaint and bounce guard's open pause of its send (None: not paused).
+    pause: SendPause | None = None
+
+    @property
+    def paused(self) -> bool:
+        return self.pause is not None and self.status == EditionStatus.SENDING
 
     @property
     def status(self) -> EditionStatus:
@@ -58,6 +65,8 @@ class EditionState:
     def label(self) -> str:
         if self.status == EditionStatus.DRAFT and self.edition.reopened:
             return _REOPENED_LABELS[self.edition.reopened]
+        if self.paused:
+            return "paused"
         return self.status.value
 
     @property
@@ -106,5 +115,5 @@ class EditionState:
         if self.status == EditionStatus.SENT:
             return f"sent{at} to {counts}"
         waiting = sum(ledger.counts.get(s, 0) for s in ("pending", "deferred"))
-        so_far = f"sending: so far{at} to {counts}"
+        so_far = f"{'paused' if self.paused else 'sending'}: so far{at} to {counts}"
         return f"{so_far}, {waiting} waiting" if waiting else so_far

@@ -11,6 +11,7 @@ from digest.config import NewsletterConfig
 from digest.edition import Edition
 from digest.render import RenderedEmail
 from digest.send import Batch, Recipient, Sender
+from digest.send_guard import SendPause
 
 log = logging.getLogger("digest.notify")
 
@@ -21,6 +22,22 @@ def outline(edition: Edition) -> str:
         lines.append(section.title)
         lines.extend(f"  - {item.article.title}" for item in section.items)
     return "\n".join(lines)
+
+
+def pause_notice(edition: Edition, pause: SendPause, report_url: str) -> tuple[str, str]:
+    """The subject and body that tell the editors a send was paused, why, and how to go on."""
+    what = "complaints" if pause.kind == "complaints" else "hard bounces"
+    subject = f"No. {edition.number} paused: {what} over the threshold"
+    body = (
+        f"Sending No. {edition.number} ({edition.subject}) was paused at "
+        f"{pause.paused_at:%Y-%m-%d %H:%M} UTC:\n\n    {pause.reason}\n\n"
+        "The readers not sent it yet wait; nobody gets it twice. Look at the report first:\n\n"
+        f"    {report_url}\n\n"
+        'To go on, press "Resume sending" there, or run\n\n'
+        f"    digest send {pause.edition_id} --resume\n\n"
+        "After a resume the guard judges the complaints and bounces that come from then on."
+    )
+    return subject, body
 
 
 def notify_editors(

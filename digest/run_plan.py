@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 CLAIMED = "claimed"
 FAILED = "failed"
 BUSY = "busy"
+# A send the complaint and bounce guard paused: said on every tick, never resumed by one (an
+# editor resumes it), never a failure.
+PAUSED = "paused"
 FINAL = frozenset({"done", "skipped", "not_approved", "cancelled"})
 
 # The rows' actions: the build of a slot, its send, the notice to the editors after the build
@@ -76,6 +79,8 @@ class EditionState:
     number: int
     status: EditionStatus
     send_at: datetime | None
+    # The guard's pause of its send, as the run reports it ("" when not paused).
+    paused: str = ""
 
 
 @dataclass(frozen=True)
@@ -166,11 +171,23 @@ class _Planner:
     def waiting(self) -> None:
         """Approved editions whose time has come, and sends that were interrupted."""
         for edition in sorted(self.state.editions, key=lambda e: e.id):
+            if edition.status == EditionStatus.SENT and edition.send_at is not None:
+                # Sent after a pause (resumed by an editor): the paused row is closed.
+                run = self.state.run(edition.send_at, SEND)
+                if run is not None and run.status == PAUSED:
+                    detail = f"edition {edition.id} was sent after its pause"
+                    self.record(edition.send_at, "done", detail, edition.id)
+                continue
             due = edition.send_at is not None and edition.send_at <= self.now
             approved = edition.status == EditionStatus.APPROVED
             if not (edition.status == EditionStatus.SENDING or (approved and due)):
                 continue
             slot = edition.send_at or self.now
+            if edition.status == EditionStatus.SENDING and edition.paused:
+                # Waits for an editor: reported as paused on each tick, not sent.
+                self.add(Kind.RECORD, slot, SEND, edition.id, status=PAUSED, detail=edition.paused)
+                self.sending.add(edition.id)
+                continue
             if approved and not self.recent(slot):
                 grace = self.newsletter.catch_up_grace
                 self.record(

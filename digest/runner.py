@@ -32,7 +32,7 @@ from digest.errors import AlreadySent, DigestError, LockBusy, NotFoundError
 from digest.faults import fault_point
 from digest.frequencies import Cadence, cadences
 from digest.notify import notify_editors, outline
-from digest.run_plan import BUSY, FAILED, Due, EditionState, Kind, SlotKey, State, plan
+from digest.run_plan import BUSY, FAILED, PAUSED, Due, EditionState, Kind, SlotKey, State, plan
 
 log = logging.getLogger("digest.run")
 
@@ -121,10 +121,18 @@ def read_state(app: App, cadence: Cadence, now: datetime) -> State:
                 editions[run.edition_id] = store.get_edition(run.edition_id)
             except NotFoundError:
                 continue
+    sending = [e.id for e in editions.values() if e.id and e.status == EditionStatus.SENDING]
+    pauses = store.send_pauses.open_pauses(sending)
     return State(
         runs=tuple(runs),
         editions=tuple(
-            EditionState(e.id, e.number, e.status, e.send_at)
+            EditionState(
+                e.id,
+                e.number,
+                e.status,
+                e.send_at,
+                pauses[e.id].line() if e.id in pauses else "",
+            )
             for e in editions.values()
             if e.id is not None
         ),
@@ -272,6 +280,9 @@ class _Tick:
             )
             self._outcome(key, BUSY, edition.id, detail)
             return
+        if report.paused is not None:  # the guard's pause: an editor resumes it, not a tick
+            self._outcome(key, PAUSED, edition.id, report.paused.line())
+            return
         # Waiting: only deferred readers, or a provider's events, are left: tried next tick.
         status = "done" if report.finished else ("waiting" if report.waiting else FAILED)
         self._outcome(key, status, edition.id, report.summary())
@@ -345,4 +356,6 @@ class _Tick:
 
 
 def _identity(due: Due) -> tuple[object, ...]:
-    return (due.kind, due.key, due.edition_id)
+    # A send that paused in this tick is not said again as paused in the same tick.
+    kind = Kind.SEND if due.status == PAUSED else due.kind
+    return (kind, due.key, due.edition_id)

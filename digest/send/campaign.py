@@ -34,6 +34,7 @@ from digest.send import (
     SendStopped,
     batch_size,
 )
+from digest.send_guard import SendGuard, SendPause, Verdict
 from digest.store import Store
 from digest.store.deliveries import (
     Audience,
@@ -75,12 +76,14 @@ class SendReport:
     test_until: datetime | None = None
     held: int = 0
     winner: str = ""
+    # The complaint and bounce guard paused the send (by this run, or before it).
+    paused: SendPause | None = None
 
     @property
     def waiting(self) -> bool:
         """Nothing left to send now: only deferred readers, events or a subject test's
         winner to wait for."""
-        if self.finished:
+        if self.finished or self.paused is not None:
             return False
         return self.test_until is not None or self.totals.get(DeliveryStatus.PENDING, 0) == 0
 
@@ -134,6 +137,8 @@ class SendReport:
             )
         if self.finished:
             parts.append("complete")
+        elif self.paused is not None:
+            parts.append(f"paused with {self.remaining} still to send")
         elif self.waiting:
             parts.append("waiting")
         else:
@@ -201,11 +206,14 @@ def send_edition(
     variants: VariantRenderer | None = None,
     subject_clicks: SubjectClicks | None = None,
     click_tokens: ClickTokens | None = None,
+    guard: SendGuard | None = None,
 ) -> SendReport:
     """Send under the edition's lock; raises LockBusy if another run holds it. `email` is the
     whole edition's; `variants` renders the others (readers following some topics, or with
     stories sent before), `audience` is who chose the edition's frequency. With the
-    newsletter's track_clicks, `click_tokens` signs each reader's click redirect."""
+    newsletter's track_clicks, `click_tokens` signs each reader's click redirect. The `guard`
+    is asked before each batch whether complaints or bounces call for a pause; a paused
+    edition sends nothing until it is resumed (`report.paused` says why)."""
     assert edition.id is not None
     check_sendable(edition, newsletter)
     if newsletter.track_clicks and click_tokens is None:
@@ -224,6 +232,7 @@ def send_edition(
     )
     campaign.audience, campaign.variants = audience, variants
     campaign.subject_clicks = subject_clicks
+    campaign.guard = guard
     with store.lock(f"send-edition-{edition.id}"):
         # Read again under the lock: another run may have finished meanwhile.
         edition = store.get_edition(edition.id)
@@ -273,6 +282,7 @@ class _Campaign:
         self.variants: VariantRenderer | None = None
         self.subject_clicks: SubjectClicks | None = None
         self.test: SubjectTest | None = None
+        self.guard: SendGuard | None = None
         self._emails: dict[tuple[str, int], RenderedEmail | None] = {("", 0): email}
         # The last batch's outcome, recorded with the opening of the next batch.
         self._unrecorded: BatchOutcome | None = None
@@ -298,12 +308,17 @@ class _Campaign:
         assert edition.id is not None
         self.report.edition_id = edition.id
         store = self.store
+        list_ids = [store.subscribers.list_id(name) for name in lists]
+        paused = store.send_pauses.open_pause(edition.id)
+        if paused is not None:  # nothing goes out until an editor resumes it
+            self.report.paused = paused
+            self._tally(edition.id, list_ids)
+            return
         store.change_status(
             edition.id,
             EditionStatus.SENDING,
             [EditionStatus.APPROVED, EditionStatus.DRAFT, EditionStatus.SENDING],
         )
-        list_ids = [store.subscribers.list_id(name) for name in lists]
         now = datetime.now(UTC)
         for list_id in list_ids:
             self._settle_cut_off(edition.id, list_id)
@@ -319,6 +334,10 @@ class _Campaign:
             budget = self._send_lists(edition.id, list_ids, budget)
             if self.test is not None and self._decide_test(edition, list_ids, now):
                 budget = self._send_lists(edition.id, list_ids, budget)
+        except _Paused as pause:
+            # The batch in flight was recorded as usual (the lists' `finally`); the rest wait.
+            self.report.paused = store.send_pauses.pause(edition.id, pause.verdict)
+            log.warning("edition %s: %s", edition.id, self.report.paused.line())
         finally:
             self._tally(edition.id, list_ids)
         if self.report.finished and set(lists) >= set(self.newsletter.lists):
@@ -560,6 +579,7 @@ class _Campaign:
                 if not size:
                     upcoming = ahead.submit(self._prepare, copy, budget, last_id)
                     continue
+                self._watch()
                 batch_id = deliveries.open_batch(
                     copy.edition_id,
                     copy.list_id,
@@ -577,6 +597,15 @@ class _Campaign:
                 self._unrecorded = self._send_batch(replace(batch, id=batch_id), payload)
                 fault_point("after-request")
         return budget
+
+    def _watch(self) -> None:
+        """Before each batch: the guard's verdict on the complaints and bounces so far (it
+        reads the counts at most every pause_check_interval, and at the run's first batch)."""
+        if self.guard is None:
+            return
+        verdict = self.guard.check()
+        if verdict is not None:
+            raise _Paused(verdict)
 
     def _prepare(
         self, copy: _Copy, budget: int | None, after_id: int
@@ -639,6 +668,14 @@ class _Campaign:
             deliveries.close_batch(outcome)
             raise SendStopped(result.stop_reason)
         return outcome
+
+
+class _Paused(Exception):
+    """The guard's verdict ends the run's sending (caught in `_Campaign.run`)."""
+
+    def __init__(self, verdict: Verdict) -> None:
+        super().__init__(verdict.reason())
+        self.verdict = verdict
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,10 @@ def _personalizations(batch: Batch) -> list[dict[str, Any]]:
     """
     edition = str(batch.edition_id)
     unsubscribe = batch.purpose != "notice"
+    # Only a reader's copy names a delivery: the events of an editor's notice or test copy
+    # (delivered, a spam report) must not count against the edition's readers, in the report
+    # or the complaint and bounce guard.
+    ledgered = batch.purpose == "edition"
     values_for = placeholders.values_for
     personalizations: list[dict[str, Any]] = []
     for recipient in batch.recipients:
@@ -108,7 +112,9 @@ def _personalizations(batch: Batch) -> list[dict[str, Any]]:
                     "edition_id": edition,
                     "subscriber_id": str(recipient.subscriber_id),
                     "delivery_id": str(recipient.delivery_id),
-                },
+                }
+                if ledgered
+                else {"edition_id": edition, "purpose": batch.purpose},
             }
         )
     return personalizations

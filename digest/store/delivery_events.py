@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, Engine, and_, func, literal, or_, select
 
+from digest.send_guard import COMPLAINT, DELIVERED, GUARDED_KINDS, HARD_BOUNCE, GuardCounts
 from digest.store.tables import DeliveryEventRow, DeliveryRow, SubscriberRow, utcnow
 from digest.store.upsert import insert_for
 from digest.subscribers.model import Status
@@ -89,3 +90,20 @@ class DeliveryEventRepository:
                     condition = or_(condition, left)
                 counts[name] = int(connection.execute(query.where(condition)).scalar_one())
         return counts
+
+    def guard_counts(self, edition_id: int) -> GuardCounts:
+        """What the complaint and bounce guard weighs, in one query on the edition's index:
+        readers delivered, who complained, who hard-bounced (each once per kind)."""
+        query = (
+            select(DeliveryEventRow.kind, func.count())
+            .where(
+                DeliveryEventRow.edition_id == edition_id,
+                DeliveryEventRow.kind.in_(GUARDED_KINDS),
+            )
+            .group_by(DeliveryEventRow.kind)
+        )
+        with self.engine.begin() as connection:
+            counts = {kind: int(count) for kind, count in connection.execute(query)}
+        return GuardCounts(
+            counts.get(DELIVERED, 0), counts.get(COMPLAINT, 0), counts.get(HARD_BOUNCE, 0)
+        )

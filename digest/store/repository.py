@@ -23,6 +23,7 @@ from digest.store.delivery_events import DeliveryEventRepository
 from digest.store.feeds import FeedRepository
 from digest.store.locks import exclusive
 from digest.store.schedule import ScheduleRepository, link_edition
+from digest.store.send_pauses import SendPauseRepository
 from digest.store.subscribers import SubscriberRepository
 from digest.store.summary_cache import SummaryCache
 from digest.store.tables import (
@@ -62,6 +63,7 @@ class Store:
         self.webhook_events = WebhookEventRepository(engine)
         self.delivery_events = DeliveryEventRepository(engine)
         self.clicks = ClickRepository(engine)
+        self.send_pauses = SendPauseRepository(engine)
 
     def lock(self, name: str) -> AbstractContextManager[None]:
         """A lock held across processes for the block; raises LockBusy if taken."""

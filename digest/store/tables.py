@@ -10,6 +10,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql.expression import text as sql_text
 from sqlalchemy.sql.expression import true
 
 
@@ -364,6 +366,42 @@ class DeliveryEventRow(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     occurred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SendPauseRow(Base):
+    """A send paused by the complaint and bounce guard (digest.send.guard): why and when, and
+    once resumed, by whom, when, and the event counts at that moment (the guard's baseline
+    from then on). At most one pause of an edition is open (not resumed) at a time."""
+
+    __tablename__ = "send_pauses"
+    __table_args__ = (
+        Index(
+            "uq_send_pauses_open",
+            "edition_id",
+            unique=True,
+            sqlite_where=sql_text("resumed_at IS NULL"),
+            postgresql_where=sql_text("resumed_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    edition_id: Mapped[int] = mapped_column(
+        ForeignKey("editions.id", ondelete="CASCADE"), index=True
+    )
+    paused_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(String(16))  # "complaints" or "bounces"
+    reason: Mapped[str] = mapped_column(Text)
+    count: Mapped[int] = mapped_column(Integer)
+    out_of: Mapped[int] = mapped_column(Integer)
+    rate: Mapped[float] = mapped_column(Float)
+    threshold: Mapped[float] = mapped_column(Float)
+    # When the editors were told (NULL: not yet; a later run tells them).
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resumed_by: Mapped[str] = mapped_column(String(200), default="")
+    resumed_delivered: Mapped[int | None] = mapped_column(Integer)
+    resumed_complaints: Mapped[int | None] = mapped_column(Integer)
+    resumed_bounces: Mapped[int | None] = mapped_column(Integer)
 
 
 class ClickSaltRow(Base):

@@ -44,7 +44,15 @@ PAGES.env.globals["clicks_of"] = clicks_of
 def report_page(current: EditorSession, edition_id: RowId) -> Response:
     edition = _edition(current, edition_id)
     report = current.app.delivery_report(edition)
-    return current.page("report.html", edition=edition, report=report, counts=COUNTS)
+    said = current.flashed()
+    return current.page(
+        "report.html",
+        edition=edition,
+        report=report,
+        counts=COUNTS,
+        errors=said.errors,
+        notice=said.notice,
+    )
 
 
 @router.get("/editions/{edition_id}/report.csv")

@@ -69,7 +69,7 @@ def _event(entry: dict[str, Any]) -> ProviderEvent:
     # SendGrid puts each message's custom_args at the top level of its events.
     event_id = entry.get("sg_event_id")
     return ProviderEvent(
-        kind=str(entry.get("event", "")),
+        kind=_kind(entry),
         email=str(entry.get("email", "")),
         timestamp=_when(entry.get("timestamp")),
         event_id=str(event_id)[:200] if event_id else None,
@@ -79,6 +79,17 @@ def _event(entry: dict[str, Any]) -> ProviderEvent:
         reason=str(entry.get("reason") or entry.get("response") or ""),
         message_id=str(entry.get("sg_message_id") or ""),
     )
+
+
+def _kind(entry: dict[str, Any]) -> str:
+    """The event's canonical kind. SendGrid reports a block (the receiving server refused the
+    message for now, often over the sender's reputation: the address itself is fine) as a
+    "bounce" event of `type` "blocked"; it is kept as "blocked", which stops no subscription
+    and is no hard bounce to the complaint and bounce guard."""
+    kind = str(entry.get("event", ""))
+    if kind == "bounce" and entry.get("type") == "blocked":
+        return "blocked"
+    return kind
 
 
 def _id(value: object) -> int | None:

@@ -5,7 +5,9 @@ against SendGrid's published schema (../shared/data/sendgrid), the documented li
 personalizations, at most 1000 recipients, each address once per request), 202 with
 X-Message-Id, and SendGrid's error shape {"errors": [{"message", "field", "help"}]}. It records
 every recipient it accepted, and can be told to fail: 429 with rate-limit headers, 500, 400, a
-dropped connection, or a slow answer after accepting.
+dropped connection, or a slow answer after accepting. Given `on_accept`, it hands each accepted
+request's personalizations to it before answering, as SendGrid's Event Webhook would report
+them (a test posts the events through digest's webhook: events that arrive while a send runs).
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ class SendGridState:
     statuses: list[int] = field(default_factory=list)
     faults: deque[Fault] = field(default_factory=deque)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Called with each accepted request's (address, custom_args), before the answer goes out.
+    on_accept: Callable[[list[tuple[str, dict[str, str]]]], None] | None = None
 
     @property
     def accepted_requests(self) -> int:
@@ -140,17 +144,21 @@ class _Handler(BaseHTTPRequestHandler):
         problem = self._check(body)
         if problem:
             return self._error(400, *problem)
+        accepted: list[tuple[str, dict[str, str]]] = []
         with self.state.lock:
             for personalization in body["personalizations"]:
                 for kind in ("to", "cc", "bcc"):
                     for address in personalization.get(kind, []):
                         self.state.recipients[address["email"].lower()] += 1
-                        self.state.taken.append(
+                        accepted.append(
                             (address["email"].lower(), personalization.get("custom_args", {}))
                         )
+            self.state.taken.extend(accepted)
             if self.state.keep_bodies:
                 self.state.bodies.append(body)
             self.state.statuses.append(202)
+        if self.state.on_accept is not None:
+            self.state.on_accept(accepted)
         if fault and fault.kind == "slow":
             time.sleep(fault.seconds)  # accepted, but the answer comes late (or never)
         self.send_response(202)
