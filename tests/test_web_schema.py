@@ -27,6 +27,8 @@ _app = create_app(
         f"sqlite:///{_folder / 'digest.db'}",
         _folder,
         sendgrid_webhook_public_key=base64.b64encode(_key).decode(),
+        # Configured, as the SendGrid key is: unconfigured, the endpoint answers 503.
+        ses={"sns_topic_arns": ["arn:aws:sns:eu-west-1:123456789012:digest-ses-events"]},
         subscribe_limit_per_hour=1000,
         web_allowed_hosts=["testserver"],  # the Host schemathesis sends
     )
