@@ -425,7 +425,7 @@ class PostmarkSettings(BaseModel):
                 ipaddress.ip_network(entry, strict=False)
             except ValueError:
                 raise ValueError(
-                    f"{entry!r}: an IP address or network, like 50.31.156.6 or 3.134.147.0/24"
+                    f"{entry!r}: an IP address or network, like 203.0.113.7 or 198.51.100.0/24"
                 ) from None
         return value
 

@@ -42,6 +42,9 @@ _VALUE_BOUND = {
 }
 _LINK_BOUND = 200  # the path and signed token after base_url
 _MARKER = re.compile(r"(%%[a-z_]+%%)")
+# What a JSON string must escape (RFC 8259: quotation mark, reverse solidus, controls); with
+# ensure_ascii off, json.dumps escapes nothing else (besides U+2028/9, which it leaves).
+_NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f]')
 # RFC 5322 specials: a display name holding one is sent as a quoted string.
 _SPECIALS = re.compile(r'[()<>\[\]:;@\\,."]')
 _CALL_DROPPED = (
@@ -75,8 +78,12 @@ def build_call(batch: Batch, message_stream: str) -> tuple[PreparedCall | None, 
     if len(batch.recipients) > MAX_MESSAGES:
         raise ValueError(f"a batch call holds at most {MAX_MESSAGES} messages")
     failures: dict[int, Failure] = {}
-    shared = _shared_fields(batch, message_stream)
-    html, text = _split(batch.email.html), _split(batch.email.text)
+    # Assembled from JSON pieces: the copy's text between its markers is escaped once a
+    # batch, each reader's values on their own (a few short strings). Escaping each reader's
+    # whole message with json.dumps cost about 1.4 ms a reader for the example edition.
+    opening = _json(_shared_fields(batch, message_stream))[:-1] + b',"To":'
+    headers = _json(_shared_headers(batch))[1:-1]
+    html, text = _escaped_parts(batch.email.html), _escaped_parts(batch.email.text)
     chunks: list[bytes] = []
     ids: list[int] = []
     size = 2  # "[" and "]"
@@ -85,7 +92,7 @@ def build_call(batch: Batch, message_stream: str) -> tuple[PreparedCall | None, 
         if isinstance(to, Failure):
             failures[recipient.delivery_id] = to
             continue
-        message = _message(batch, recipient, to, shared, html, text)
+        message = _message(batch, recipient, to, opening, headers, (html, text))
         if isinstance(message, Failure):
             failures[recipient.delivery_id] = message
             continue
@@ -147,59 +154,91 @@ def mailbox(name: str, address: str) -> str:
     return f"{name} <{address}>"
 
 
+def _shared_headers(batch: Batch) -> list[dict[str, str]]:
+    return [
+        {"Name": name, "Value": encoded_header_value(value)}
+        for name, value in shared_headers(batch).items()
+    ]
+
+
 def _message(
     batch: Batch,
     recipient: Recipient,
     to: str,
-    shared: dict[str, Any],
-    html: list[str],
-    text: list[str],
+    opening: bytes,
+    headers: bytes,
+    bodies: tuple[list[bytes], list[bytes]],
 ) -> bytes | Failure:
-    values = placeholders.values_for(
-        recipient.name,
-        recipient.email,
-        recipient.unsubscribe_url,
-        recipient.preferences_url,
-        recipient.click_base,
-    )
-    html_body, text_body = _fill(html, values), _fill(text, values)
+    """One reader's message as JSON: `opening` holds the shared fields and `"To":`, `headers`
+    the shared headers' entries, `bodies` the HTML's and the text's escaped parts."""
+    values = {
+        marker.encode(): _escape(value)
+        for marker, value in placeholders.values_for(
+            recipient.name,
+            recipient.email,
+            recipient.unsubscribe_url,
+            recipient.preferences_url,
+            recipient.click_base,
+        ).items()
+    }
+    html_body, text_body = _fill(bodies[0], values), _fill(bodies[1], values)
     for body in (html_body, text_body):
-        # Postmark counts a body as it goes out, base64-encoded: 4 bytes for every 3.
-        if len(body) * 4 > MAX_BODY_BYTES and len(body.encode()) * 4 // 3 > MAX_BODY_BYTES:
+        # Postmark counts a body as it goes out, base64-encoded: 4 bytes for every 3 (the
+        # escaped text is never shorter than the body).
+        if len(body) * 4 // 3 > MAX_BODY_BYTES:
             return Failure("the email is over Postmark's 5 MB limit for a body", permanent=True)
-    headers = [
-        {"Name": name, "Value": encoded_header_value(value)}
-        for name, value in shared_headers(batch).items()
-    ]
     if batch.purpose != "notice":
         # RFC 8058: with List-Unsubscribe-Post (shared), a one-click unsubscribe of this reader.
-        headers.insert(0, {"Name": "List-Unsubscribe", "Value": f"<{recipient.unsubscribe_url}>"})
-    message = {
-        **shared,
-        "To": to,
-        "HtmlBody": html_body,
-        "TextBody": text_body,
-        "Headers": headers,
-        # Strings, as Postmark's metadata values are; they come back in every webhook.
-        "Metadata": {
-            "edition_id": str(batch.edition_id),
-            "subscriber_id": str(recipient.subscriber_id),
-            "delivery_id": str(recipient.delivery_id),
-        },
-    }
-    return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode()
+        unsubscribe = b'{"Name":"List-Unsubscribe","Value":"<%s>"}' % _escape(
+            recipient.unsubscribe_url
+        )
+        all_headers = b"[" + unsubscribe + b"," + headers + b"]"
+    else:
+        all_headers = b"[" + headers + b"]"
+    # Strings, as Postmark's metadata values are; they come back in every webhook.
+    metadata = b'{"edition_id":"%d","subscriber_id":"%d","delivery_id":"%d"}' % (
+        batch.edition_id,
+        recipient.subscriber_id,
+        recipient.delivery_id,
+    )
+    return b"".join(
+        (
+            opening,
+            b'"%s"' % _escape(to),
+            b',"HtmlBody":"',
+            html_body,
+            b'","TextBody":"',
+            text_body,
+            b'","Headers":',
+            all_headers,
+            b',"Metadata":',
+            metadata,
+            b"}",
+        )
+    )
 
 
-def _split(body: str) -> list[str]:
-    """Text and markers in turn: even items are text, odd ones markers."""
-    return _MARKER.split(body)
+def _escaped_parts(body: str) -> list[bytes]:
+    """Text and markers in turn (even items text, odd ones markers), the text JSON-escaped
+    UTF-8: escaping works character by character, so escaped pieces join into the escaped
+    whole."""
+    parts = _MARKER.split(body)
+    return [_escape(part) if index % 2 == 0 else part.encode() for index, part in enumerate(parts)]
 
 
-def _fill(parts: list[str], values: dict[str, str]) -> str:
-    return "".join(
+def _escape(value: str) -> bytes:
+    """A JSON string's inside, as UTF-8; most values (links, ids, plain names) need nothing
+    escaped, and skip the encoder."""
+    if _NEEDS_ESCAPE.search(value) is None:
+        return value.encode()
+    return json.dumps(value, ensure_ascii=False)[1:-1].encode()
+
+
+def _fill(parts: list[bytes], values: dict[bytes, bytes]) -> bytes:
+    return b"".join(
         part if index % 2 == 0 else values.get(part, part) for index, part in enumerate(parts)
     )
 
 
-def _json(value: str) -> bytes:
-    return json.dumps(value, ensure_ascii=False).encode()
+def _json(value: object) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
