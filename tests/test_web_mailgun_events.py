@@ -153,6 +153,7 @@ def test_events_suppress_settle_unknown_deliveries_and_count(
     # The report's counts: the bounce and the rejection as bounced; no deferral counts.
     assert events == {"delivered": 1, "bounced": 2, "complained": 1, "unsubscribed": 1}
 
+
 def test_forged_stale_replayed_and_malformed_posts_change_nothing(
     database_url: str, tmp_path: Path
 ) -> None:
