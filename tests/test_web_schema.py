@@ -27,6 +27,7 @@ _app = create_app(
         f"sqlite:///{_folder / 'digest.db'}",
         _folder,
         sendgrid_webhook_public_key=base64.b64encode(_key).decode(),
+        mailgun={"webhook_signing_key": "schema-test-mailgun-signing-key"},
         subscribe_limit_per_hour=1000,
         web_allowed_hosts=["testserver"],  # the Host schemathesis sends
     )
