@@ -186,6 +186,7 @@ def test_each_reader_gets_their_own_message_with_their_fields(
     # Neither a reader's name nor a headline can fill in someone's variables.
     marker = by_address["marker@example.org"]
     assert "%recipient.email% and %\u2060%email%\u2060%" in marker.text
+    assert marker.name == "%\u2060recipient.email% and %%email%%"  # in To: inert
     for message in state.messages:
         assert "marker@example.org" not in message.text or message is marker
         assert "Leak test %\u2060recipient.email% in a headline" in message.text

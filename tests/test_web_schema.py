@@ -29,6 +29,7 @@ _app = create_app(
         sendgrid_webhook_public_key=base64.b64encode(_key).decode(),
         # Configured, as the SendGrid key is: unconfigured, the endpoint answers 503.
         ses={"sns_topic_arns": ["arn:aws:sns:eu-west-1:123456789012:digest-ses-events"]},
+        mailgun={"webhook_signing_key": "schema-test-mailgun-signing-key"},
         subscribe_limit_per_hour=1000,
         web_allowed_hosts=["testserver"],  # the Host schemathesis sends
     )

@@ -203,6 +203,8 @@ def _mailbox(name: str, address: str) -> str:
         name = one_line(name)
     if not name:
         return address
+    if "%" in name:  # a reader named "%recipient.email%" stays that in the To header
+        name = _FOREIGN.sub("%" + placeholders.WORD_JOINER + "recipient.", name)
     if _SPECIALS.search(name):
         name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return f"{name} <{address}>"

@@ -51,9 +51,12 @@ class WebhookEventRepository:
             insert_for(self._dialect, table)  # type: ignore[arg-type]
             .values(event_id=key, applied_at=utcnow())
             .on_conflict_do_nothing(index_elements=["event_id"])
+            # A row comes back only when this insert made it (rowcount is not reliable for
+            # ON CONFLICT on every driver).
+            .returning(WebhookEventRow.event_id)
         )
         with self.engine.begin() as connection:
-            return connection.execute(statement).rowcount == 1
+            return connection.execute(statement).first() is not None
 
     def release(self, key: str) -> None:
         """Undo a claim whose post could not be applied, so that the provider's retry is."""
