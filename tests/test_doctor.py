@@ -288,6 +288,25 @@ def test_an_include_without_a_record_is_a_permanent_error(
     assert "include:gone.example.net: gone.example.net does not exist in DNS" in found.found
 
 
+def test_a_mechanism_receivers_do_not_know_and_macros(
+    dns_server: DnsServer, tmp_path: Path
+) -> None:
+    dns_server.records["example.org"][0] = ("TXT", "v=spf1 include:sendgrid.net foo:bar -all")
+    found = one(checkup(dns_server, tmp_path), "spf", "error")
+    assert found.found == (
+        "example.org: \"v=spf1 include:sendgrid.net foo:bar -all\": example.org: 'foo:bar' is "
+        "not an SPF mechanism (a permanent error)"
+    )
+    # A redirect= beside an all is never followed (nor counted); macros are said.
+    dns_server.records["example.org"][0] = (
+        "TXT",
+        "v=spf1 exists:%{i}._spf.example.org include:sendgrid.net redirect=gone.example.net ~all",
+    )
+    report = checkup(dns_server, tmp_path)
+    assert "uses macros" in one(report, "spf", "warning").found
+    assert "(include:sendgrid.net; 2 of 10 DNS lookups)" in one(report, "spf", "ok").found
+
+
 @pytest.mark.parametrize(
     ("record", "passes"),
     [
@@ -558,3 +577,26 @@ def test_plain_http_is_an_error_off_loopback() -> None:
     local = check_scheme("http://127.0.0.1:8080")
     assert local is not None and local.severity == "warning"
     assert check_scheme("https://news.example.org") is None
+
+
+# The edition about to go out
+
+
+def test_the_latest_draft_is_checked_as_sent(dns_server: DnsServer, tmp_path: Path) -> None:
+    from datetime import date
+
+    root = Path(__file__).resolve().parent.parent
+    base = nothing_listening()
+    app = App(make_settings(dns_server, tmp_path, base_url=base))
+    app.add([str(root / "examples/articles/sanctions.jsonl")])
+    edition = app.build(app.settings.newsletter("brief"), date(2026, 11, 24))
+    [report] = app.doctor()
+    app.close()
+    size = of(report, "edition", "ok")[0].found
+    assert size.startswith(f"edition {edition.id} (draft): HTML ")
+    assert "KB (Gmail clips over 102 KB), 1 image(s)" in size  # the logo
+    local = [f.found for f in of(report, "edition", "error")]
+    said = "link to a local address no reader can open"
+    assert f"edition {edition.id} (draft): {said}: {base}/archive/brief/1" in local
+    # The logo is https on the newsletter's public host: not named.
+    assert not any("logo.png" in line for line in local)

@@ -41,7 +41,9 @@ def sendgrid() -> Iterator[tuple[str, SendGridState]]:
         yield server
 
 
-def write_config(tmp_path: Path, dns: DnsServer, sendgrid_host: str, **newsletter: str) -> Path:
+def write_config(
+    tmp_path: Path, dns: DnsServer, sendgrid_host: str, database_url: str = "", **newsletter: str
+) -> Path:
     values = {
         "title": '"The Test Brief"',
         "theme": '"Russia\'s war in Ukraine and its allies"',
@@ -54,10 +56,11 @@ def write_config(tmp_path: Path, dns: DnsServer, sendgrid_host: str, **newslette
         **newsletter,
     }
     config = tmp_path / "digest.toml"
+    sqlite = f"sqlite:///{tmp_path / 'digest.db'}"
     config.write_text(
         "\n".join(
             [
-                f'database_url = "sqlite:///{tmp_path / "digest.db"}"',
+                f'database_url = "{database_url or sqlite}"',
                 f'secret_key = "{SECRET}"',
                 f'outbox_dir = "{tmp_path / "outbox"}"',
                 f'sendgrid_host = "{sendgrid_host}"',
@@ -97,10 +100,13 @@ def prepare(config: Path, state: SendGridState, readers: int = 2) -> None:
 
 
 def test_first_send_refused_on_errors_forced_and_not_asked_again(
-    tmp_path: Path, broken_dns: DnsServer, sendgrid: tuple[str, SendGridState]
+    tmp_path: Path,
+    database_url: str,
+    broken_dns: DnsServer,
+    sendgrid: tuple[str, SendGridState],
 ) -> None:
     host, state = sendgrid
-    config = write_config(tmp_path, broken_dns, host)
+    config = write_config(tmp_path, broken_dns, host, database_url)
     prepare(config, state)
     for dry in ([], ["--dry-run"]):
         code, _, refused = digest(config, state, "send", "latest", "--yes", "--now", *dry)
