@@ -222,6 +222,11 @@ def test_complaints_pause_the_send_and_resumes_send_everyone_once(
             assert pause is not None and pause.resumed_at is not None
             assert "(digest send --resume)" in pause.resumed_by
             assert pause.baseline == GuardCounts(delivered=1500, complaints=4)
+            # The counts kept as events are recorded are the events' own.
+            kept = app.store.delivery_events.guard_counts(number)
+            counted = app.store.delivery_events.counts(number)
+            assert kept == GuardCounts(delivered=counted["delivered"], complaints=4)
+            assert counted["delivered"] == 1500 and counted["complained"] == 4
         finally:
             app.close()
         report = digest(send, "report", str(number))
