@@ -115,5 +115,6 @@ class EditionState:
         if self.status == EditionStatus.SENT:
             return f"sent{at} to {counts}"
         waiting = sum(ledger.counts.get(s, 0) for s in ("pending", "deferred"))
-        so_far = f"{'paused' if self.paused else 'sending'}: so far{at} to {counts}"
+        # Paused: the label, the header and the pause's box say so already.
+        so_far = f"so far{at} to {counts}" if self.paused else f"sending: so far{at} to {counts}"
         return f"{so_far}, {waiting} waiting" if waiting else so_far

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -222,6 +222,11 @@ def test_complaints_pause_the_send_and_resumes_send_everyone_once(
             assert pause is not None and pause.resumed_at is not None
             assert "(digest send --resume)" in pause.resumed_by
             assert pause.baseline == GuardCounts(delivered=1500, complaints=4)
+            # The counts kept as events are recorded are the events' own.
+            kept = app.store.delivery_events.guard_counts(number)
+            counted = app.store.delivery_events.counts(number)
+            assert kept == GuardCounts(delivered=counted["delivered"], complaints=4)
+            assert counted["delivered"] == 1500 and counted["complained"] == 4
         finally:
             app.close()
         report = digest(send, "report", str(number))
@@ -351,3 +356,64 @@ def wait_until_sent(send: GuardedSend, seconds: float = 120) -> None:
             return
         time.sleep(0.2)
     raise AssertionError(f"the resumed send did not finish: {ledger(send)}")
+
+
+def test_migration_0016_makes_the_tables_as_modelled_fills_the_counts_and_goes_back(
+    database_url: str,
+) -> None:
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import insert, inspect
+
+    from digest.store import open_store
+    from digest.store.db import _alembic_config, make_engine, migrate
+    from digest.store.tables import Base, DeliveryEventRow, DeliveryRow, EditionRow, ListRow
+
+    engine = make_engine(database_url)
+    migrate(engine)
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    ours = [d for d in differences if "send_pauses" in repr(d) or "event_counts" in repr(d)]
+    assert ours == []
+    config = _alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0015")
+        tables = set(inspect(connection).get_table_names())
+        assert not {"send_pauses", "delivery_event_counts"} & tables
+        # Events recorded before the migration: the counts are filled from them.
+        edition = connection.execute(
+            insert(EditionRow)
+            .values(newsletter="brief", number=1, issue_date=date(2026, 12, 1), subject="S")
+            .returning(EditionRow.id)
+        ).scalar_one()
+        list_id = connection.execute(
+            insert(ListRow).values(name="readers").returning(ListRow.id)
+        ).scalar_one()
+        connection.execute(
+            insert(DeliveryRow),
+            [
+                {"id": n, "edition_id": edition, "list_id": list_id, "status": "sent"}
+                for n in (1, 2, 3)
+            ],
+        )
+        connection.execute(
+            insert(DeliveryEventRow),
+            [
+                {"delivery_id": n, "edition_id": edition, "kind": kind, "reason": ""}
+                for n, kind in (
+                    (1, "delivered"),
+                    (2, "delivered"),
+                    (2, "spamreport"),
+                    (3, "bounce"),
+                )
+            ],
+        )
+        command.upgrade(config, "head")
+    engine.dispose()
+    store = open_store(database_url)
+    try:
+        assert store.delivery_events.guard_counts(edition) == GuardCounts(2, 1, 1)
+    finally:
+        store.close()

@@ -4,11 +4,18 @@ for the send report: the ledger says what we handed over, these say what became 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, and_, func, literal, or_, select
 
 from digest.send_guard import COMPLAINT, DELIVERED, GUARDED_KINDS, HARD_BOUNCE, GuardCounts
-from digest.store.tables import DeliveryEventRow, DeliveryRow, SubscriberRow, utcnow
+from digest.store.tables import (
+    DeliveryEventCountRow,
+    DeliveryEventRow,
+    DeliveryRow,
+    SubscriberRow,
+    utcnow,
+)
 from digest.store.upsert import insert_for
 from digest.subscribers.model import Status
 
@@ -58,7 +65,19 @@ class DeliveryEventRepository:
         )
         with self.engine.begin() as connection:
             result = connection.execute(statement)
+            if result.rowcount:  # kept: one more of its kind, in the same transaction
+                connection.execute(self._counted(edition_id, kind))
         return bool(result.rowcount)
+
+    def _counted(self, edition_id: int, kind: str) -> Any:
+        table = DeliveryEventCountRow.__table__
+        statement = insert_for(self._dialect, table).values(  # type: ignore[arg-type]
+            edition_id=edition_id, kind=kind, count=1
+        )
+        return statement.on_conflict_do_update(
+            index_elements=["edition_id", "kind"],
+            set_={"count": DeliveryEventCountRow.count + 1},
+        )
 
     def counts(self, edition_id: int) -> dict[str, int]:
         """Readers of the edition per reported outcome. Unsubscribed also counts readers who
@@ -92,15 +111,12 @@ class DeliveryEventRepository:
         return counts
 
     def guard_counts(self, edition_id: int) -> GuardCounts:
-        """What the complaint and bounce guard weighs, in one query on the edition's index:
-        readers delivered, who complained, who hard-bounced (each once per kind)."""
-        query = (
-            select(DeliveryEventRow.kind, func.count())
-            .where(
-                DeliveryEventRow.edition_id == edition_id,
-                DeliveryEventRow.kind.in_(GUARDED_KINDS),
-            )
-            .group_by(DeliveryEventRow.kind)
+        """What the complaint and bounce guard weighs: readers delivered, who complained, who
+        hard-bounced (each once per kind), from the counts kept as events are recorded (three
+        rows, however large the send)."""
+        query = select(DeliveryEventCountRow.kind, DeliveryEventCountRow.count).where(
+            DeliveryEventCountRow.edition_id == edition_id,
+            DeliveryEventCountRow.kind.in_(GUARDED_KINDS),
         )
         with self.engine.begin() as connection:
             counts = {kind: int(count) for kind, count in connection.execute(query)}

@@ -368,6 +368,20 @@ class DeliveryEventRow(Base):
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class DeliveryEventCountRow(Base):
+    """How many of an edition's readers have an event of each kind, kept up in the transaction
+    that records the event: the complaint and bounce guard reads three rows, whatever the
+    size of the send, instead of counting a million events on each look."""
+
+    __tablename__ = "delivery_event_counts"
+
+    edition_id: Mapped[int] = mapped_column(
+        ForeignKey("editions.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class SendPauseRow(Base):
     """A send paused by the complaint and bounce guard (digest.send.guard): why and when, and
     once resumed, by whom, when, and the event counts at that moment (the guard's baseline

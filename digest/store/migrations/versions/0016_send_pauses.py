@@ -1,5 +1,6 @@
 """the complaint and bounce guard: each pause of a send (why, when, the figures), and its
-resume (by whom, when, the event counts then)
+resume (by whom, when, the event counts then); each edition's readers per event kind, kept up
+as events are recorded (filled here from the events already recorded)
 
 Revision ID: 0016
 Revises: 0015
@@ -52,8 +53,25 @@ def upgrade() -> None:
         postgresql_where=sa.text("resumed_at IS NULL"),
     )
 
+    op.create_table(
+        "delivery_event_counts",
+        sa.Column(
+            "edition_id",
+            sa.Integer(),
+            sa.ForeignKey("editions.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column("kind", sa.String(32), primary_key=True),
+        sa.Column("count", sa.Integer(), nullable=False),
+    )
+    op.execute(
+        "INSERT INTO delivery_event_counts (edition_id, kind, count) "
+        "SELECT edition_id, kind, COUNT(*) FROM delivery_events GROUP BY edition_id, kind"
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("delivery_event_counts")
     op.drop_index("uq_send_pauses_open", table_name="send_pauses")
     op.drop_index("ix_send_pauses_edition_id", table_name="send_pauses")
     op.drop_table("send_pauses")
