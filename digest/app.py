@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from digest.preferences import Choices
     from digest.provider_events import ProviderEvent
     from digest.send import Sender
-    from digest.send.campaign import SendReport
+    from digest.send.campaign import Phase, SendReport
     from digest.store.deliveries import DeliveryOutcome, RetryPolicy
     from digest.subscribers import Subscriber
     from digest.subscribers.importer import ImportReport
@@ -790,10 +790,27 @@ class App:
         via: str | None = None,
         limit: int | None = None,
         on_progress: Callable[[int], None] | None = None,
+        workers: int = 1,
+        phase: Phase = "all",
     ) -> SendReport:
+        """Send the edition (digest.send.campaign). With `workers` > 1 (PostgreSQL only),
+        that many processes share the send (digest.shared_send); `phase` is the part of a
+        shared send this call does."""
         from digest.frequencies import cadence_of
         from digest.send.campaign import send_edition
 
+        if workers > 1:
+            from digest.shared_send import send_with_workers
+
+            return send_with_workers(
+                self,
+                edition,
+                lists=lists,
+                via=via,
+                limit=limit,
+                workers=workers,
+                on_progress=on_progress,
+            )
         newsletter, chosen, email = self.check_send(edition, lists=lists, via=via)
         sender = self.sender(newsletter, via)
         try:
@@ -816,6 +833,7 @@ class App:
                     self.store.get_edition(edition_id)
                 ),
                 click_tokens=self.click_tokens() if newsletter.track_clicks else None,
+                phase=phase,
             )
         finally:
             sender.close()

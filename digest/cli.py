@@ -700,14 +700,20 @@ def send(
         bool,
         typer.Option("--now", help="Send now an edition approved for a later time."),
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option("--workers", help="Processes sharing the send (PostgreSQL only; SQLite: 1)."),
+    ] = 1,
 ) -> None:
     """Send an approved edition to its lists, exactly once per subscriber (one approved for a
     later time only with --now: `digest run` sends it when it is due)."""
     from digest.edition import EditionStatus
     from digest.errors import DigestError
     from digest.send.campaign import check_sendable, plan_send
+    from digest.shared_send import check_workers
 
     instance = _app(ctx)
+    check_workers(instance, workers)
     found = instance.edition(edition)
     if resend_unknown and not dry_run:
         count = instance.resend_unknown(found)
@@ -746,7 +752,7 @@ def send(
     report = _with_progress(
         sum(plan.lists.values()),
         lambda advance: instance.send(
-            found, lists=chosen, via=via, limit=limit, on_progress=advance
+            found, lists=chosen, via=via, limit=limit, on_progress=advance, workers=workers
         ),
     )
     typer.echo(report.summary())
