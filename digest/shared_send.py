@@ -75,16 +75,24 @@ def send_with_workers(
         if process.exitcode is not None and process.exitcode < 0:
             log.warning("%s was killed (signal %s)", process.name, -process.exitcode)
     # The last worker: what a dead worker left open is taken over, then the ledger is read.
-    last = app.send(
-        app.store.get_edition(edition.id),
-        lists=lists,
-        via=via,
-        limit=None if limit is None else 0,
-        on_progress=on_progress,
-        phase="work",
-    )
-    report.add(last)
     report.workers = workers
+    try:
+        last = app.send(
+            app.store.get_edition(edition.id),
+            lists=lists,
+            via=via,
+            limit=None if limit is None else 0,
+            on_progress=on_progress,
+            phase="work",
+        )
+    except AlreadySent:  # the workers finished it
+        newsletter = app.settings.newsletter(edition.newsletter)
+        names = lists or newsletter.lists
+        list_ids = [app.store.subscribers.list_id(name) for name in names]
+        report.totals = app.store.deliveries.counts(edition.id, list_ids)
+        report.remaining, report.finished = 0, True
+        return report
+    report.add(last)
     for name in ("totals", "remaining", "finished", "next_attempt", "awaiting_batches"):
         setattr(report, name, getattr(last, name))
     report.in_flight, report.test_until, report.held = last.in_flight, last.test_until, last.held
