@@ -588,6 +588,8 @@ class _Campaign:
         ]
         self.report.awaiting_batches = awaiting
         self.report.finished = self.report.remaining == 0 and not awaiting
+        if self.worker is not None:  # readers other live workers are sending: not ours to wait for
+            self.report.in_flight = self.store.claims.in_flight(edition_id, list_ids)
 
     def _settle_cut_off(self, edition_id: int, list_id: int) -> int:
         """Batches a dead run (or, sharing the send, a dead worker) left open; returns how
