@@ -239,7 +239,7 @@ def postgres_part(
             seconds, peak, out = timed(
                 [DIGEST, "send", "latest", "--yes", "--workers", str(workers)], env, work
             )
-            sent = stats(host)["recipients"] - before["recipients"]
+            sent = stats(host)["taken"] - before["taken"]
             figures.append((workers, seconds, peak, sent, out.strip()))
     finally:
         drop()

@@ -24,10 +24,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from digest.click_tokens import ClickTokens
 from digest.config import NewsletterConfig
@@ -425,7 +427,8 @@ class _Campaign:
                     self._finish(edition.id, lists)
                     return
         except BaseException:
-            self._tally(edition.id, list_ids)
+            with suppress(SQLAlchemyError):  # the figures, if the database still answers
+                self._tally(edition.id, list_ids)
             raise
 
     def _finish(self, edition_id: int, lists: list[str]) -> None:

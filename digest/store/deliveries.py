@@ -5,7 +5,9 @@ its request is made, and closed when the answer is in: then its deliveries becom
 failed, or deferred). A batch still "sending" when a run starts was cut off between the two:
 its outcome is unknown, and the caller's policy decides between skipping and resending it, or,
 for a provider that reports events, waits for them first. Deliveries stay "pending" while their
-batch is in flight, so recording a batch costs one row.
+batch is in flight, so recording a batch costs one row. (When workers share a send on
+PostgreSQL, digest.store.claims also marks a claimed batch's deliveries with it: claims of
+several workers interleave in id order, so the range alone would not say whose they are.)
 
 Every delivery ends with an outcome a person can read: sent, failed (with the reason), skipped,
 unknown (with the reason), or deferred (with the time of its next attempt, until the retry
