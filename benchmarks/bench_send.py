@@ -1,6 +1,7 @@
 """Subscribers at scale: import and send 1,000,000 subscribers through the local SendGrid server.
 
-Run: .venv/bin/python benchmarks/bench_send.py [COUNT]   (default 1,000,000; needs ../shared)
+Run: .venv/bin/python benchmarks/bench_send.py [COUNT] [--postgres URL [--only-postgres]]
+(default 1,000,000 readers; needs ../shared)
 
 Prints the import time, the send time through the local SendGrid server (tests/servers), the
 recipients per second, each step's peak memory (RSS of the digest process), and beside them the
@@ -11,6 +12,12 @@ of 8 topic sets (the CSV's `topics` column), sent a second newsletter's edition 
 articles, one copy per topic set; its time is printed beside the plain send's. Targets on the
 2-core machine: send within 2.5x of the floor, the personalised send within 1.3x of the plain
 one, import under 30 s, peak RSS under 300 MB.
+
+With `--postgres URL` (a server where that user may create databases), the PostgreSQL part
+runs too (`--only-postgres`: it alone): in a database of its own, made and dropped, the same
+readers imported, then one edition sent by one worker and another by `--workers 2`, each time
+with its ratio to the floor and the two workers' ratio to one's (postgres_part and the
+functions after main are that part's own).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 from sendgrid import SendGridAPIClient
@@ -188,8 +196,83 @@ def floor(host: str) -> float:
     return time.perf_counter() - start
 
 
+def postgres_database(admin_url: str) -> tuple[str, Callable[[], None]]:
+    """A new database on the server of `admin_url`, and the function that drops it."""
+    import uuid
+
+    import psycopg
+
+    name = f"digest_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return f"{admin_url.rsplit('/', 1)[0]}/{name}", drop
+
+
+def postgres_part(
+    admin_url: str, count: int, host: str, env: dict[str, str], work: Path, csv_path: Path
+) -> list[str]:
+    """The PostgreSQL send: one worker, then two (`--workers 2`), each a newsletter's edition
+    of the same articles to the same readers. Returns the lines to print."""
+    url, drop = postgres_database(admin_url)
+    env = {**env, "DIGEST_DATABASE_URL": url}
+    try:
+        import_seconds, _, _ = timed(
+            [DIGEST, "subscribers", "import", str(csv_path), "--list", "everyone"], env, work
+        )
+        subprocess.run(
+            [DIGEST, "add", str(ROOT / "examples" / "articles")],
+            env=env,
+            cwd=work,
+            check=True,
+            capture_output=True,
+        )
+        figures = []
+        for name, workers in (("bench", 1), ("again", 2)):
+            for step in (["build", "--newsletter", name], ["approve", "latest"]):
+                subprocess.run([DIGEST, *step], env=env, cwd=work, check=True, capture_output=True)
+            before = stats(host)
+            seconds, peak, out = timed(
+                [DIGEST, "send", "latest", "--yes", "--workers", str(workers)], env, work
+            )
+            sent = stats(host)["taken"] - before["taken"]
+            figures.append((workers, seconds, peak, sent, out.strip()))
+    finally:
+        drop()
+    floor_seconds = floor(host) * count / 1_000_000
+    lines = [
+        f"postgresql: import {import_seconds:.1f} s; floor for {count:,} readers "
+        f"(scaled from 1000 requests): {floor_seconds:.1f} s"
+    ]
+    one = figures[0][1]
+    for workers, seconds, peak, sent, out in figures:
+        lines.append(
+            f"postgresql send, {workers} worker{'s' if workers > 1 else ''}: {seconds:.1f} s, "
+            f"{sent / seconds:,.0f} recipients/s, send / floor {seconds / floor_seconds:.2f}x, "
+            f"to one worker's {seconds / one:.2f}x, peak RSS {peak:.0f} MB ({out})"
+        )
+    return lines
+
+
 def main() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    arguments = sys.argv[1:]
+    postgres = ""
+    if "--postgres" in arguments:
+        at = arguments.index("--postgres")
+        postgres = arguments[at + 1]
+        del arguments[at : at + 2]
+    only_postgres = "--only-postgres" in arguments
+    arguments = [a for a in arguments if a != "--only-postgres"]
+    count = int(arguments[0]) if arguments else 1_000_000
+    if only_postgres:
+        if not postgres:
+            raise SystemExit("--only-postgres needs --postgres URL")
+        run_postgres_only(postgres, count)
+        return
     port = free_port()
     host = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
@@ -255,6 +338,9 @@ def main() -> None:
             after_again = stats(host)
             floor_seconds = floor(host)
             minimal_seconds = minimal_floor(host)
+            postgres_lines = (
+                postgres_part(postgres, count, host, env, work, csv_path) if postgres else []
+            )
         print(f"subscribers: {count:,} ({import_out.strip()})")
         print(
             f"import: {import_seconds:.1f} s, {count / import_seconds:,.0f} rows/s, "
@@ -292,8 +378,47 @@ def main() -> None:
             f"minimal floor (1000 x 1000 minimal personalizations): {minimal_seconds:.1f} s; "
             f"send / minimal floor: {send_seconds * scale / minimal_seconds:.2f}x"
         )
+        for line in postgres_lines:
+            print(line)
         own_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"this process: peak RSS {own_peak:.0f} MB")
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def run_postgres_only(admin_url: str, count: int) -> None:
+    """`--only-postgres`: the PostgreSQL part alone (its own server, readers and floor)."""
+    port = free_port()
+    host = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tests.servers.sendgrid", str(port), KEY], cwd=ROOT
+    )
+    try:
+        for _ in range(100):
+            try:
+                stats(host)
+                break
+            except OSError:
+                time.sleep(0.1)
+        with tempfile.TemporaryDirectory(prefix="digest-bench-") as folder:
+            work = Path(folder)
+            (work / "digest.toml").write_text(CONFIG, encoding="utf-8")
+            env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+            env.update(
+                {
+                    "DIGEST_CONFIG": str(work / "digest.toml"),
+                    "DIGEST_SECRET_KEY": "benchmark-secret-0123456789",
+                    "DIGEST_SENDGRID_HOST": host,
+                    "SENDGRID_API_KEY": KEY,
+                }
+            )
+            csv_path = work / "everyone.csv"
+            write_csv(csv_path, count)
+            lines = postgres_part(admin_url, count, host, env, work, csv_path)
+        print(f"subscribers: {count:,}")
+        for line in lines:
+            print(line)
     finally:
         server.terminate()
         server.wait()

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from digest.preferences import Choices
     from digest.provider_events import ProviderEvent
     from digest.send import Sender
-    from digest.send.campaign import SendReport
+    from digest.send.campaign import Phase, SendReport
     from digest.send_guard import SendGuard, SendPause
     from digest.store.deliveries import DeliveryOutcome, RetryPolicy
     from digest.subscribers import Subscriber
@@ -874,17 +874,34 @@ class App:
         force: bool = False,
         resume: bool = False,
         resumed_by: str = "",
+        workers: int = 1,
+        phase: Phase = "all",
     ) -> SendReport:
-        """Send (or go on sending) an edition. A send the complaint and bounce guard paused
-        sends nothing until it is resumed: `resume` does it first, recording `resumed_by`.
-        When this run pauses it (or finds it paused and the editors not yet told), the
-        editors are told why."""
+        """Send (or go on sending) an edition (digest.send.campaign). A send the complaint and
+        bounce guard paused sends nothing until it is resumed: `resume` does it first,
+        recording `resumed_by`. When this run pauses it (or finds it paused and the editors
+        not yet told), the editors are told why. With `workers` > 1 (PostgreSQL only), that
+        many processes share the send (digest.shared_send); `phase` is the part of a shared
+        send this call does."""
         from digest.frequencies import cadence_of
         from digest.send.campaign import send_edition
 
-        newsletter, chosen, email = self.check_send(edition, lists=lists, via=via, force=force)
         if resume:
             self.resume_send(edition, resumed_by)
+        if workers > 1:
+            from digest.shared_send import send_with_workers
+
+            return send_with_workers(
+                self,
+                edition,
+                lists=lists,
+                via=via,
+                limit=limit,
+                workers=workers,
+                on_progress=on_progress,
+                force=force,
+            )
+        newsletter, chosen, email = self.check_send(edition, lists=lists, via=via, force=force)
         sender = self.sender(newsletter, via)
         try:
             report = send_edition(
@@ -907,6 +924,7 @@ class App:
                 ),
                 click_tokens=self.click_tokens() if newsletter.track_clicks else None,
                 guard=self.send_guard(edition, newsletter) if sender.reports_events else None,
+                phase=phase,
             )
         finally:
             sender.close()

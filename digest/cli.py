@@ -725,6 +725,10 @@ def send(
             help="Continue a send the complaint and bounce guard paused, where it stopped.",
         ),
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option("--workers", help="Processes sharing the send (PostgreSQL only; SQLite: 1)."),
+    ] = 1,
 ) -> None:
     """Send an approved edition to its lists, exactly once per subscriber (one approved for a
     later time only with --now: `digest run` sends it when it is due). Exit status 3: the
@@ -732,8 +736,10 @@ def send(
     from digest.edition import EditionStatus
     from digest.errors import DigestError
     from digest.send.campaign import check_sendable, plan_send
+    from digest.shared_send import check_workers
 
     instance = _app(ctx)
+    check_workers(instance, workers)
     found = instance.edition(edition)
     if resend_unknown and not dry_run:
         count = instance.resend_unknown(found)
@@ -783,6 +789,7 @@ def send(
             on_progress=advance,
             resume=resume,
             resumed_by=_who(),
+            workers=workers,
         ),
     )
     typer.echo(report.summary())

@@ -12,12 +12,17 @@ to its slot in the transaction that created it, is adopted (or, if none was made
 is redone); a send is resumed (the campaign is exactly-once by itself); a notice is sent again
 (an editor may get a notice twice after a crash, never not at all). An error (ours, the
 database's, the disk's) ends that action with one line, not the run, and never a traceback.
+
+On PostgreSQL, several hosts may run `digest run` from cron at once: the one holding the lock
+does the tick; each other one, instead of exiting busy, joins the sends in progress as one more
+worker (digest.send.campaign), and is busy only when there is none to join.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import asdict, dataclass, field
@@ -41,6 +46,9 @@ ACTION_ERRORS = (DigestError, SQLAlchemyError, OSError)
 # A bound on the plan-and-do loop of one tick (each step records an outcome, so a tick needs a
 # handful; this only stops a bug from looping).
 MAX_STEPS = 200
+# How long a run that found the lock taken (on PostgreSQL) looks for a send to join: the run
+# holding it may be a moment from starting one (hosts' cron ticks start together).
+JOIN_WAIT = 10.0
 
 
 @dataclass
@@ -99,7 +107,8 @@ def run_due(
         with app.store.lock("digest-run"):
             tick.run()
     except LockBusy:
-        raise
+        if not app.store.shares_work or not tick.join_sends():
+            raise
     except (DigestError, SQLAlchemyError) as error:  # opening the store, or the lock itself
         tick.add(Action("run", FAILED, detail=describe(error)))
     return tick.actions
@@ -286,6 +295,37 @@ class _Tick:
         # Waiting: only deferred readers, or a provider's events, are left: tried next tick.
         status = "done" if report.finished else ("waiting" if report.waiting else FAILED)
         self._outcome(key, status, edition.id, report.summary())
+
+    def join_sends(self, wait: float = JOIN_WAIT) -> bool:
+        """Another host's run holds the lock (PostgreSQL): be one more worker of each send in
+        progress of a scheduled newsletter. False when there was none to join."""
+        deadline = time.monotonic() + wait
+        while True:
+            sending = [
+                edition
+                for newsletter in self.app.settings.newsletters.values()
+                if newsletter.schedule
+                for edition in self.store.editions_with_status(
+                    newsletter.name, [EditionStatus.SENDING]
+                )
+            ]
+            if sending or time.monotonic() >= deadline:
+                break
+            time.sleep(0.5)
+        for edition in sending:
+            try:
+                report = self.app.send(edition)
+            except AlreadySent:
+                continue
+            except ACTION_ERRORS as error:
+                self.add(
+                    Action("send", FAILED, edition.newsletter, None, edition.id, describe(error))
+                )
+                continue
+            status = "done" if report.finished else ("waiting" if report.waiting else FAILED)
+            detail = f"joined another host's send as one more worker: {report.summary()}"
+            self.add(Action("send", status, edition.newsletter, None, edition.id, detail))
+        return bool(sending)
 
     # Telling the editors
 

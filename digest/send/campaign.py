@@ -2,8 +2,16 @@
 
 For each list: settle batches a previous run left unanswered, queue every subscribed address
 that has no delivery yet, then repeatedly take the next pending recipients, record the batch,
-hand it to the sender, and record the outcome. The whole send runs under a lock, so a second or
-concurrent run finds nothing to do twice.
+hand it to the sender, and record the outcome.
+
+On SQLite the whole send runs under the edition's lock: one worker, and a concurrent run finds
+it busy. On PostgreSQL the work is shared: the set-up (status, settling what dead runs left,
+queueing readers, variants, an A/B test's start) runs under the edition's lock, taken briefly;
+then any number of workers (`digest send --workers N`, `digest run` on several hosts) claim
+batches (digest.store.claims: `FOR UPDATE SKIP LOCKED`, still recorded before each request).
+A worker out of work takes the lock again to take over dead workers' batches (their advisory
+lock is free), decide an A/B test, and, if nothing is pending and no batch is open, mark the
+edition sent: whichever worker sees it last, once.
 
 A batch left unanswered is sent again when the sender is idempotent (the outbox); waits for the
 provider's events when it reports them (SendGrid), for `unknown_settle_wait`; otherwise (and
@@ -16,8 +24,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from digest.click_tokens import ClickTokens
 from digest.config import NewsletterConfig
@@ -36,6 +48,7 @@ from digest.send import (
 )
 from digest.send_guard import SendGuard, SendPause, Verdict
 from digest.store import Store
+from digest.store.claims import Worker
 from digest.store.deliveries import (
     Audience,
     BatchOutcome,
@@ -50,6 +63,13 @@ from digest.variants import edition_for, variant_key
 
 log = logging.getLogger("digest.send")
 __all__ = ["AlreadySent", "SendReport", "check_sendable", "plan_send", "send_edition"]
+
+# How long a shared send's worker waits for the edition's lock, held briefly by another's
+# set-up or finish (on SQLite the lock is held for the whole send: busy at once).
+LOCK_WAIT = 30.0
+# What a call of send_edition does on PostgreSQL: everything, the set-up alone (the parent of
+# `--workers N`), or the work alone (its workers, after that set-up).
+Phase = Literal["all", "setup", "work"]
 
 
 @dataclass
@@ -78,20 +98,39 @@ class SendReport:
     winner: str = ""
     # The complaint and bounce guard paused the send (by this run, or before it).
     paused: SendPause | None = None
+    # A shared send (PostgreSQL): the workers whose reports this one sums (0: this process
+    # alone), and the readers in batches other live workers still have open.
+    workers: int = 0
+    in_flight: int = 0
 
     @property
     def waiting(self) -> bool:
-        """Nothing left to send now: only deferred readers, events or a subject test's
-        winner to wait for."""
+        """Nothing left to send now: only deferred readers, events, a subject test's winner
+        or other workers' open batches to wait for."""
         if self.finished or self.paused is not None:
             return False
-        return self.test_until is not None or self.totals.get(DeliveryStatus.PENDING, 0) == 0
+        pending = self.totals.get(DeliveryStatus.PENDING, 0)
+        return self.test_until is not None or pending <= self.in_flight
+
+    def add(self, other: SendReport) -> None:
+        """Sum a worker's report into this one (its ledger figures are the caller's to read)."""
+        self.sent += other.sent
+        self.failed += other.failed
+        self.skipped += other.skipped
+        self.batches += other.batches
+        self.queued += other.queued
+        self.renders += other.renders
+        self.resent_batches += other.resent_batches
+        for variant, count in other.variants.items():
+            self.variants[variant] = self.variants.get(variant, 0) + count
+        self.winner = self.winner or other.winner
 
     def summary(self) -> str:
         totals = self.totals
+        by = f" by {self.workers} workers" if self.workers > 1 else ""
         parts = [
             f"edition {self.edition_id}: {self.sent} sent via {self.provider} in "
-            f"{self.batches} batches",
+            f"{self.batches} batches{by}",
             f"{self.failed} failed",
             f"{self.skipped} skipped",
         ]
@@ -135,6 +174,8 @@ class SendReport:
                 f"subject test: {self.held} readers wait for the winning subject line, chosen "
                 f"at {self.test_until:%Y-%m-%d %H:%M} UTC"
             )
+        if self.in_flight and not self.finished:
+            parts.append(f"{self.in_flight} in batches other workers are sending")
         if self.finished:
             parts.append("complete")
         elif self.paused is not None:
@@ -207,13 +248,16 @@ def send_edition(
     subject_clicks: SubjectClicks | None = None,
     click_tokens: ClickTokens | None = None,
     guard: SendGuard | None = None,
+    phase: Phase = "all",
+    lock_wait: float = LOCK_WAIT,
 ) -> SendReport:
-    """Send under the edition's lock; raises LockBusy if another run holds it. `email` is the
-    whole edition's; `variants` renders the others (readers following some topics, or with
-    stories sent before), `audience` is who chose the edition's frequency. With the
-    newsletter's track_clicks, `click_tokens` signs each reader's click redirect. The `guard`
-    is asked before each batch whether complaints or bounces call for a pause; a paused
-    edition sends nothing until it is resumed (`report.paused` says why)."""
+    """Send under the edition's lock (SQLite: raises LockBusy if another run holds it), or as
+    one of the workers sharing the send (PostgreSQL; `phase` says which part this call does).
+    `email` is the whole edition's; `variants` renders the others (readers following some
+    topics, or with stories sent before), `audience` is who chose the edition's frequency.
+    With the newsletter's track_clicks, `click_tokens` signs each reader's click redirect. The
+    `guard` is asked before each batch whether complaints or bounces call for a pause; a
+    paused edition sends nothing until it is resumed (`report.paused` says why)."""
     assert edition.id is not None
     check_sendable(edition, newsletter)
     if newsletter.track_clicks and click_tokens is None:
@@ -233,15 +277,28 @@ def send_edition(
     campaign.audience, campaign.variants = audience, variants
     campaign.subject_clicks = subject_clicks
     campaign.guard = guard
-    with store.lock(f"send-edition-{edition.id}"):
-        # Read again under the lock: another run may have finished meanwhile.
-        edition = store.get_edition(edition.id)
-        check_sendable(edition, newsletter)
-        try:
-            campaign.run(edition, lists, limit)
-        except SendStopped:
-            log.warning("stopped: %s", campaign.report.summary())
-            raise
+    edition_id, name = edition.id, f"send-edition-{edition.id}"
+    try:
+        if not store.shares_work:
+            with store.lock(name):
+                # Read again under the lock: another run may have finished meanwhile.
+                edition = store.get_edition(edition.id)
+                check_sendable(edition, newsletter)
+                campaign.run(edition, lists, limit)
+        else:
+            if phase != "work":
+                with store.lock(name, lock_wait):
+                    edition = store.get_edition(edition_id)
+                    check_sendable(edition, newsletter)
+                    campaign.set_up(edition, lists)
+            if phase != "setup":
+                with store.claims.worker() as worker:
+                    campaign.work(
+                        edition, lists, limit, worker, lambda: store.lock(name, lock_wait)
+                    )
+    except SendStopped:
+        log.warning("stopped: %s", campaign.report.summary())
+        raise
     log.info(campaign.report.summary())
     return campaign.report
 
@@ -283,6 +340,8 @@ class _Campaign:
         self.subject_clicks: SubjectClicks | None = None
         self.test: SubjectTest | None = None
         self.guard: SendGuard | None = None
+        # A shared send's worker (PostgreSQL), None for the one worker of SQLite.
+        self.worker: Worker | None = None
         self._emails: dict[tuple[str, int], RenderedEmail | None] = {("", 0): email}
         # The last batch's outcome, recorded with the opening of the next batch.
         self._unrecorded: BatchOutcome | None = None
@@ -305,15 +364,34 @@ class _Campaign:
         return self.resend_unknown or self.sender.idempotent
 
     def run(self, edition: Edition, lists: list[str], limit: int | None) -> None:
+        """The whole send, by this process alone (SQLite)."""
+        assert edition.id is not None
+        list_ids, now = self.set_up(edition, lists)
+        if self.report.paused is not None:
+            return
+        budget = limit
+        try:
+            budget = self._send_lists(edition.id, list_ids, budget)
+            if self.test is not None and self._decide_test(edition, list_ids, now):
+                budget = self._send_lists(edition.id, list_ids, budget)
+        except _Paused as pause:
+            # The batch in flight was recorded as usual (the lists' `finally`); the rest wait.
+            self.report.paused = self.store.send_pauses.pause(edition.id, pause.verdict)
+            log.warning("edition %s: %s", edition.id, self.report.paused.line())
+        finally:
+            self._tally(edition.id, list_ids)
+        self._finish(edition.id, lists)
+
+    def set_up(self, edition: Edition, lists: list[str]) -> tuple[list[int], datetime]:
+        """Before any batch (under the edition's lock): the status, what earlier runs left,
+        the audience queued, variants, an A/B test's start. Run again by each run and each
+        joining host, it does only what is left to do."""
         assert edition.id is not None
         self.report.edition_id = edition.id
         store = self.store
         list_ids = [store.subscribers.list_id(name) for name in lists]
-        paused = store.send_pauses.open_pause(edition.id)
-        if paused is not None:  # nothing goes out until an editor resumes it
-            self.report.paused = paused
-            self._tally(edition.id, list_ids)
-            return
+        if self._paused_before(edition.id, list_ids):
+            return list_ids, datetime.now(UTC)
         store.change_status(
             edition.id,
             EditionStatus.SENDING,
@@ -329,19 +407,93 @@ class _Campaign:
             )
         self._leave_out_sent(edition)
         self.test = self._start_test(edition, list_ids)
+        return list_ids, now
+
+    def work(
+        self,
+        edition: Edition,
+        lists: list[str],
+        limit: int | None,
+        worker: Worker,
+        edition_lock: Callable[[], AbstractContextManager[None]],
+    ) -> None:
+        """One worker of a shared send (PostgreSQL), after the set-up: claim and send batches
+        until none is left, then, under the edition's lock, take over what dead workers left
+        open (and send it), decide an A/B test, and mark the edition sent if this worker is
+        the last. A worker that stops early leaves its claimed batches to the others."""
+        assert edition.id is not None
+        self.report.edition_id = edition.id
+        self.worker = worker
+        list_ids = [self.store.subscribers.list_id(name) for name in lists]
+        if self._paused_before(edition.id, list_ids):
+            return
+        self.test = self._load_test(edition)
         budget = limit
+        idle = 0  # passes in a row that sent, skipped and settled nothing
         try:
-            budget = self._send_lists(edition.id, list_ids, budget)
-            if self.test is not None and self._decide_test(edition, list_ids, now):
+            while True:
+                before = (self.report.batches, self.report.skipped)
                 budget = self._send_lists(edition.id, list_ids, budget)
+                with edition_lock():
+                    now = datetime.now(UTC)
+                    settled = 0
+                    for list_id in list_ids:
+                        settled += self._settle_cut_off(edition.id, list_id)
+                        settled += self._settle_awaiting(edition.id, list_id, now)
+                    self.test = self._load_test(edition)
+                    decided = (
+                        budget != 0
+                        and self.test is not None
+                        and self._decide_test(edition, list_ids, now)
+                    )
+                    done = (self.report.batches, self.report.skipped)
+                    moved = settled or decided or before != done
+                    idle = 0 if moved else idle + 1
+                    if budget != 0 and idle < 2 and self._claimable(edition.id, list_ids):
+                        continue  # released or decided readers: send them too
+                    self._tally(edition.id, list_ids)
+                    self._finish(edition.id, lists)
+                    return
         except _Paused as pause:
-            # The batch in flight was recorded as usual (the lists' `finally`); the rest wait.
-            self.report.paused = store.send_pauses.pause(edition.id, pause.verdict)
+            # The batch in flight was recorded as usual (the lists' `finally`); batches this
+            # worker claimed but did not start go back to the queue when it ends.
+            self.report.paused = self.store.send_pauses.pause(edition.id, pause.verdict)
             log.warning("edition %s: %s", edition.id, self.report.paused.line())
-        finally:
             self._tally(edition.id, list_ids)
+        except BaseException:
+            with suppress(SQLAlchemyError):  # the figures, if the database still answers
+                self._tally(edition.id, list_ids)
+            raise
+
+    def _paused_before(self, edition_id: int, list_ids: list[int]) -> bool:
+        """A send the guard paused sends nothing until an editor resumes it."""
+        paused = self.store.send_pauses.open_pause(edition_id)
+        if paused is None:
+            return False
+        self.report.paused = paused
+        self._tally(edition_id, list_ids)
+        return True
+
+    def _finish(self, edition_id: int, lists: list[str]) -> None:
         if self.report.finished and set(lists) >= set(self.newsletter.lists):
-            store.change_status(edition.id, EditionStatus.SENT, [EditionStatus.SENDING])
+            self.store.change_status(edition_id, EditionStatus.SENT, [EditionStatus.SENDING])
+
+    def _claimable(self, edition_id: int, list_ids: list[int]) -> bool:
+        """Readers no worker holds that may be sent now (not waiting for a test's winner)."""
+        deliveries = self.store.deliveries
+        return any(
+            not self._waits_for_winner(variant, index)
+            for list_id in list_ids
+            for variant, index in deliveries.pending_variants(edition_id, list_id, unclaimed=True)
+        )
+
+    def _load_test(self, edition: Edition) -> SubjectTest | None:
+        """An A/B test's state as the set-up stored it (a joining worker changes nothing)."""
+        assert edition.id is not None
+        if not edition.subject_tests:
+            return None
+        state = self.store.subject_test_state(edition.id)
+        return None if state is None else SubjectTest.from_json(edition.subject_tests, state)
 
     def _send_lists(self, edition_id: int, list_ids: list[int], budget: int | None) -> int | None:
         for list_id in list_ids:
@@ -482,19 +634,34 @@ class _Campaign:
         ]
         self.report.awaiting_batches = awaiting
         self.report.finished = self.report.remaining == 0 and not awaiting
+        if self.worker is not None:  # readers other live workers are sending: not ours to wait for
+            self.report.in_flight = self.store.claims.in_flight(edition_id, list_ids)
 
-    def _settle_cut_off(self, edition_id: int, list_id: int) -> None:
-        for batch_id in self.store.deliveries.cut_off_batches(edition_id, list_id):
-            reason = "the run sending this batch stopped before recording the provider's answer"
+    def _settle_cut_off(self, edition_id: int, list_id: int) -> int:
+        """Batches a dead run (or, sharing the send, a dead worker) left open; returns how
+        many were settled."""
+        released: list[int] = []
+        if self.store.shares_work:
+            released, cut_off = self.store.claims.cut_off(edition_id, list_id)
+            if released:  # claimed, never requested: simply back in the queue
+                count = self.store.claims.release(released)
+                log.info("batches %s (%s readers) of a stopped worker: requeued", released, count)
+        else:
+            cut_off = self.store.deliveries.cut_off_batches(edition_id, list_id)
+        reason = "the run sending this batch stopped before recording the provider's answer"
+        for batch_id in cut_off:
             self._settle(batch_id, reason)
+        return len(released) + len(cut_off)
 
-    def _settle_awaiting(self, edition_id: int, list_id: int, now: datetime) -> None:
+    def _settle_awaiting(self, edition_id: int, list_id: int, now: datetime) -> int:
         """Batches whose wait for events is over: the readers no event accounted for follow
-        the policy."""
+        the policy. Returns how many were settled."""
         deliveries = self.store.deliveries
+        settled = 0
         for batch_id, since in deliveries.awaiting_batches(edition_id, list_id):
             if self.settle_wait and since is not None and now - since < self.settle_wait:
                 continue
+            settled += 1
             count, requeued = deliveries.settle_awaiting(batch_id, resend=self.resend_unknown)
             if requeued:
                 self.report.resent_batches.append(batch_id)
@@ -505,6 +672,7 @@ class _Campaign:
                 self.settle_wait,
                 "requeued" if requeued else "not resent",
             )
+        return settled
 
     def _settle(self, batch_id: int, reason: str) -> None:
         deliveries = self.store.deliveries
@@ -548,7 +716,10 @@ class _Campaign:
                     self.report.skipped += skipped
                     continue
                 copy = _Copy(edition_id, list_id, variant, subject_index, email)
-                budget = self._send_copy(copy, budget)
+                if self.worker is None:
+                    budget = self._send_copy(copy, budget)
+                else:
+                    budget = self._send_claimed(copy, budget, self.worker)
                 if budget == 0:
                     break
         finally:
@@ -606,6 +777,64 @@ class _Campaign:
         verdict = self.guard.check()
         if verdict is not None:
             raise _Paused(verdict)
+
+    def _send_claimed(self, copy: _Copy, budget: int | None, worker: Worker) -> int | None:
+        """`_send_copy` for one of the workers sharing a send: batches are claimed (by the
+        helper thread, while the request before is in flight), then started, in the
+        transaction that records the previous outcome, just before their request."""
+        claims = self.store.claims
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-claim") as ahead:
+            upcoming = ahead.submit(self._claim, copy, budget, worker)
+            while True:
+                claimed = upcoming.result()
+                if claimed is None:
+                    break
+                batch, payload, skipped = claimed
+                self.report.skipped += skipped
+                if budget is not None:
+                    budget -= len(batch.recipients)
+                self._watch()
+                claims.start(worker, batch.id, self._unrecorded)
+                if self._unrecorded is not None:
+                    self._unrecorded = None
+                    fault_point("after-record")
+                fault_point("after-claim")
+                upcoming = ahead.submit(self._claim, copy, budget, worker)
+                self._unrecorded = self._send_batch(batch, payload)
+                fault_point("after-request")
+        return budget
+
+    def _claim(
+        self, copy: _Copy, budget: int | None, worker: Worker
+    ) -> tuple[Batch, object, int] | None:
+        """The next batch this worker claims: the batch, its prepared request, and how many
+        readers were skipped (no longer subscribed)."""
+        if budget is not None and budget <= 0:
+            return None
+        size = self.sender.max_batch if budget is None else min(self.sender.max_batch, budget)
+        claimed = self.store.claims.claim(
+            worker,
+            copy.edition_id,
+            copy.list_id,
+            self.sender.name,
+            size,
+            copy.variant,
+            copy.subject_index,
+        )
+        if claimed is None:
+            return None
+        list_id, newsletter, tokens = copy.list_id, self.newsletter, self.tokens
+        batch = Batch(
+            id=claimed.batch_id,
+            edition_id=copy.edition_id,
+            newsletter=newsletter,
+            email=copy.email,
+            recipients=[
+                _recipient(q, list_id, newsletter, tokens, copy.edition_id, self.click_tokens)
+                for q in claimed.queued
+            ],
+        )
+        return batch, self.sender.prepare(batch), claimed.skipped
 
     def _prepare(
         self, copy: _Copy, budget: int | None, after_id: int

@@ -5,7 +5,9 @@ its request is made, and closed when the answer is in: then its deliveries becom
 failed, or deferred). A batch still "sending" when a run starts was cut off between the two:
 its outcome is unknown, and the caller's policy decides between skipping and resending it, or,
 for a provider that reports events, waits for them first. Deliveries stay "pending" while their
-batch is in flight, so recording a batch costs one row.
+batch is in flight, so recording a batch costs one row. (When workers share a send on
+PostgreSQL, digest.store.claims also marks a claimed batch's deliveries with it: claims of
+several workers interleave in id order, so the range alone would not say whose they are.)
 
 Every delivery ends with an outcome a person can read: sent, failed (with the reason), skipped,
 unknown (with the reason), or deferred (with the time of its next attempt, until the retry
@@ -70,6 +72,10 @@ class BatchStatus(StrEnum):
     ABANDONED = "abandoned"  # cut off, its readers put back in the queue by policy
     # Cut off, waiting for the provider's events to say which readers it took.
     AWAITING = "awaiting"
+    # Shared sends (PostgreSQL, digest.store.claims): taken by a worker, its request not
+    # begun (it turns "sending" just before); a dead worker's is given back to the queue.
+    CLAIMED = "claimed"
+    RELEASED = "released"
 
 
 class QueuedDelivery(NamedTuple):
@@ -191,8 +197,10 @@ class DeliveryRepository:
 
     @staticmethod
     def _batch_range(connection: Connection, batch_id: int) -> tuple[str, ColumnElement[bool]]:
-        """(provider, condition for the batch's still-pending deliveries)."""
-        provider, edition_id, list_id, variant, subject_index, first, last = connection.execute(
+        """(provider, condition for the batch's still-pending deliveries). A batch claimed by
+        one of several workers (worker_id) holds the deliveries marked with it, within its
+        range: other workers' claims may interleave with its own."""
+        row = connection.execute(
             select(
                 BatchRow.provider,
                 BatchRow.edition_id,
@@ -201,9 +209,11 @@ class DeliveryRepository:
                 BatchRow.subject_index,
                 BatchRow.first_delivery_id,
                 BatchRow.last_delivery_id,
+                BatchRow.worker_id,
             ).where(BatchRow.id == batch_id)
         ).one()
-        return provider, and_(
+        provider, edition_id, list_id, variant, subject_index, first, last, worker = row
+        condition = and_(
             DeliveryRow.edition_id == edition_id,
             DeliveryRow.list_id == list_id,
             DeliveryRow.status == DeliveryStatus.PENDING.value,
@@ -211,6 +221,9 @@ class DeliveryRepository:
             DeliveryRow.subject_index == subject_index,
             DeliveryRow.id.between(first, last),
         )
+        if worker is not None:
+            condition = and_(condition, DeliveryRow.batch_id == batch_id)
+        return provider, condition
 
     def enqueue_audience(
         self,
@@ -386,8 +399,11 @@ class DeliveryRepository:
             subject_index=-winner,
         )
 
-    def pending_variants(self, edition_id: int, list_id: int) -> dict[tuple[str, int], int]:
-        """The queue by (variant, subject line): how many readers wait for each."""
+    def pending_variants(
+        self, edition_id: int, list_id: int, unclaimed: bool = False
+    ) -> dict[tuple[str, int], int]:
+        """The queue by (variant, subject line): how many readers wait for each (with
+        `unclaimed`, only those no worker's batch holds: PostgreSQL's shared sends)."""
         query = (
             select(DeliveryRow.variant, DeliveryRow.subject_index, func.count())
             .where(
@@ -397,6 +413,8 @@ class DeliveryRepository:
             )
             .group_by(DeliveryRow.variant, DeliveryRow.subject_index)
         )
+        if unclaimed:
+            query = query.where(DeliveryRow.batch_id.is_(None))
         with self.engine.begin() as connection:
             return {
                 (variant, int(index)): int(count)
@@ -475,10 +493,13 @@ class DeliveryRepository:
             )
             in_batch = self._pending_in(connection, batch_id)
             if resend:
+                # Back in the queue: unmarked, for a claimed batch's deliveries (a no-op for
+                # the others, which were never marked).
                 return int(
                     connection.execute(
-                        select(func.count()).select_from(DeliveryRow).where(in_batch)
-                    ).scalar_one()
+                        update(DeliveryRow).where(in_batch).values(batch_id=None)
+                    ).rowcount
+                    or 0
                 )
             result = connection.execute(
                 update(DeliveryRow)
@@ -748,6 +769,14 @@ class DeliveryRepository:
         with self.engine.begin() as connection:
             self._close(connection, outcome)
 
+    def record_outcome(self, connection: Connection, outcome: BatchOutcome) -> None:
+        """Close a batch within the caller's transaction (digest.store.claims)."""
+        self._close(connection, outcome)
+
+    def pending_in(self, connection: Connection, batch_id: int) -> ColumnElement[bool]:
+        """The condition for a batch's still-pending deliveries (digest.store.claims)."""
+        return self._pending_in(connection, batch_id)
+
     def _close(self, connection: Connection, outcome: BatchOutcome) -> None:
         now = utcnow()
         permanent = {d: f for d, f in outcome.failures.items() if f.permanent}
@@ -846,6 +875,11 @@ class DeliveryRepository:
     def fail_batch(self, batch_id: int, error: str) -> None:
         """The provider certainly did not take the batch: its readers stay in the queue."""
         with self.engine.begin() as connection:
+            connection.execute(
+                update(DeliveryRow)
+                .where(self._pending_in(connection, batch_id), DeliveryRow.batch_id.is_not(None))
+                .values(batch_id=None)
+            )
             connection.execute(
                 update(BatchRow)
                 .where(BatchRow.id == batch_id)

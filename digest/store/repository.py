@@ -16,6 +16,7 @@ from digest.articles import Article
 from digest.edition import Edition, EditionStatus, Item, Removed, Reopened, Section
 from digest.errors import DigestError, FieldError, NotFoundError, StaleEdition
 from digest.run_plan import BUILD, SlotKey, schedule_key
+from digest.store.claims import BatchClaims
 from digest.store.clicks import ClickRepository
 from digest.store.db import make_engine, migrate
 from digest.store.deliveries import DeliveryRepository
@@ -64,10 +65,18 @@ class Store:
         self.delivery_events = DeliveryEventRepository(engine)
         self.clicks = ClickRepository(engine)
         self.send_pauses = SendPauseRepository(engine)
+        self.claims = BatchClaims(engine, self.deliveries)
 
-    def lock(self, name: str) -> AbstractContextManager[None]:
-        """A lock held across processes for the block; raises LockBusy if taken."""
-        return exclusive(self.engine, name)
+    @property
+    def shares_work(self) -> bool:
+        """Several workers may share a send (PostgreSQL: digest.store.claims); SQLite has one
+        writer at a time, so one worker."""
+        return self.engine.dialect.name == "postgresql"
+
+    def lock(self, name: str, wait: float = 0.0) -> AbstractContextManager[None]:
+        """A lock held across processes for the block; raises LockBusy if it is still taken
+        after `wait` seconds."""
+        return exclusive(self.engine, name, wait)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

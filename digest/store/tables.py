@@ -239,6 +239,21 @@ class BatchRow(Base):
     # When the provider's events for this edition last arrived while the batch's outcome was
     # open: evidence that its webhook works, so a batch no event names was never taken.
     events_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # PostgreSQL's workers that share a send (digest.store.claims): the one that claimed the
+    # batch, whose deliveries are then marked with the batch (the range alone does not say).
+    worker_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class WorkerRow(Base):
+    """A process taking part in sends on PostgreSQL: alive while it holds the advisory lock
+    on its id (digest.store.claims)."""
+
+    __tablename__ = "send_workers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class DeliveryRow(Base):
