@@ -685,7 +685,10 @@ def eval_summaries(
 
 
 ViaOption = Annotated[
-    str | None, typer.Option("--via", help="outbox, smtp or sendgrid (default: configured).")
+    str | None,
+    typer.Option(
+        "--via", help="outbox, smtp, sendgrid, ses, postmark or mailgun (default: configured)."
+    ),
 ]
 
 
