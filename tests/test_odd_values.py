@@ -17,7 +17,7 @@ from digest.app import App
 from digest.cli import app as cli
 from digest.edition import EditionStatus
 from digest.send import Batch
-from digest.send.sendgrid_payload import build_payload, sendable
+from digest.send.sendgrid_payload import build_payload, encoded, sendable
 from digest.store.subscribers import NewSubscriber
 from digest.store.tables import DeliveryRow, SubscriberRow
 from tests.servers.sendgrid import running_sendgrid
@@ -202,6 +202,46 @@ def test_sendgrid_payload_encodes_a_non_ascii_list_id(tmp_path: Path) -> None:
     assert payload["headers"]["List-Id"].startswith("=?utf-8?")
     assert payload["headers"]["List-Id"].endswith(f"<{newsletter.name}.brief.example.org>")
     assert payload["personalizations"][0]["to"][0]["name"] == '"A; B"'
+
+
+def test_sendgrid_body_is_the_payload_as_utf8_json_with_its_content_type(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The body is encoded ahead (orjson) and posted as it is: the same JSON document the
+    payload is, non-ASCII text as UTF-8, with the Content-Type the library's own post sets."""
+    with running_sendgrid() as (host, state):
+        app = make_app(database_url, tmp_path, sendgrid_host=host, sendgrid_api_key=state.api_key)
+        edition_id = _edition(app, tmp_path)
+        _readers(app, {"plain@example.org": "Андрій Шевченко", "quote@example.org": 'Ann "A" B'})
+        report = app.send(app.store.get_edition(edition_id), via="sendgrid")
+        assert report.sent == 2
+        assert state.content_types == ["application/json"]
+        names = {
+            p["to"][0]["email"]: p["to"][0]["name"] for p in state.bodies[0]["personalizations"]
+        }
+        assert names == {"plain@example.org": "Андрій Шевченко", "quote@example.org": 'Ann "A" B'}
+        app.close()
+
+
+def test_sendgrid_body_encoding_matches_json_and_keeps_a_lone_surrogate_escaped() -> None:
+    from digest.render import RenderedEmail
+    from digest.send import Recipient
+    from tests.conftest import make_newsletter
+
+    newsletter = make_newsletter(title="Щоденний огляд", lists=["readers"])
+    email = RenderedEmail(subject="Тема", preheader="", html="<p>я</p>", text="я", mjml="")
+    readers = [
+        Recipient(1, 1, "a@example.org", 'Олена "О" ✓', "https://x.example/u/t"),
+        Recipient(2, 2, "b@example.org", "", "https://x.example/u/s"),
+    ]
+    payload = build_payload(Batch(1, newsletter, email, readers))
+    body = encoded(payload)
+    assert json.loads(body) == payload and "Олена".encode() in body
+    # No UTF-8 text holds a lone surrogate; were one to reach the payload, it is written as
+    # json.dumps always wrote it (escaped), not refused.
+    odd = Recipient(3, 3, "c@example.org", "bad \ud800 name", "https://x.example/u/r")
+    payload = build_payload(Batch(1, newsletter, email, [odd]))
+    assert encoded(payload) == json.dumps(payload).encode()
 
 
 def test_deferrals_end_after_the_configured_attempts(database_url: str, tmp_path: Path) -> None:

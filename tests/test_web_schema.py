@@ -30,6 +30,7 @@ _app = create_app(
         # Configured, as the SendGrid key is: unconfigured, the endpoint answers 503.
         ses={"sns_topic_arns": ["arn:aws:sns:eu-west-1:123456789012:digest-ses-events"]},
         mailgun={"webhook_signing_key": "schema-test-mailgun-signing-key"},
+        postmark={"webhook_username": "postmark", "webhook_password": "schema-test-password"},
         subscribe_limit_per_hour=1000,
         web_allowed_hosts=["testserver"],  # the Host schemathesis sends
     )

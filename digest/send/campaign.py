@@ -22,9 +22,10 @@ outcome: sent, failed, skipped, or unknown (reported, with the command that rese
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+import sys
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -734,7 +735,10 @@ class _Campaign:
         in flight, a helper thread reads and prepares the next batch (reading and building
         have no side effects; the batch is recorded only just before its own request)."""
         deliveries = self.store.deliveries
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-prepare") as ahead:
+        with (
+            _request_thread_first(),
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-prepare") as ahead,
+        ):
             upcoming = ahead.submit(self._prepare, copy, budget, 0)
             while True:
                 prepared = upcoming.result()
@@ -783,7 +787,10 @@ class _Campaign:
         helper thread, while the request before is in flight), then started, in the
         transaction that records the previous outcome, just before their request."""
         claims = self.store.claims
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-claim") as ahead:
+        with (
+            _request_thread_first(),
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-claim") as ahead,
+        ):
             upcoming = ahead.submit(self._claim, copy, budget, worker)
             while True:
                 claimed = upcoming.result()
@@ -829,10 +836,9 @@ class _Campaign:
             edition_id=copy.edition_id,
             newsletter=newsletter,
             email=copy.email,
-            recipients=[
-                _recipient(q, list_id, newsletter, tokens, copy.edition_id, self.click_tokens)
-                for q in claimed.queued
-            ],
+            recipients=_recipients(
+                claimed.queued, list_id, newsletter, tokens, copy.edition_id, self.click_tokens
+            ),
         )
         return batch, self.sender.prepare(batch), claimed.skipped
 
@@ -856,11 +862,9 @@ class _Campaign:
             edition_id=copy.edition_id,
             newsletter=newsletter,
             email=copy.email,
-            recipients=[
-                _recipient(q, list_id, newsletter, tokens, copy.edition_id, self.click_tokens)
-                for q in queued
-                if q.subscribed
-            ],
+            recipients=_recipients(
+                queued, list_id, newsletter, tokens, copy.edition_id, self.click_tokens
+            ),
         )
         payload = self.sender.prepare(batch) if batch.recipients else None
         return batch, payload, gone, queued[-1].delivery_id
@@ -907,6 +911,24 @@ class _Paused(Exception):
         self.verdict = verdict
 
 
+# How long the preparing thread may hold the GIL while the request's thread waits for it.
+_SWITCH_INTERVAL = 0.0005
+
+
+@contextmanager
+def _request_thread_first() -> Iterator[None]:
+    """While a batch is prepared beside the request in flight, the request's thread gets the
+    GIL back within half a millisecond instead of Python's 5 ms: it takes it again after
+    every database statement and socket call, and each wait beside a thread that is busy
+    building the next batch would otherwise add up to 5 ms to the request."""
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(min(before, _SWITCH_INTERVAL))
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(before)
+
+
 @dataclass(frozen=True)
 class _Copy:
     """One copy of an edition being sent to one list: its variant, subject line and email."""
@@ -934,27 +956,41 @@ def click_base(
 ) -> str:
     """A reader's click-redirect prefix (`digest serve`, /c/TOKEN): their article links are
     this and "/ARTICLE_ID"."""
-    return f"{newsletter.web_base}/c/{tokens.make(delivery_id, edition_id)}"
+    return _click_prefix(newsletter) + tokens.make(delivery_id, edition_id)
 
 
-def _recipient(
-    queued: QueuedDelivery,
+def _click_prefix(newsletter: NewsletterConfig) -> str:
+    return f"{newsletter.web_base}/c/"
+
+
+def _recipients(
+    queued: list[QueuedDelivery],
     list_id: int,
     newsletter: NewsletterConfig,
     tokens: UnsubscribeTokens,
     edition_id: int = 0,
     click_tokens: ClickTokens | None = None,
-) -> Recipient:
-    token = tokens.make(queued.subscriber_id, list_id, queued.email_key)
-    clicks = ""
-    if newsletter.track_clicks and click_tokens is not None:  # one more HMAC per reader
-        clicks = click_base(newsletter, click_tokens, queued.delivery_id, edition_id)
-    return Recipient(
-        delivery_id=queued.delivery_id,
-        subscriber_id=queued.subscriber_id,
-        email=queued.email,
-        name=queued.name,
-        unsubscribe_url=unsubscribe_url(newsletter, token),
-        preferences_url=preferences_url(newsletter, token),
-        click_base=clicks,
-    )
+) -> list[Recipient]:
+    """The batch's subscribed readers with their signed links. One tight loop, the links'
+    prefixes made once per batch: at a million readers a send, every call per reader counts."""
+    unsubscribe, preferences = unsubscribe_url(newsletter, ""), preferences_url(newsletter, "")
+    make = tokens.make
+    clicks = click_tokens if newsletter.track_clicks else None  # one more HMAC per reader
+    click_prefix = _click_prefix(newsletter)
+    readers = []
+    for q in queued:
+        if not q.subscribed:
+            continue
+        token = make(q.subscriber_id, list_id, q.email_key)
+        readers.append(
+            Recipient(
+                q.delivery_id,
+                q.subscriber_id,
+                q.email,
+                q.name,
+                unsubscribe + token,
+                preferences + token,
+                click_prefix + clicks.make(q.delivery_id, edition_id) if clicks else "",
+            )
+        )
+    return readers

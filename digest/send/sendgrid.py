@@ -12,14 +12,16 @@ import json
 import socket
 import time
 import urllib.error
+import urllib.request
 from collections.abc import Callable
 from typing import Any, cast
 
+from python_http_client.client import Response
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 
 from digest.send import Batch, BatchRejected, BatchResult, OutcomeUnknown
-from digest.send.sendgrid_payload import MAX_PERSONALIZATIONS, build_payload, sendable
+from digest.send.sendgrid_payload import MAX_PERSONALIZATIONS, build_payload, encoded, sendable
 from digest.store.deliveries import Failure
 
 
@@ -43,6 +45,8 @@ class SendGridSender:
         if not api_key:
             raise BatchRejected("SendGrid needs an API key: set SENDGRID_API_KEY")
         self.client = SendGridAPIClient(api_key=api_key, host=host.rstrip("/"))
+        # The library's client for POST /v3/mail/send: its URL, headers and error mapping.
+        self._mail_send = self.client.client.mail.send
         self.host = host
         self.timeout = timeout
         self.max_attempts = max_attempts
@@ -51,26 +55,26 @@ class SendGridSender:
         self.sleep = sleep
 
     def prepare(self, batch: Batch) -> object:
+        """The request body, built and encoded to JSON ahead (the campaign does it while the
+        request before is in flight), and the readers SendGrid cannot take."""
         kept, refused = sendable(batch)
-        return (build_payload(kept) if kept.recipients else None), refused
+        return (encoded(build_payload(kept)) if kept.recipients else None), refused
 
     def send(self, batch: Batch, prepared: object = None) -> BatchResult:
         if prepared is None:
             prepared = self.prepare(batch)
-        payload, refused = cast(tuple[dict[str, Any] | None, dict[int, Failure]], prepared)
-        if payload is None:
+        body, refused = cast(tuple[bytes | None, dict[int, Failure]], prepared)
+        if body is None:
             return BatchResult(failures=refused)
-        result = self._post(payload)
+        result = self._post(body)
         result.failures.update(refused)
         return result
 
-    def _post(self, payload: dict[str, Any]) -> BatchResult:
+    def _post(self, body: bytes) -> BatchResult:
         last = ""
         for attempt in range(1, self.max_attempts + 1):
             try:
-                response = self.client.client.mail.send.post(
-                    request_body=payload, timeout=self.timeout
-                )
+                response = self._request(body)
                 return BatchResult(provider_id=response.headers.get("X-Message-Id"))
             except HTTPError as error:
                 status = int(error.status_code)
@@ -101,6 +105,23 @@ class SendGridSender:
                     f"SendGrid connection lost before an answer ({type(error).__name__}: {error})"
                 ) from None
         raise BatchRejected(f"SendGrid still failing after {self.max_attempts} attempts ({last})")
+
+    def _request(self, body: bytes) -> Any:
+        """POST the encoded body through the library's own transport: its URL, headers
+        (Content-Type: application/json, as its `post` sets), opener and mapping of HTTP
+        errors to its exceptions. Its `post(request_body=...)` takes a dict and would encode it
+        again here, then format the whole body into a debug message whether or not debug
+        logging is on: about 9 ms of the GIL per 1000-reader request, on the request's own
+        thread, while the next batch is being prepared beside it."""
+        endpoint = self._mail_send
+        request = urllib.request.Request(
+            endpoint._build_url(None),
+            data=body,
+            headers={**endpoint.request_headers, "Content-Type": "application/json"},
+            method="POST",
+        )
+        opener = urllib.request.build_opener()
+        return Response(endpoint._make_request(opener, request, timeout=self.timeout))
 
     def _wait(self, error: HTTPError, attempt: int) -> float:
         headers = error.headers

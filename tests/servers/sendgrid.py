@@ -59,6 +59,8 @@ class SendGridState:
     taken: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     bodies: list[dict[str, Any]] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)
+    # The Content-Type of every request, as sent.
+    content_types: list[str] = field(default_factory=list)
     faults: deque[Fault] = field(default_factory=deque)
     lock: threading.Lock = field(default_factory=threading.Lock)
     # Called with each accepted request's (address, custom_args), before the answer goes out.
@@ -109,6 +111,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", "0"))
         raw = self.rfile.read(length)
+        with self.state.lock:
+            self.state.content_types.append(self.headers.get("Content-Type", ""))
         if self.path != "/v3/mail/send":
             return self._error(404, "Not found", None)
         if self.headers.get("Authorization") != f"Bearer {self.state.api_key}":
