@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from email.utils import parsedate_to_datetime
 from typing import cast
 
 import httpx
@@ -24,6 +23,7 @@ from digest.send.mailgun_payload import (
     PayloadBuilder,
     sendable,
 )
+from digest.send.retry_waits import backoff, retry_after
 from digest.store.deliveries import Failure
 
 _KEY_ADVICE = "check MAILGUN_API_KEY (a sending or account key) and [mailgun] domain / region"
@@ -141,21 +141,11 @@ class MailgunSender:
 
     def _wait(self, response: httpx.Response, attempt: int) -> float:
         """Retry-After in seconds or as an HTTP date; else doubling from retry_delay."""
-        value = response.headers.get("Retry-After", "").strip()
-        if value.isdigit():
-            return min(float(value), self.max_delay)
-        if value:
-            try:
-                when = parsedate_to_datetime(value).timestamp()
-            except (TypeError, ValueError):
-                when = None
-            if when is not None:
-                return min(max(when - time.time(), 0.0), self.max_delay)
-        return self._backoff(attempt)
+        waited = retry_after(response.headers.get("Retry-After"), self.max_delay)
+        return self._backoff(attempt) if waited is None else waited
 
     def _backoff(self, attempt: int) -> float:
-        delay: float = self.retry_delay * 2 ** (attempt - 1)
-        return min(delay, self.max_delay)
+        return backoff(attempt, self.retry_delay, self.max_delay)
 
     def close(self) -> None:
         self.client.close()

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, cast
 
 import httpx
@@ -30,6 +28,7 @@ from digest.config import NewsletterConfig
 from digest.render import RenderedEmail
 from digest.send import Batch, BatchRejected, BatchResult, OutcomeUnknown
 from digest.send.postmark_payload import MAX_MESSAGES, PreparedCall, batch_size, build_call
+from digest.send.retry_waits import backoff, retry_after
 from digest.store.deliveries import Failure
 
 # Per-message codes that no retry can change (Postmark's API error codes).
@@ -147,22 +146,12 @@ class PostmarkSender:
         return result
 
     def _wait(self, response: httpx.Response, attempt: int) -> float:
-        retry_after = response.headers.get("Retry-After", "").strip()
-        if retry_after.isdigit():
-            return min(float(retry_after), self.max_delay)
-        if retry_after:
-            try:
-                when = parsedate_to_datetime(retry_after)
-            except (TypeError, ValueError):
-                when = None
-            if when is not None and when.tzinfo is not None:
-                seconds = (when - datetime.now(UTC)).total_seconds()
-                return min(max(seconds, 0.0), self.max_delay)
-        return self._backoff(attempt)
+        """Retry-After in seconds or as an HTTP date; else doubling from retry_delay."""
+        waited = retry_after(response.headers.get("Retry-After"), self.max_delay)
+        return self._backoff(attempt) if waited is None else waited
 
     def _backoff(self, attempt: int) -> float:
-        delay: float = self.retry_delay * 2 ** (attempt - 1)
-        return min(delay, self.max_delay)
+        return backoff(attempt, self.retry_delay, self.max_delay)
 
     def close(self) -> None:
         self.client.close()

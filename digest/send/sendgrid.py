@@ -21,6 +21,7 @@ from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 
 from digest.send import Batch, BatchRejected, BatchResult, OutcomeUnknown
+from digest.send.retry_waits import backoff
 from digest.send.sendgrid_payload import MAX_PERSONALIZATIONS, build_payload, encoded, sendable
 from digest.store.deliveries import Failure
 
@@ -134,8 +135,7 @@ class SendGridSender:
         return self._backoff(attempt)
 
     def _backoff(self, attempt: int) -> float:
-        delay: float = self.retry_delay * 2 ** (attempt - 1)
-        return min(delay, self.max_delay)
+        return backoff(attempt, self.retry_delay, self.max_delay)
 
     def close(self) -> None:
         pass

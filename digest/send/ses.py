@@ -40,6 +40,7 @@ from botocore.exceptions import (
 )
 
 from digest.send import Batch, BatchRejected, BatchResult, OutcomeUnknown, Recipient
+from digest.send.retry_waits import backoff
 from digest.send.ses_payload import prepared_requests
 from digest.store.deliveries import Failure
 
@@ -207,8 +208,7 @@ class SesSender:
         raise BatchRejected(f"SES rejected the request ({status} {code}): {text}")
 
     def _backoff(self, attempt: int) -> float:
-        delay: float = self.retry_delay * 2 ** (attempt - 1)
-        return min(delay, self.max_delay)
+        return backoff(attempt, self.retry_delay, self.max_delay)
 
     def close(self) -> None:
         self.client.close()
