@@ -646,6 +646,7 @@ class App:
                 postmark.server_token.get_secret_value(),
                 postmark.host,
                 postmark.message_stream,
+                batch_size=postmark.batch_size,
                 timeout=settings.send_timeout,
                 max_attempts=settings.send_max_attempts,
                 retry_delay=settings.send_retry_delay,
@@ -659,6 +660,7 @@ class App:
                 mailgun.api_key.get_secret_value(),
                 mailgun.domain,
                 mailgun.api_base,
+                batch_size=mailgun.batch_size,
                 timeout=settings.send_timeout,
                 max_attempts=settings.send_max_attempts,
                 retry_delay=settings.send_retry_delay,
@@ -925,6 +927,7 @@ class App:
                 click_tokens=self.click_tokens() if newsletter.track_clicks else None,
                 guard=self.send_guard(edition, newsletter) if sender.reports_events else None,
                 phase=phase,
+                lock_wait=self.settings.send_lock_wait,
             )
         finally:
             sender.close()

@@ -401,6 +401,9 @@ class PostmarkSettings(BaseModel):
     # Postmark sends bulk mail through a Broadcast message stream, apart from transactional
     # mail (its reputation and its unsubscribe handling are the stream's own).
     message_stream: str = Field(default="broadcast", min_length=1, max_length=100)
+    # Messages per batch call (Postmark takes at most 500, and 50 MB): a call whose answer is
+    # lost leaves up to this many readers of unknown outcome until the Delivery events come.
+    batch_size: int = Field(default=500, ge=1, le=500)
     # The webhook (POST /webhooks/postmark): Postmark signs nothing, so the URL it is given
     # carries these as HTTP basic-auth credentials (https://USER:PASSWORD@host/webhooks/postmark),
     # and a post without them is refused.
@@ -458,6 +461,9 @@ class MailgunSettings(BaseModel):
     host: str = ""
     # The sending domain as Mailgun knows it (mg.example.org): the API path names it.
     domain: str = ""
+    # Recipients per call (Mailgun takes at most 1000): a call whose answer is lost leaves up
+    # to this many readers of unknown outcome until Mailgun's events settle them.
+    batch_size: int = Field(default=1000, ge=1, le=1000)
     api_key: SecretStr = Field(default_factory=_environment_secret("MAILGUN_API_KEY"))
     # The account's HTTP webhook signing key (Mailgun's Webhooks page), for POST
     # /webhooks/mailgun.
@@ -575,6 +581,9 @@ class Settings(BaseSettings):
     send_max_attempts: int = Field(default=6, ge=1, le=20)
     send_retry_delay: float = Field(default=1.0, ge=0)
     send_retry_max_delay: float = Field(default=120.0, ge=0)
+    # PostgreSQL: how long a host joining a shared send waits for the edition's lock, held by
+    # another host's set-up (recording the queue) or finish, before it reports "busy".
+    send_lock_wait: float = Field(default=30.0, ge=0)
     # A batch whose request was made but whose answer was never recorded: "skip" never risks a
     # second copy; "resend" never risks a missed reader.
     unknown_batch_policy: Literal["skip", "resend"] = "skip"

@@ -17,7 +17,6 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
-import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from digest.config import load_settings
@@ -32,7 +31,16 @@ from tests.sns_support import (
     ses_event,
     signing_certificate,
 )
-from tests.test_faults import _finish, _kill_runs, _ledger, _plan, _record, _setup, _tally
+from tests.test_faults import (
+    EACH_POLICY_ON_ONE_DATABASE,
+    _finish,
+    _kill_runs,
+    _ledger,
+    _plan,
+    _record,
+    _setup,
+    _tally,
+)
 from tests.web_support import serving
 
 READERS = 40  # one SendEmail request (and one ledger batch) each
@@ -54,7 +62,7 @@ def _post_send_events(
             assert answer.status_code == 200, answer.text
 
 
-@pytest.mark.parametrize("unknown_policy", ["skip", "resend"])
+@EACH_POLICY_ON_ONE_DATABASE
 def test_ses_settles_cut_off_batches_from_its_events(
     database_url: str, tmp_path: Path, unknown_policy: str
 ) -> None:

@@ -128,7 +128,10 @@ def test_the_real_model_answers_the_edition_copy_in_json_and_repeats_itself(llam
     fields, notes = edition_copy(summarizer, THEME, sections)
     assert not [n for n in notes if "subject, intro and headings not used" in n], notes
     assert fields or notes  # each field either passed the guard or is noted
-    # Deterministic: temperature 0 and a seed give the same answer twice.
+    # Deterministic: temperature 0 and a seed give the same answer twice. Compared from the
+    # same state: llama.cpp evaluates only what a prompt adds to the one before, and a prompt
+    # evaluated whole (after another test's) may round differently from one evaluated again.
     again, _ = edition_copy(summarizer, THEME, sections)
-    assert again == fields
+    once_more, _ = edition_copy(summarizer, THEME, sections)
+    assert once_more == again
     summarizer.close()

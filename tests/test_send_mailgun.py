@@ -207,6 +207,22 @@ def test_429_and_5xx_are_retried_honouring_retry_after_and_deliver_once(
     assert len(state.recipients) == 1500 and set(state.recipients.values()) == {1}
 
 
+def test_batch_size_sets_the_recipients_a_call_and_past_1000_is_refused(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    with running_mailgun(keep_messages=False) as (host, state):
+        env = mailgun_env(tmp_path, sqlite_url, state, host, DIGEST_MAILGUN__BATCH_SIZE="40")
+        edition_id = prepare(env, tmp_path, 100)
+        done = digest(env, tmp_path, "send", str(edition_id), "--yes", "--now")
+        assert done.returncode == 0, done.stderr
+        assert "100 sent via mailgun in 3 batches" in done.stdout
+        assert state.request_recipients == [40, 40, 20]
+        env["DIGEST_MAILGUN__BATCH_SIZE"] = "1001"
+        refused = digest(env, tmp_path, "send", str(edition_id), "--yes", "--now")
+    assert refused.returncode != 0
+    assert "mailgun.batch_size" in refused.stderr and "1000" in refused.stderr
+
+
 def test_a_bad_request_stops_with_mailguns_message_and_a_rerun_completes(
     database_url: str, tmp_path: Path
 ) -> None:

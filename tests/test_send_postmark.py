@@ -124,6 +124,34 @@ def test_the_cli_sends_each_reader_their_own_message_in_calls_of_500(
     assert again.returncode == 0 and len(state.statuses) == 3  # sent already: nothing more
 
 
+def test_batch_size_sets_the_messages_a_call_and_past_500_is_refused(
+    sqlite_url: str, tmp_path: Path, postmark: tuple[str, PostmarkState]
+) -> None:
+    host, state = postmark
+    env = cli_environment(
+        tmp_path,
+        newsletter_config("postmark"),
+        sqlite_url,
+        SECRET,
+        DIGEST_POSTMARK__HOST=host,
+        POSTMARK_SERVER_TOKEN=state.token,
+        DIGEST_POSTMARK__BATCH_SIZE="40",
+    )
+    with environment(env):
+        app = App(load_settings())
+        edition = approved_edition(app)
+        subscribe(app, 100)
+        app.close()
+    command = [DIGEST, "send", str(edition.id), "--yes", "--now"]
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert state.call_sizes == [40, 40, 20] and len(state.copies) == 100
+    env["DIGEST_POSTMARK__BATCH_SIZE"] = "501"
+    refused = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert refused.returncode != 0
+    assert "postmark.batch_size" in refused.stderr and "500" in refused.stderr
+
+
 def test_odd_names_and_addresses(
     database_url: str, tmp_path: Path, postmark: tuple[str, PostmarkState]
 ) -> None:

@@ -75,6 +75,31 @@ def test_migrations_create_the_schema_once(database_url: str) -> None:
     second.close()
 
 
+def test_the_head_revision_read_from_file_names_is_alembics(database_url: str) -> None:
+    """The up-to-date check never imports alembic: the revision it expects must be the one
+    alembic upgrades to, and a database one revision behind is brought up to it."""
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    from digest.store.db import _alembic_config, head_revision, make_engine
+
+    assert head_revision() == ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    open_store(database_url).close()
+    engine = make_engine(database_url)
+    with engine.begin() as connection:
+        config = _alembic_config()
+        config.attributes["connection"] = connection
+        command.downgrade(config, "-1")
+    with engine.connect() as connection:
+        behind = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    assert behind != head_revision()
+    open_store(database_url).close()
+    with engine.connect() as connection:
+        current = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    engine.dispose()
+    assert current == head_revision()
+
+
 def test_articles_round_trip_with_aware_times(store: Store) -> None:
     published = datetime(2026, 11, 20, 9, 30, tzinfo=timezone(timedelta(hours=2)))
     [outcome] = store.add_articles(

@@ -41,6 +41,7 @@ class MailgunSender:
         domain: str,
         api_base: str,
         *,
+        batch_size: int = MAX_RECIPIENTS,
         timeout: float = 60.0,
         max_attempts: int = 6,
         retry_delay: float = 1.0,
@@ -51,6 +52,9 @@ class MailgunSender:
             raise BatchRejected("Mailgun needs an API key: set MAILGUN_API_KEY")
         if not domain:
             raise BatchRejected("Mailgun needs the sending domain: set domain in [mailgun]")
+        if not 1 <= batch_size <= MAX_RECIPIENTS:
+            raise ValueError(f"Mailgun takes 1 to {MAX_RECIPIENTS} recipients a call")
+        self.max_batch = batch_size
         self.url = f"{api_base.rstrip('/')}/v3/{domain}/messages"
         self.api_base = api_base
         self.client = httpx.Client(

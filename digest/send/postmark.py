@@ -47,6 +47,7 @@ class PostmarkSender:
         host: str,
         message_stream: str = "broadcast",
         *,
+        batch_size: int = MAX_MESSAGES,
         timeout: float = 60.0,
         max_attempts: int = 6,
         retry_delay: float = 1.0,
@@ -58,6 +59,9 @@ class PostmarkSender:
                 "Postmark needs a server token: set POSTMARK_SERVER_TOKEN (or "
                 "server_token in [postmark])"
             )
+        if not 1 <= batch_size <= MAX_MESSAGES:
+            raise ValueError(f"Postmark takes 1 to {MAX_MESSAGES} messages a call")
+        self.max_batch = batch_size
         self.host = host.rstrip("/")
         self.message_stream = message_stream
         self.max_attempts = max_attempts
