@@ -48,6 +48,10 @@ class SendGridSender:
         self.client = SendGridAPIClient(api_key=api_key, host=host.rstrip("/"))
         # The library's client for POST /v3/mail/send: its URL, headers and error mapping.
         self._mail_send = self.client.client.mail.send
+        # The library builds an opener per request (its handlers, the environment's proxies
+        # read again): one for the sender's life, as the handlers keep nothing between
+        # requests.
+        self._opener = urllib.request.build_opener()
         self.host = host
         self.timeout = timeout
         self.max_attempts = max_attempts
@@ -121,8 +125,7 @@ class SendGridSender:
             headers={**endpoint.request_headers, "Content-Type": "application/json"},
             method="POST",
         )
-        opener = urllib.request.build_opener()
-        return Response(endpoint._make_request(opener, request, timeout=self.timeout))
+        return Response(endpoint._make_request(self._opener, request, timeout=self.timeout))
 
     def _wait(self, error: HTTPError, attempt: int) -> float:
         headers = error.headers

@@ -189,6 +189,9 @@ class Audience:
 class DeliveryRepository:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # The batches this process opened and has not closed yet, with what their rows say of
+        # them: closing one then needs no query (it sits between one request and the next).
+        self._opened: dict[int, tuple[str, ColumnElement[bool]]] = {}
 
     @staticmethod
     def _pending_in(connection: Connection, batch_id: int) -> ColumnElement[bool]:
@@ -213,14 +216,7 @@ class DeliveryRepository:
             ).where(BatchRow.id == batch_id)
         ).one()
         provider, edition_id, list_id, variant, subject_index, first, last, worker = row
-        condition = and_(
-            DeliveryRow.edition_id == edition_id,
-            DeliveryRow.list_id == list_id,
-            DeliveryRow.status == DeliveryStatus.PENDING.value,
-            DeliveryRow.variant == variant,
-            DeliveryRow.subject_index == subject_index,
-            DeliveryRow.id.between(first, last),
-        )
+        condition = _pending_range(edition_id, list_id, variant, subject_index, first, last)
         if worker is not None:
             condition = and_(condition, DeliveryRow.batch_id == batch_id)
         return provider, condition
@@ -743,6 +739,7 @@ class DeliveryRepository:
         them, less any skipped since), so the batch is stored as their id range. `closing`, the
         outcome of the batch before, is recorded in the same transaction.
         """
+        first, last = min(delivery_ids), max(delivery_ids)
         with self.engine.begin() as connection:
             if closing is not None:
                 self._close(connection, closing)
@@ -756,13 +753,15 @@ class DeliveryRepository:
                     variant=variant,
                     subject_index=subject_index,
                     size=len(delivery_ids),
-                    first_delivery_id=min(delivery_ids),
-                    last_delivery_id=max(delivery_ids),
+                    first_delivery_id=first,
+                    last_delivery_id=last,
                     created_at=utcnow(),
                 )
                 .returning(BatchRow.id)
             ).scalar_one()
-            return int(batch_id)
+        condition = _pending_range(edition_id, list_id, variant, subject_index, first, last)
+        self._opened[int(batch_id)] = (provider, condition)
+        return int(batch_id)
 
     def close_batch(self, outcome: BatchOutcome) -> None:
         """The provider took the batch: its deliveries are sent, except refused recipients."""
@@ -807,7 +806,8 @@ class DeliveryRepository:
                     error=reason,
                 )
             )
-        provider, in_batch = self._batch_range(connection, outcome.batch_id)
+        opened = self._opened.pop(outcome.batch_id, None)
+        provider, in_batch = opened or self._batch_range(connection, outcome.batch_id)
         taken = in_batch
         if outcome.unknown and outcome.resend_unknown:
             # Put back in the queue, but not taken by this batch.
@@ -962,3 +962,18 @@ def _aware(moment: datetime) -> datetime:
 def _duration(span: timedelta) -> str:
     hours, rest = divmod(int(span.total_seconds()), 3600)
     return f"{hours} h {rest // 60} min" if hours else f"{rest // 60} min"
+
+
+def _pending_range(
+    edition_id: int, list_id: int, variant: str, subject_index: int, first: int, last: int
+) -> ColumnElement[bool]:
+    """A batch's still-pending deliveries: those of its copy in its id range (the queue
+    index's order)."""
+    return and_(
+        DeliveryRow.edition_id == edition_id,
+        DeliveryRow.list_id == list_id,
+        DeliveryRow.status == DeliveryStatus.PENDING.value,
+        DeliveryRow.variant == variant,
+        DeliveryRow.subject_index == subject_index,
+        DeliveryRow.id.between(first, last),
+    )
