@@ -625,7 +625,10 @@ class App:
             try:
                 from digest.send.ses import SesSender
             except ImportError:
-                raise DigestError("the ses sender needs boto3: pip install 'digest[ses]'") from None
+                raise DigestError(
+                    "the ses sender needs boto3: .venv/bin/pip install -e '.[ses]' in "
+                    "digest's folder"
+                ) from None
             ses = settings.ses
             return SesSender(
                 ses.region,
@@ -861,7 +864,8 @@ class App:
             raise DigestError(
                 f"edition {edition.id} would be {newsletter.name}'s first send, and the doctor "
                 f"found {count} error{'s' if count > 1 else ''}: {report.refusal()} "
-                f"(`digest doctor --newsletter {newsletter.name}` says what to publish; "
+                f"(`digest doctor --newsletter {newsletter.name}"
+                f"{f' --via {via}' if via else ''}` says what to publish; "
                 f"`digest send {edition.id} --force` sends anyway)"
             )
 
@@ -1111,13 +1115,18 @@ class App:
         servers = [parse_nameserver(entry) for entry in self.settings.dns_nameservers]
         return DnsClient(servers, self.settings.dns_timeout)
 
-    def doctor(self, newsletter: str | None = None) -> list[DoctorReport]:
+    def doctor(self, newsletter: str | None = None, via: str | None = None) -> list[DoctorReport]:
         """The check-up of one newsletter (or of every one): its From domain's DNS for its
-        sender, the one-click unsubscribe at its base_url, and its latest draft or approved
-        edition."""
+        sender (or `via`, as `digest send --via` would send), the one-click unsubscribe at its
+        base_url, and its latest draft or approved edition."""
+        from typing import get_args
+
         from digest.edition import EditionStatus
 
         settings = self.settings
+        senders = get_args(NewsletterConfig.model_fields["sender"].annotation)
+        if via is not None and via not in senders:
+            raise DigestError(f"--via {via}: one of {', '.join(senders)}")
         chosen = (
             [settings.newsletter(newsletter)] if newsletter else list(settings.newsletters.values())
         )
@@ -1135,7 +1144,7 @@ class App:
                 latest = pending[0]
                 email = self.render(latest, tracked=config.track_clicks)
                 edition = (f"edition {latest.id} ({latest.status.value})", email)
-            reports.append(self.doctor_report(config, config.sender, edition))
+            reports.append(self.doctor_report(config, via or config.sender, edition))
         return reports
 
     def doctor_report(
@@ -1156,6 +1165,7 @@ class App:
             None if sender == "outbox" else self.dns_client(),
             probe,
             smtp_host=self.settings.smtp_host,
+            sending_domain=self.settings.mailgun.domain,
             edition=edition,
         )
 

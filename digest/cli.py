@@ -815,12 +815,15 @@ def _who() -> str:
 
 @app.command()
 def doctor(
-    ctx: typer.Context, newsletter: NewsletterOption = None, as_json: JsonOption = False
+    ctx: typer.Context,
+    newsletter: NewsletterOption = None,
+    via: ViaOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Check what mailbox providers check before a newsletter's first send: SPF, DKIM, DMARC
     and MX of its From domain, the one-click unsubscribe at base_url, the edition's email.
     Exit status 1 when anything is an error."""
-    reports = _app(ctx).doctor(newsletter)
+    reports = _app(ctx).doctor(newsletter, via)
     if as_json:
         _print_json([report.json() for report in reports])
     else:

@@ -80,6 +80,7 @@ def make_settings(
     tmp_path: Path,
     base_url: str = "",
     dns_timeout: float = 1.0,
+    mailgun_domain: str = "",
     **newsletter: object,
 ) -> Settings:
     values: dict[str, object] = {"sender": "sendgrid", "lists": ["readers"]}
@@ -91,6 +92,7 @@ def make_settings(
             "outbox_dir": tmp_path / "outbox",
             "dns_nameservers": [server.address],
             "dns_timeout": dns_timeout,
+            "mailgun": {"domain": mailgun_domain},
             "newsletters": {
                 "brief": make_newsletter(base_url=base_url or nothing_listening(), **values)
             },
@@ -105,7 +107,9 @@ def dns_server(key: str) -> Iterator[DnsServer]:
 
 
 def checkup(server: DnsServer, tmp_path: Path, **newsletter: Any) -> DoctorReport:
-    app = App(make_settings(server, tmp_path, **newsletter))
+    """`mailgun_domain=` sets [mailgun] domain; the other keywords are the newsletter's."""
+    mailgun_domain = str(newsletter.pop("mailgun_domain", ""))
+    app = App(make_settings(server, tmp_path, mailgun_domain=mailgun_domain, **newsletter))
     try:
         [report] = app.doctor("brief")
     finally:
@@ -199,6 +203,14 @@ def test_the_command_prints_lines_and_json_and_exits_by_errors(
     )
     assert data[0]["domain"] == "example.org" and data[0]["errors"] == 1
     assert {"check", "severity", "found", "fix"} <= set(data[0]["findings"][0])
+    # --via checks another sender, as `digest send --via` would send.
+    via = CliRunner().invoke(cli, ["--config", str(config), "doctor", "--via", "postmark"])
+    assert via.output.splitlines()[0] == "brief: From brief@example.org, sent through postmark"
+    assert "Postmark's mail is checked for SPF on its own return-path domain" in via.output
+    wrong = CliRunner().invoke(cli, ["--config", str(config), "doctor", "--via", "carrier"])
+    assert str(wrong.exception) == (
+        "--via carrier: one of outbox, smtp, sendgrid, ses, postmark, mailgun"
+    )
 
 
 # SPF
@@ -393,6 +405,53 @@ def test_a_provider_without_fixed_selectors_needs_them_set(
     report = checkup(dns_server, tmp_path, sender="postmark", dkim_selectors=["20240101pm"])
     assert report.errors == [] or all(f.check == "unsubscribe" for f in report.errors)
     assert "authorises Postmark (include:spf.mtasv.net" in one(report, "spf", "ok").found
+
+
+@pytest.mark.parametrize(
+    ("sender", "return_path"), [("postmark", "pm.mtasv.net"), ("ses", "amazonses.com")]
+)
+def test_a_provider_with_its_own_return_path_needs_no_include_on_the_from_domain(
+    dns_server: DnsServer, tmp_path: Path, key: str, sender: str, return_path: str
+) -> None:
+    """SES's and Postmark's envelope sender is on their own domain by default: receivers check
+    SPF there, so the From domain's record need not name them (DMARC rests on DKIM)."""
+    dns_server.records["example.org"][0] = ("TXT", "v=spf1 include:_spf.google.com ~all")
+    dns_server.records["_spf.google.com"] = [("TXT", "v=spf1 ip4:198.51.100.0/24 ~all")]
+    dns_server.records["sel1._domainkey.example.org"] = [("TXT", f"k=rsa; p={key}")]
+    report = checkup(dns_server, tmp_path, sender=sender, dkim_selectors=["sel1"])
+    assert not of(report, "spf", "error") and not of(report, "spf", "warning")
+    found = one(report, "spf", "ok").found
+    assert f"own return-path domain ({return_path}), where it passes" in found
+    assert "example.org need not include" in found
+    assert any("DKIM d=example.org is aligned" in f.found for f in of(report, "dmarc", "ok"))
+    # No SPF record at all: worth publishing for the domain's other mail, not this one's.
+    dns_server.records["example.org"] = [("MX", "10 mx.example.org")]
+    report = checkup(dns_server, tmp_path, sender=sender, dkim_selectors=["sel1"])
+    assert not of(report, "spf", "error")
+    assert one(report, "spf", "warning").found.startswith("no SPF record at example.org")
+
+
+def test_mailgun_spf_is_checked_on_its_sending_domain(
+    dns_server: DnsServer, tmp_path: Path, key: str
+) -> None:
+    dns_server.records["example.org"][0] = ("TXT", "v=spf1 include:_spf.google.com ~all")
+    dns_server.records["_spf.google.com"] = [("TXT", "v=spf1 ip4:198.51.100.0/24 ~all")]
+    dns_server.records["mailgun.org"] = [("TXT", "v=spf1 ip4:69.72.32.0/20 ~all")]
+    dns_server.records["mg.example.org"] = [("TXT", "v=spf1 include:_spf.google.com ~all")]
+    dns_server.records["pdk1._domainkey.example.org"] = [("TXT", f"k=rsa; p={key}")]
+    settings: dict[str, Any] = {"sender": "mailgun", "dkim_selectors": ["pdk1"]}
+    report = checkup(dns_server, tmp_path, mailgun_domain="mg.example.org", **settings)
+    found = one(report, "spf", "error")
+    assert found.found.startswith('mg.example.org: "v=spf1 include:_spf.google.com ~all"')
+    assert "does not authorise Mailgun (no include:mailgun.org)" in found.found
+    assert found.fix.startswith("add include:mailgun.org: TXT mg.example.org")
+    dns_server.records["mg.example.org"] = [("TXT", "v=spf1 include:mailgun.org ~all")]
+    report = checkup(dns_server, tmp_path, mailgun_domain="mg.example.org", **settings)
+    assert not of(report, "spf", "error")
+    assert "mg.example.org" in one(report, "spf", "ok").found
+    # Without the sending domain there is nothing to check SPF on.
+    report = checkup(dns_server, tmp_path, **settings)
+    assert one(report, "spf", "error").fix == "set domain under [mailgun]"
 
 
 # DMARC

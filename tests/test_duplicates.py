@@ -182,7 +182,7 @@ def test_split_on_the_web_page(database_url: str, tmp_path: Path) -> None:
     item = next(item for item in edition.items if item.also)
     report = item.also[0]
     assert edition.id and report.id
-    with serving(app.settings) as base, httpx.Client(base_url=base) as client:
+    with serving(app.settings) as base, httpx.Client(base_url=base, timeout=60) as client:
         page = client.get(f"/editions/{edition.id}")
         # The page's button splits through the edit model; the form route stays for pages
         # without it, and both check the same things.
@@ -210,7 +210,7 @@ def test_split_off_through_the_edit_model(database_url: str, tmp_path: Path) -> 
     item = next(item for item in edition.items if item.also)
     report = item.also[0]
     assert edition.id and report.id and item.article.id
-    with serving(app.settings) as base, httpx.Client(base_url=base) as client:
+    with serving(app.settings) as base, httpx.Client(base_url=base, timeout=60) as client:
         headers = {"X-CSRF-Token": csrf_of(client.get(f"/editions/{edition.id}").text)}
         path = f"/editions/{edition.id}/arrange"
         change = {"op": "split_report", "article": item.article.id, "version": edition.version}

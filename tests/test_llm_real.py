@@ -94,7 +94,7 @@ def test_an_edition_through_the_real_model_uses_only_grounded_summaries(
     assert not [r for r in caplog.records if "subject, intro and headings not used" in r.message]
 
     # Every refusal is shown to the editor, on the edition's page.
-    with serving(settings) as base, httpx.Client(base_url=base) as client:
+    with serving(settings) as base, httpx.Client(base_url=base, timeout=60) as client:
         page = client.get(f"/editions/{edition.id}")
         assert page.status_code == 200
         for note in notes:

@@ -248,7 +248,7 @@ def test_readers_get_the_topics_and_frequency_they_chose_each_article_once(
 
     # Two readers change their choice on the page their email links to.
     settings = load_settings()
-    with serving(settings) as base, httpx.Client(base_url=base) as client:
+    with serving(settings) as base, httpx.Client(base_url=base, timeout=60) as client:
         for address, form in (
             ("switcher@example.org", {"topic": ["business"], "frequency": "weekly"}),
             (

@@ -203,7 +203,7 @@ def test_list_posts_need_the_csrf_token_and_erase_asks_first(
     app = App(settings)
     draft_edition(app, readers=2)
     list_id = app.store.subscribers.list_id("readers")
-    with serving(settings) as base, httpx.Client(base_url=base) as client:
+    with serving(settings) as base, httpx.Client(base_url=base, timeout=60) as client:
         page = client.get("/lists/readers")
         assert page.status_code == 200 and "r1@example.org" in page.text
         token = csrf_of(page.text)

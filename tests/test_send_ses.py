@@ -18,7 +18,7 @@ from digest.app import App
 from digest.config import load_settings
 from digest.send import BatchRejected, OutcomeUnknown
 from digest.store.subscribers import NewSubscriber
-from tests.conftest import cli_environment, environment
+from tests.conftest import cli_environment, environment, make_newsletter
 from tests.servers.ses import SesState, running_ses, ses_environment
 from tests.test_run_processes import newsletter_config
 from tests.test_send import ROOT, SECRET, approved_edition, make_app, subscribe
@@ -193,6 +193,26 @@ def test_account_refusals_stop_the_send_with_one_line(
     assert app.store.deliveries.counts(edition.id or 0)["pending"] == 5
     state.always = ""
     assert app.send(app.store.get_edition(edition.id or 0), via="ses").sent == 5
+
+
+def test_a_from_address_ses_will_not_send_from_stops_the_send_with_no_reader_failed(
+    sqlite_url: str, tmp_path: Path, aws_environment: None
+) -> None:
+    """SES refuses every message of an unverified From identity (MessageRejected, naming the
+    address): one line, the readers left in the queue, not 20 readers failed one by one."""
+    with running_ses(identity="example.org") as (url, _):
+        newsletter = make_newsletter(lists=["readers"], from_address="brief@other.example.net")
+        app = ses_app(sqlite_url, tmp_path, url, newsletters={"brief": newsletter})
+        edition = approved_edition(app)
+        subscribe(app, 5)
+        with pytest.raises(BatchRejected) as refused:
+            app.send(edition, via="ses")
+        message = str(refused.value)
+        assert message.startswith("SES refused the From address (MessageRejected)")
+        assert "brief@other.example.net" in message and "correct from_address" in message
+        assert "\n" not in message
+        assert app.store.deliveries.counts(edition.id or 0)["pending"] == 5
+        app.close()
 
 
 @pytest.mark.parametrize(

@@ -33,7 +33,7 @@ def test_editor_pages_edit_and_approve(database_url: str, tmp_path: Path) -> Non
     app = App(settings)
     edition = draft_edition(app)
     first = edition.sections[0].items[0].article
-    with serving(settings) as base, httpx.Client(base_url=base) as client:
+    with serving(settings) as base, httpx.Client(base_url=base, timeout=60) as client:
         listing = client.get("/editions")
         assert listing.status_code == 200 and edition.subject in listing.text
         page = client.get(f"/editions/{edition.id}")
@@ -97,7 +97,7 @@ def test_notices_are_said_once_and_no_link_can_carry_one(sqlite_url: str, tmp_pa
     edition = draft_edition(app)
     app.store.subscribers.ensure_list("readers")
     page_path = f"/editions/{edition.id}"
-    with serving(settings) as base, httpx.Client(base_url=base) as client:
+    with serving(settings) as base, httpx.Client(base_url=base, timeout=60) as client:
         csrf = csrf_of(client.get(page_path).text)
         sent = client.post(f"{page_path}/test", data={"csrf": csrf, "address": "me@example.org"})
         assert sent.status_code == 303 and sent.headers["location"] == page_path
@@ -137,7 +137,10 @@ def test_login_required_off_loopback(sqlite_url: str, tmp_path: Path) -> None:
         editor_password_hash=hash_password("correct horse", iterations=1000),
         web_behind_tls_proxy=True,
     )
-    with serving(settings, host="0.0.0.0") as base, httpx.Client(base_url=base) as client:
+    with (
+        serving(settings, host="0.0.0.0") as base,
+        httpx.Client(base_url=base, timeout=60) as client,
+    ):
         assert client.get("/editions", follow_redirects=False).headers["location"] == "/login"
         login = client.get("/login")
         set_cookie = login.headers["set-cookie"].lower()
@@ -181,7 +184,7 @@ def test_one_click_unsubscribe_and_forgery(database_url: str, tmp_path: Path) ->
     url = re.search(r"List-Unsubscribe: <([^>]+)>", eml)
     assert url is not None
     path = url.group(1).removeprefix("https://brief.example.org")
-    with serving(settings) as base, httpx.Client(base_url=base) as client:
+    with serving(settings) as base, httpx.Client(base_url=base, timeout=60) as client:
         page = client.get(path)
         assert page.status_code == 200 and "Unsubscribe?" in page.text
         assert app.store.subscribers.stats()["readers"]["unsubscribed"] == 0  # GET changes nothing
@@ -206,7 +209,7 @@ def test_one_click_unsubscribe_and_forgery(database_url: str, tmp_path: Path) ->
 def test_double_opt_in_and_expiry(sqlite_url: str, tmp_path: Path) -> None:
     settings = settings_for(sqlite_url, tmp_path, subscribe_limit_per_hour=3)
     app = App(settings)
-    with serving(settings) as base, httpx.Client(base_url=base) as client:
+    with serving(settings) as base, httpx.Client(base_url=base, timeout=60) as client:
         assert client.get("/subscribe/nope").status_code == 404
         form = client.get("/subscribe/readers")
         assert form.status_code == 200 and "Subscribe" in form.text
@@ -245,7 +248,7 @@ def test_archive_and_its_feed(sqlite_url: str, tmp_path: Path) -> None:
     settings = settings_for(sqlite_url, tmp_path)
     app = App(settings)
     edition = app.approve(draft_edition(app))
-    with serving(settings) as base, httpx.Client(base_url=base) as client:
+    with serving(settings) as base, httpx.Client(base_url=base, timeout=60) as client:
         assert edition.subject not in client.get("/archive/brief").text  # not sent yet
         app.send(edition)
         listing = client.get("/archive/brief")
@@ -282,7 +285,7 @@ def test_sendgrid_webhook_signature_and_events(database_url: str, tmp_path: Path
     ]
     body = json.dumps(events).encode()
     headers = signed(key, body, str(now))
-    with serving(settings) as base, httpx.Client(base_url=base) as client:
+    with serving(settings) as base, httpx.Client(base_url=base, timeout=60) as client:
         changed = body.replace(b"bounce", b"bounc3")
         assert (
             client.post("/webhooks/sendgrid", content=changed, headers=headers).status_code == 403
@@ -318,7 +321,7 @@ def test_editor_pages_are_not_in_the_public_schema(
     sqlite_url: str, tmp_path: Path, path: str
 ) -> None:
     settings = settings_for(sqlite_url, tmp_path)
-    with serving(settings) as base, httpx.Client(base_url=base) as client:
+    with serving(settings) as base, httpx.Client(base_url=base, timeout=60) as client:
         schema = client.get("/openapi.json").json()
         assert path not in schema["paths"] and "/u/{token}" in schema["paths"]
 
@@ -328,7 +331,7 @@ def test_subscribe_form_folds_odd_names_and_takes_international_addresses(
 ) -> None:
     settings = settings_for(sqlite_url, tmp_path)
     app = App(settings)
-    with serving(settings) as base, httpx.Client(base_url=base) as client:
+    with serving(settings) as base, httpx.Client(base_url=base, timeout=60) as client:
         odd = client.post(
             "/subscribe/readers",
             data={"email": "андрій@приклад.укр", "name": "Андрій\r\nBcc: victim@example.net"},
@@ -355,7 +358,7 @@ def test_field_saves_merge_other_fields_and_refuse_a_stale_one(
     edition = draft_edition(app)
     assert edition.id is not None and edition.version == 1
     first = edition.items[0].article.id
-    with serving(settings) as base, httpx.Client(base_url=base) as client:
+    with serving(settings) as base, httpx.Client(base_url=base, timeout=60) as client:
         csrf = csrf_of(client.get(f"/editions/{edition.id}").text)
         save = {"key": "subject", "value": "Mine", "base": edition.subject, "version": 1}
         assert client.post(f"/editions/{edition.id}/field", json=save).status_code == 403
@@ -447,7 +450,7 @@ def test_a_story_deleted_in_digest_edit_is_offered_back_on_the_page(
     assert [r.item.article.id for r in app.store.get_edition(edition.id or 0).removed] == [
         gone.article.id
     ]
-    with serving(settings) as base, httpx.Client(base_url=base) as client:
+    with serving(settings) as base, httpx.Client(base_url=base, timeout=60) as client:
         page = client.get(f"/editions/{edition.id}").text
         assert f'data-action="restore" data-article="{gone.article.id}"' in page
     back = restored(saved, gone.article.id or 0)
@@ -468,7 +471,7 @@ def test_removed_stories_are_kept_with_the_edition_until_it_is_sent(
     section = edition.sections[0]
     gone = section.items[1]
     other = edition.sections[-1].items[-1]
-    with serving(settings) as base, httpx.Client(base_url=base) as client:
+    with serving(settings) as base, httpx.Client(base_url=base, timeout=60) as client:
         page = f"/editions/{edition.id}"
         headers = {"X-CSRF-Token": csrf_of(client.get(page).text)}
 

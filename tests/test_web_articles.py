@@ -64,7 +64,7 @@ def test_urls_go_through_the_guard_and_paths_are_not_read(sqlite_url: str, tmp_p
     app = App(settings)
     secret = tmp_path / "secret.txt"
     secret.write_text("Secret notes\n\nNot for the web page to read, ever, from this machine.\n")
-    with serving(settings) as base, httpx.Client(base_url=base) as client:
+    with serving(settings) as base, httpx.Client(base_url=base, timeout=60) as client:
         _, csrf = _page(client, "/editions")
         page = _add(client, csrf, urls=f"{base}/editions\n\n{secret}\n")
     errors = _errors(page)
@@ -88,7 +88,7 @@ def test_uploads_into_the_draft_and_each_bad_file_named(database_url: str, tmp_p
         )
         + "\n{not json\n"
     )
-    with serving(settings) as base, httpx.Client(base_url=base) as client:
+    with serving(settings) as base, httpx.Client(base_url=base, timeout=60) as client:
         _, csrf = _page(client, f"/editions/{edition.id}")
         page = _add(
             client,
@@ -129,7 +129,7 @@ def test_uploads_into_the_draft_and_each_bad_file_named(database_url: str, tmp_p
 def test_a_paste_as_html_or_text_kept_for_the_next_edition(sqlite_url: str, tmp_path: Path) -> None:
     settings = settings_for(sqlite_url, tmp_path)
     app = App(settings)
-    with serving(settings) as base, httpx.Client(base_url=base) as client:
+    with serving(settings) as base, httpx.Client(base_url=base, timeout=60) as client:
         listing, csrf = _page(client, "/editions")
         assert 'id="add-articles"' in listing and "none: keep for the next edition" in listing
         page = _add(
@@ -164,7 +164,7 @@ def test_nothing_to_add_and_body_caps(sqlite_url: str, tmp_path: Path) -> None:
     settings = settings_for(sqlite_url, tmp_path)
     app = App(settings)
     big = json.dumps({"title": "A long record", "text": "word " * 300_000})  # 1.5 MB
-    with serving(settings) as base, httpx.Client(base_url=base) as client:
+    with serving(settings) as base, httpx.Client(base_url=base, timeout=60) as client:
         _, csrf = _page(client, "/editions")
         assert _errors(_add(client, csrf)) == [
             "Nothing to add: give URLs, paste a page or choose files."
@@ -192,7 +192,7 @@ def test_fixing_what_the_intake_guessed(database_url: str, tmp_path: Path) -> No
     top = edition.top_story.article
     other = edition.items[1].article
     assert edition.subject.startswith(top.title[:20])
-    with serving(settings) as base, httpx.Client(base_url=base) as client:
+    with serving(settings) as base, httpx.Client(base_url=base, timeout=60) as client:
         page, csrf = _page(client, f"/editions/{edition.id}")
         assert f'data-key="article:{top.id}:published"' in page
         assert f"{top.word_count} words" in page
@@ -264,7 +264,7 @@ def test_a_fix_reopens_an_approved_edition_none_once_sent_and_the_editors_subjec
     assert kept.subject == "The editor's own subject"
     assert kept.intro != edition.intro and "A better headline" in kept.intro
     app.approve(kept)
-    with serving(settings) as base, httpx.Client(base_url=base) as client:
+    with serving(settings) as base, httpx.Client(base_url=base, timeout=60) as client:
         _, csrf = _page(client, "/editions")
         # Editing an approved edition puts it back to draft, noted, to be approved again.
         answer = client.post(f"/articles/{top.id}", data={"csrf": csrf, "title": "Still in time"})

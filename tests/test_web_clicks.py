@@ -118,7 +118,7 @@ def click(
 def test_a_readers_click_goes_to_the_article_and_is_counted_once(sent: Sent) -> None:
     links = sent.links(0)
     first, second = [article for article in links if article != sent.also()][:2]
-    with serving(sent.app.settings) as base, httpx.Client(base_url=base) as client:
+    with serving(sent.app.settings) as base, httpx.Client(base_url=base, timeout=60) as client:
         with time_machine.travel(sent.sent_at + LATER, tick=False):
             answer = click(client, links[first])
             again = click(client, links[first])
@@ -146,7 +146,7 @@ def test_head_early_scanner_agents_and_bursts_are_left_out(sent: Sent) -> None:
     """Each reader's message shows one kind of scanner; reader 3 is a person, counted."""
     head, early, agents, burst = (sent.links(n) for n in range(4))
     ids = list(head)
-    with serving(sent.app.settings) as base, httpx.Client(base_url=base) as client:
+    with serving(sent.app.settings) as base, httpx.Client(base_url=base, timeout=60) as client:
         with time_machine.travel(sent.sent_at + timedelta(seconds=5), tick=False):
             assert click(client, early[ids[0]]).status_code == 302
         with time_machine.travel(sent.sent_at + LATER, tick=False):
@@ -197,7 +197,7 @@ def test_forged_altered_and_malformed_tokens_get_the_not_found_page(sent: Sent) 
         unsubscribe.group(1),  # an unsubscribe token is not a click token
         "%00",
     ]
-    with serving(sent.app.settings) as base, httpx.Client(base_url=base) as client:
+    with serving(sent.app.settings) as base, httpx.Client(base_url=base, timeout=60) as client:
         for forged in bad:
             answer = client.get(f"/c/{forged}/{article}", headers={"User-Agent": BROWSER})
             assert answer.status_code == 404, forged
@@ -215,7 +215,7 @@ def test_the_redirect_goes_to_the_stored_url_and_nowhere_else(sent: Sent) -> Non
     article, link = next(iter(links.items()))
     target = sent.urls()[article]
     evil = "https://evil.example/"
-    with serving(sent.app.settings) as base, httpx.Client(base_url=base) as client:
+    with serving(sent.app.settings) as base, httpx.Client(base_url=base, timeout=60) as client:
         tricks = [
             f"{link}?url={evil}",
             f"{link}?next=//evil.example&redirect={evil}",
@@ -245,7 +245,7 @@ def test_without_per_reader_stats_nothing_names_a_reader(sent: Sent) -> None:
     article = next(iter(links))
     with (
         serving(sent.app.settings) as base,
-        httpx.Client(base_url=base) as client,
+        httpx.Client(base_url=base, timeout=60) as client,
         time_machine.travel(sent.sent_at + LATER, tick=False),
     ):
         click(client, links[article])
@@ -280,7 +280,7 @@ def test_with_per_reader_stats_the_delivery_is_kept(database_url: str, tmp_path:
     delivery = int(links[article].split("/")[2].split(".")[1])
     with (
         serving(sent.app.settings) as base,
-        httpx.Client(base_url=base) as client,
+        httpx.Client(base_url=base, timeout=60) as client,
         time_machine.travel(sent.sent_at + LATER, tick=False),
     ):
         click(client, links[article])
@@ -300,7 +300,7 @@ def test_keys_are_forgotten_after_their_lifetime_and_counting_closes(sent: Sent)
     links = sent.links(3)
     first, second = list(links)[:2]
     app = sent.app
-    with serving(app.settings) as base, httpx.Client(base_url=base) as client:
+    with serving(app.settings) as base, httpx.Client(base_url=base, timeout=60) as client:
         with time_machine.travel(sent.sent_at + LATER, tick=False):
             click(client, links[first])
         assert app.forget_click_keys(sent.sent_at + timedelta(days=29)) == 0
@@ -360,7 +360,7 @@ def test_links_in_the_eml_files_work_end_to_end(sent: Sent) -> None:
     assert all(sent.links(0)[a] != sent.links(1)[a] for a in urls)  # one token per reader
     with (
         serving(sent.app.settings) as base,
-        httpx.Client(base_url=base) as client,
+        httpx.Client(base_url=base, timeout=60) as client,
         time_machine.travel(sent.sent_at + LATER, tick=False),
     ):
         for path in text_links:
@@ -375,7 +375,7 @@ def test_previews_archive_and_test_copies_show_or_redirect_without_counting(
 ) -> None:
     app = sent.app
     urls = sent.urls()
-    with serving(app.settings) as base, httpx.Client(base_url=base) as client:
+    with serving(app.settings) as base, httpx.Client(base_url=base, timeout=60) as client:
         preview = client.get(f"/editions/{sent.edition.id}/preview").text
         page = client.get(f"/editions/{sent.edition.id}").text
         archive = client.get(f"/archive/brief/{sent.edition.number}").text
@@ -401,7 +401,7 @@ def test_the_report_page_the_edition_page_and_the_cli_show_the_figures(
     with sent.app.store.session() as session:
         delivery = int(sent.links(1)[first].split("/")[2].split(".")[1])
         session.get_one(DeliveryRow, delivery).subject_index = 1
-    with serving(sent.app.settings) as base, httpx.Client(base_url=base) as client:
+    with serving(sent.app.settings) as base, httpx.Client(base_url=base, timeout=60) as client:
         with time_machine.travel(sent.sent_at + LATER, tick=False):
             click(client, links[first])
             click(client, sent.links(1)[first])
@@ -447,7 +447,7 @@ def test_the_access_log_keeps_no_click_token(sent: Sent) -> None:
     collect = Collect()
     with (
         serving(sent.app.settings, log_level="info") as base,
-        httpx.Client(base_url=base) as client,
+        httpx.Client(base_url=base, timeout=60) as client,
     ):
         logging.getLogger("uvicorn.access").addHandler(collect)
         try:

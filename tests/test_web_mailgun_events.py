@@ -227,7 +227,7 @@ def test_without_a_signing_key_the_webhook_is_unavailable(sqlite_url: str, tmp_p
     with running_mailgun(keep_messages=False) as (host, state):
         env = mailgun_env(tmp_path, sqlite_url, state, host)
         env.pop("MAILGUN_WEBHOOK_SIGNING_KEY", None)
-        with digest_serve(env, tmp_path) as base, httpx.Client(base_url=base) as client:
+        with digest_serve(env, tmp_path) as base, httpx.Client(base_url=base, timeout=60) as client:
             answer = post(client, signature(), event_data("delivered", "a@example.org", {}))
     assert _refused(answer, 503, "webhook_signing_key is not set")
 

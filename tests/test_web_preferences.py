@@ -68,7 +68,7 @@ def test_the_link_in_each_email_opens_and_saves_the_readers_choices(
     assert path.removeprefix("/p/") == unsubscribe.removeprefix("/u/")
     assert links["r1@example.org"][0] != path
     before = reader(app, "r0@example.org")
-    with serving(settings) as base, httpx.Client(base_url=base) as client:
+    with serving(settings) as base, httpx.Client(base_url=base, timeout=60) as client:
         shown = client.get(path)
         page = assert_page(
             shown,
@@ -140,7 +140,7 @@ def test_a_forged_or_altered_preference_link_is_a_404_page(sqlite_url: str, tmp_
     [(path, _)] = sent_links(tmp_path).values()
     altered = path[:-1] + ("A" if path[-1] != "A" else "B")
     other_reader = re.sub(r"/p/1\.(\d+)\.", lambda m: f"/p/1.{int(m.group(1)) + 1}.", path)
-    with serving(settings) as base, httpx.Client(base_url=base) as client:
+    with serving(settings) as base, httpx.Client(base_url=base, timeout=60) as client:
         for bad in (altered, other_reader, "/p/garbage", "/p/1.1.1.x", "/p/" + "9" * 5000):
             for method in ("GET", "POST"):
                 answer = client.request(method, bad, data={"topic": "war"})
@@ -164,7 +164,7 @@ def test_without_topics_or_frequencies_there_is_nothing_to_choose(
     unsubscribe = re.search(r"Unsubscribe: https://brief\.example\.org(/u/\S+)", text)
     assert unsubscribe is not None
     path = unsubscribe.group(1).replace("/u/", "/p/")
-    with serving(settings) as base, httpx.Client(base_url=base) as client:
+    with serving(settings) as base, httpx.Client(base_url=base, timeout=60) as client:
         for answer in (client.get(path), client.post(path, data={"topic": "war"})):
             page = assert_page(
                 answer,
@@ -184,7 +184,7 @@ def test_a_reader_who_left_is_told_so_and_stays_unsubscribed(
     app = App(settings)
     app.send(app.approve(draft_edition(app, readers=1)))
     [(path, unsubscribe)] = sent_links(tmp_path).values()
-    with serving(settings) as base, httpx.Client(base_url=base) as client:
+    with serving(settings) as base, httpx.Client(base_url=base, timeout=60) as client:
         client.post(unsubscribe)
         page = assert_page(
             client.get(path), 200, "r0@example.org is not subscribed to The Test Brief (any more)"
@@ -202,7 +202,7 @@ def test_the_subscribe_form_offers_the_choices_and_confirmation_keeps_them(
 ) -> None:
     settings = chooser_settings(database_url, tmp_path)
     app = App(settings)
-    with serving(settings) as base, httpx.Client(base_url=base) as client:
+    with serving(settings) as base, httpx.Client(base_url=base, timeout=60) as client:
         form = assert_page(client.get("/subscribe/readers"), 200, "Topics", "How often")
         assert checked(form) == {"war", "economy", "culture", "weekly"}  # the default
 
@@ -288,7 +288,7 @@ def test_the_archive_copy_carries_no_preference_link(sqlite_url: str, tmp_path: 
     app = App(settings)
     edition = app.approve(draft_edition(app, readers=1))
     app.send(edition)
-    with serving(settings) as base, httpx.Client(base_url=base) as client:
+    with serving(settings) as base, httpx.Client(base_url=base, timeout=60) as client:
         copy = assert_page(client.get("/archive/brief/1"), 200, edition.subject)
     for personal in ("/p/", "/u/", "Choose your topics", "%%"):
         assert personal not in copy, personal
@@ -317,7 +317,7 @@ def test_the_preference_page_speaks_the_newsletters_language(
     [eml] = sorted((tmp_path / "outbox").rglob("0*.eml"))
     link = re.search(r"https://brief\.example\.org(/p/\S+)", plain_text_of(eml))
     assert link is not None
-    with serving(settings) as base, httpx.Client(base_url=base) as client:
+    with serving(settings) as base, httpx.Client(base_url=base, timeout=60) as client:
         page = assert_page(client.get(link.group(1)), 200, "Оберіть теми й частоту", "Як часто")
         assert '<html lang="uk">' in page
         none = client.post(link.group(1), data={"choosing": "1", "frequency": "daily"})
@@ -333,7 +333,7 @@ def test_the_editors_list_page_shows_each_readers_choice(sqlite_url: str, tmp_pa
     app = App(settings)
     app.add_subscriber("readers", "ana@example.org", topics="war;culture", frequency="daily")
     app.add_subscriber("readers", "ben@example.org")
-    with serving(settings) as base, httpx.Client(base_url=base) as client:
+    with serving(settings) as base, httpx.Client(base_url=base, timeout=60) as client:
         page = assert_page(client.get("/lists/readers"), 200, "Topics · how often")
     cells = re.findall(r'<td class="choices"[^>]*>([^<]*)</td>', page)
     assert cells == ["culture, war · daily", "every topic · weekly (main)"]

@@ -63,7 +63,7 @@ def test_every_public_error_is_a_page_naming_the_newsletter(
     database_url: str, tmp_path: Path
 ) -> None:
     settings = settings_for(database_url, tmp_path)
-    with serving(settings) as base, httpx.Client(base_url=base) as client:
+    with serving(settings) as base, httpx.Client(base_url=base, timeout=60) as client:
         accent = f"--accent: {make_newsletter().accent_color}"
         for method in ("GET", "POST"):
             broken = client.request(method, "/u/1.1.1.bogus")
@@ -92,7 +92,7 @@ def test_subscribe_form_errors_keep_what_was_typed_and_name_the_field(
     sqlite_url: str, tmp_path: Path
 ) -> None:
     settings = settings_for(sqlite_url, tmp_path, subscribe_limit_per_hour=2)
-    with serving(settings) as base, httpx.Client(base_url=base) as client:
+    with serving(settings) as base, httpx.Client(base_url=base, timeout=60) as client:
         missing = client.post("/subscribe/readers", data={"name": "Olena"})
         assert_page(missing, 422, TITLE, "Email: please enter your email address.", 'value="Olena"')
         wrong = client.post("/subscribe/readers", data={"email": "not-an-address", "name": "O"})
@@ -120,7 +120,7 @@ def test_confirmation_email_and_its_expiry_say_the_lifetime_as_people_do(
     sqlite_url: str, tmp_path: Path
 ) -> None:
     settings = settings_for(sqlite_url, tmp_path, confirm_link_lifetime=timedelta(hours=12))
-    with serving(settings) as base, httpx.Client(base_url=base) as client:
+    with serving(settings) as base, httpx.Client(base_url=base, timeout=60) as client:
         client.post("/subscribe/readers", data={"email": "new@example.org"})
         path, text = confirm_link(tmp_path / "outbox")
         assert "open this link within 12 hours:" in text and "0:00" not in text
@@ -153,7 +153,7 @@ def test_unsubscribe_page_names_the_newsletter_not_the_list(
     [eml] = sorted((tmp_path / "outbox").rglob("0*.eml"))
     url = re.search(r"List-Unsubscribe: <https://brief\.example\.org([^>]+)>", eml.read_text())
     assert url is not None
-    with serving(settings) as base, httpx.Client(base_url=base) as client:
+    with serving(settings) as base, httpx.Client(base_url=base, timeout=60) as client:
         asked = assert_page(client.get(url.group(1)), 200, "Stop sending The Test Brief to r0@")
         done = client.post(url.group(1), data={"List-Unsubscribe": "One-Click"})
         assert_page(done, 200, "r0@example.org will receive no more emails of The Test Brief")
@@ -164,7 +164,7 @@ def test_unsubscribe_page_names_the_newsletter_not_the_list(
 
 def test_pages_and_errors_speak_the_newsletters_language(sqlite_url: str, tmp_path: Path) -> None:
     settings = ukrainian(sqlite_url, tmp_path)
-    with serving(settings) as base, httpx.Client(base_url=base) as client:
+    with serving(settings) as base, httpx.Client(base_url=base, timeout=60) as client:
         form = assert_page(client.get("/subscribe/readers"), 200, "Підписка на Щоденний огляд")
         assert '<html lang="uk">' in form
         assert "--on-accent: #000000" in form  # pale yellow: black text on it
@@ -190,7 +190,10 @@ def _failing_archive(web: FastAPI) -> None:
 def test_a_server_error_on_a_public_page_is_a_page(sqlite_url: str, tmp_path: Path) -> None:
     settings = settings_for(sqlite_url, tmp_path)
     configure: Callable[[FastAPI], None] = _failing_archive
-    with serving(settings, configure=configure) as base, httpx.Client(base_url=base) as client:
+    with (
+        serving(settings, configure=configure) as base,
+        httpx.Client(base_url=base, timeout=60) as client,
+    ):
         failed = client.get("/archive/brief")
         assert_page(failed, 500, TITLE, "Something went wrong")
         assert "database went away" not in failed.text  # no internals for readers
@@ -204,7 +207,7 @@ def test_editor_errors_stay_json_for_scripts_but_a_browser_gets_a_page(
 ) -> None:
     settings = settings_for(sqlite_url, tmp_path)
     html = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
-    with serving(settings) as base, httpx.Client(base_url=base) as client:
+    with serving(settings) as base, httpx.Client(base_url=base, timeout=60) as client:
         for path in ("/editions/9999", "/no/such/page"):
             script = client.get(path)
             assert script.status_code == 404 and "detail" in script.json()
@@ -219,7 +222,7 @@ def test_archive_copy_has_no_personal_links(database_url: str, tmp_path: Path) -
     app = App(settings)
     edition = app.approve(draft_edition(app, readers=2))
     app.send(edition)
-    with serving(settings) as base, httpx.Client(base_url=base) as client:
+    with serving(settings) as base, httpx.Client(base_url=base, timeout=60) as client:
         copy = client.get("/archive/brief/1")
         assert copy.status_code == 200 and edition.subject in copy.text
         for personal in ("/u/", "Unsubscribe", "Hello", "Reader 0", "r0@example.org", "%%"):
@@ -244,7 +247,7 @@ def test_preview_and_test_send_greet_a_nameless_reader_alike(
     app.test_send(edition, "editor@example.org")
     [test_copy] = (tmp_path / "outbox").rglob("*.eml")
     sent_greeting = re.search(r"Hello [^,\n]*,", plain_text_of(test_copy))
-    with serving(settings) as base, httpx.Client(base_url=base) as client:
+    with serving(settings) as base, httpx.Client(base_url=base, timeout=60) as client:
         preview = client.get(f"/editions/{edition.id}/preview")
     shown_greeting = re.search(r"Hello [^,<]*,", preview.text)
     assert sent_greeting is not None and shown_greeting is not None
@@ -293,7 +296,7 @@ def test_the_confirmation_link_carries_nothing_personal(database_url: str, tmp_p
     settings = settings_for(database_url, tmp_path)
     app = App(settings)
     address, name = "Olena.Kovalenko@example.org", "Olena Kovalenko"
-    with serving(settings) as base, httpx.Client(base_url=base) as client:
+    with serving(settings) as base, httpx.Client(base_url=base, timeout=60) as client:
         asked = client.post("/subscribe/readers", data={"email": address, "name": name})
         assert asked.status_code == 200
         path, _ = confirm_link(tmp_path / "outbox")

@@ -51,7 +51,7 @@ def test_a_rebinding_host_is_refused_and_loopback_names_pass(
     settings = settings_for(sqlite_url, tmp_path, web_allowed_hosts=["editor.example.net"])
     app = App(settings)
     edition = draft_edition(app)
-    with serving(settings) as base, httpx.Client(base_url=base) as client:
+    with serving(settings) as base, httpx.Client(base_url=base, timeout=60) as client:
         port = base.rsplit(":", 1)[1]
         # A page at attacker.example whose name now resolves to 127.0.0.1: same origin for the
         # browser, so without the check it could read the CSRF token and post with it.
@@ -93,10 +93,13 @@ def test_off_loopback_any_host_unless_hosts_are_configured(sqlite_url: str, tmp_
         "web_behind_tls_proxy": True,
     }
     open_settings = settings_for(sqlite_url, tmp_path, **common)
-    with serving(open_settings, host="0.0.0.0") as base, httpx.Client(base_url=base) as client:
+    with (
+        serving(open_settings, host="0.0.0.0") as base,
+        httpx.Client(base_url=base, timeout=60) as client,
+    ):
         assert client.get("/login", headers={"Host": "203.0.113.7"}).status_code == 200
     closed = settings_for(sqlite_url, tmp_path, web_allowed_hosts=["digest.example.net"], **common)
-    with serving(closed, host="0.0.0.0") as base, httpx.Client(base_url=base) as client:
+    with serving(closed, host="0.0.0.0") as base, httpx.Client(base_url=base, timeout=60) as client:
         assert client.get("/login", headers={"Host": "203.0.113.7"}).status_code == 400
         assert client.get("/login", headers={"Host": "digest.example.net"}).status_code == 200
 
@@ -176,7 +179,7 @@ def test_webhook_refuses_a_body_over_the_cap_before_reading_it(
 def test_every_form_is_capped_before_it_is_read(sqlite_url: str, tmp_path: Path) -> None:
     settings = settings_for(sqlite_url, tmp_path)
     form = {"Content-Type": "application/x-www-form-urlencoded"}
-    with serving(settings) as base, httpx.Client(base_url=base) as client:
+    with serving(settings) as base, httpx.Client(base_url=base, timeout=60) as client:
         port = int(base.rsplit(":", 1)[1])
         declared = client.post("/login", content=b"secret=" + b"x" * 2_000_000, headers=form)
         assert declared.status_code == 413
@@ -209,7 +212,7 @@ def test_webhook_refuses_old_or_future_signed_timestamps(sqlite_url: str, tmp_pa
         [{"email": "r0@example.org", "event": "spamreport", "timestamp": now() + 2}]
     ).encode()
     list_id = app.store.subscribers.list_id("readers")
-    with serving(settings) as base, httpx.Client(base_url=base) as client:
+    with serving(settings) as base, httpx.Client(base_url=base, timeout=60) as client:
         # (Each time is taken just before its post: a busy machine's seconds must not count.)
         for stamp in (lambda: now() - 302, lambda: now() + 302, lambda: 0, lambda: "9" * 40):
             # Correctly signed, but captured long ago (or dated ahead): replaying it is refused.
@@ -245,7 +248,7 @@ def test_each_event_is_applied_once_by_its_id(database_url: str, tmp_path: Path)
     assert reader is not None
     at = int(time.time()) + 5
     complaint = {"email": "r0@example.org", "event": "spamreport", "timestamp": at}
-    with serving(settings) as base, httpx.Client(base_url=base) as client:
+    with serving(settings) as base, httpx.Client(base_url=base, timeout=60) as client:
         first = _post(client, key, [{**complaint, "sg_event_id": "ev-1"}] * 2)
         assert first.json() == {"received": 2, "changed": 1}
         # The reader is put back by hand with a consent older than the event, so that only
@@ -276,7 +279,7 @@ def test_an_old_complaint_does_not_undo_a_confirmed_resubscription(
         "timestamp": complained_at,
         "sg_event_id": "old-complaint",
     }
-    with serving(settings) as base, httpx.Client(base_url=base) as client:
+    with serving(settings) as base, httpx.Client(base_url=base, timeout=60) as client:
         assert _post(client, key, [old]).json()["changed"] == 1
         time.sleep(1.1)  # event times are whole seconds
         # The reader asks to come back, and confirms through the emailed link.
@@ -336,7 +339,7 @@ def test_login_failures_slow_down_each_client(
 
     with (
         serving(settings, configure=controlled) as base,
-        httpx.Client(base_url=base) as client,
+        httpx.Client(base_url=base, timeout=60) as client,
     ):
         assert [_login(client, f"guess {n}").status_code for n in range(5)] == [401] * 5
         locked = _login(client, "correct horse")  # not even looked at
@@ -405,7 +408,7 @@ def test_malformed_tokens_of_any_size_are_not_found(database_url: str, tmp_path:
         "....",
         "1.1.1.",
     ]
-    with serving(settings) as base, httpx.Client(base_url=base) as client:
+    with serving(settings) as base, httpx.Client(base_url=base, timeout=60) as client:
         for token in tokens:
             for method in ("GET", "POST"):
                 answer = client.request(method, f"/u/{token}")
@@ -481,7 +484,7 @@ def test_insecure_http_is_loud_and_drops_the_secure_flag(
         create_app(settings, "0.0.0.0")
     with serving(settings, host="0.0.0.0", insecure_http=True) as base:
         assert "INSECURE" in caplog.text and "--insecure-http" in caplog.text
-        with httpx.Client(base_url=base) as client:
+        with httpx.Client(base_url=base, timeout=60) as client:
             login = client.get("/login")
             assert "secure" not in login.headers["set-cookie"].lower()
             # So a plain-http browser keeps the cookie, and the login works.
@@ -519,7 +522,7 @@ def test_a_database_failure_mid_webhook_is_a_503_to_retry(sqlite_url: str, tmp_p
     with sqlite3.connect(sqlite_url.removeprefix("sqlite:///")) as connection:
         connection.execute("DROP TABLE webhook_events")  # the store fails under the webhook
     event = {"email": "r0@example.org", "event": "bounce", "timestamp": int(time.time())}
-    with serving(settings) as base, httpx.Client(base_url=base) as client:
+    with serving(settings) as base, httpx.Client(base_url=base, timeout=60) as client:
         answer = _post(client, key, [{**event, "sg_event_id": "ev-db"}])
     assert answer.status_code == 503 and "retry" in answer.text
     app.close()

@@ -44,6 +44,7 @@ def examine(
     probe: Probe,
     *,
     smtp_host: str = "",
+    sending_domain: str = "",
     edition: tuple[str, RenderedEmail] | None = None,
 ) -> DoctorReport:
     """Every check, in the order an operator fixes them; `dns` None for the outbox sender
@@ -58,7 +59,7 @@ def examine(
             )
         )
     else:
-        report.findings += dns_findings(newsletter, sender, dns, domain, smtp_host)
+        report.findings += dns_findings(newsletter, sender, dns, domain, smtp_host, sending_domain)
     report.findings += unsubscribe_findings(newsletter, probe)
     if edition is None:
         report.findings.append(
@@ -70,19 +71,34 @@ def examine(
 
 
 def dns_findings(
-    newsletter: NewsletterConfig, sender: str, dns: DnsClient, domain: str, smtp_host: str
+    newsletter: NewsletterConfig,
+    sender: str,
+    dns: DnsClient,
+    domain: str,
+    smtp_host: str,
+    sending_domain: str = "",
 ) -> list[Finding]:
+    """`sending_domain`: Mailgun's (`[mailgun] domain`), where its envelope sender, and so
+    its SPF, is."""
     provider = provider_for(sender)
     selectors = selectors_for(newsletter.dkim_selectors, provider, domain)
     dkim, signing = check_selectors(dns, selectors, provider, newsletter.name)
     # SendGrid's automated security: its DKIM selectors are CNAMEs into sendgrid.net, and SPF
     # is published (by SendGrid) on the return-path subdomain those setups delegate.
     automated = sender == "sendgrid" and _delegated(dns, signing, provider.dkim_domains)
-    spf, spf_passes = check_spf(dns, domain, provider, smtp_host, automated)
+    envelope_domain = domain
+    if provider.envelope == "sending":
+        envelope_domain = sending_domain.rstrip(".").lower()
+    if envelope_domain:
+        spf, spf_passes = check_spf(dns, envelope_domain, provider, smtp_host, automated)
+    else:
+        no_domain = "the sending domain is not set, so its SPF cannot be checked"
+        spf, spf_passes = [error("spf", no_domain, "set domain under [mailgun]")], False
     policy, dmarc = find_policy(dns, domain)
     findings = [*spf, *dkim, dmarc]
     if policy is not None:
-        envelope = domain if spf_passes else None  # SMTP: the envelope sender is From
+        # SMTP's envelope sender is From; Mailgun's is its sending domain.
+        envelope = envelope_domain if spf_passes else None
         findings.append(check_alignment(policy, domain, [s.domain for s in signing], envelope))
     findings.append(check_mx(dns, domain))
     return findings

@@ -14,6 +14,11 @@ class Provider:
     dkim_selectors: tuple[str, ...]  # fixed by the provider; () when each account gets its own
     dkim_domains: tuple[str, ...]  # where the provider's DKIM CNAMEs point
     where: str  # where the operator finds the exact records
+    # Where receivers check SPF for the provider's mail (its envelope sender, MAIL FROM):
+    # "from" the From domain; "own" the provider's own return-path domain (return_path), where
+    # it passes with nothing published; "sending" the sending domain of [mailgun] domain.
+    envelope: str = "from"
+    return_path: str = ""
 
 
 PROVIDERS = {
@@ -27,8 +32,15 @@ PROVIDERS = {
         "SendGrid's Sender Authentication page",
     ),
     # Easy DKIM: three CNAMEs named by tokens SES makes for each identity.
+    # The default MAIL FROM is a subdomain of amazonses.com (a custom one is optional).
     "ses": Provider(
-        "Amazon SES", "amazonses.com", (), ("amazonses.com",), "the SES identity's DKIM records"
+        "Amazon SES",
+        "amazonses.com",
+        (),
+        ("amazonses.com",),
+        "the SES identity's DKIM records",
+        envelope="own",
+        return_path="amazonses.com",
     ),
     # A date-based selector (e.g. 20240101abc) per sender signature or domain.
     "postmark": Provider(
@@ -37,6 +49,9 @@ PROVIDERS = {
         (),
         ("mtasv.net",),
         "Postmark's Sender Signatures → DNS settings",
+        # The default Return-Path is pm.mtasv.net (a custom one, pm-bounces, is optional).
+        envelope="own",
+        return_path="pm.mtasv.net",
     ),
     # Selectors differ by account age (pdk1/pdk2, k1, smtp, mx…).
     "mailgun": Provider(
@@ -45,6 +60,8 @@ PROVIDERS = {
         (),
         ("mailgun.org", "mailgun.com"),
         "Mailgun's Domain settings → DNS records",
+        # The envelope sender is on the sending domain (mg.example.org): its SPF says Mailgun.
+        envelope="sending",
     ),
     "smtp": Provider("the SMTP server", "", (), (), "your mail server's DKIM settings"),
 }

@@ -20,13 +20,24 @@ def check_spf(
     smtp_host: str = "",
     automated_security: bool = False,
 ) -> tuple[list[Finding], bool]:
-    """The findings, and whether the sender's mail passes SPF on the From domain (for SMTP,
-    whose envelope sender is the From address: DMARC may align through it)."""
+    """The findings, and whether the sender's mail passes SPF on `domain` (for SMTP, whose
+    envelope sender is the From address, and Mailgun's sending domain: DMARC may align
+    through it). For a provider whose envelope is its own domain, the From domain's record
+    is checked as a record only: that mail's SPF passes on the provider's domain."""
     try:
         records, why = spf.records_at(dns, domain)
     except DnsFailure as failure:
         return [error("spf", str(failure), RETRY)], False
     suggested = _suggested(domain, provider, smtp_host)
+    if not records and provider.envelope == "own":
+        others = (
+            "publish one naming the servers of the domain's other mail "
+            f'(none: TXT {domain} "v=spf1 -all"), so that nobody else can send as it'
+        )
+        return [
+            _elsewhere(domain, provider),
+            warning("spf", f"no SPF record at {domain} ({why})", others),
+        ], False
     if not records:
         return [error("spf", f"no SPF record at {domain} ({why})", f"publish {suggested}")], False
     if len(records) > 1:
@@ -42,9 +53,15 @@ def check_spf(
     record = records[0]
     tree = spf.walk(dns, domain, record)
     findings = _tree_findings(domain, record, tree)
+    if provider.envelope == "own":
+        named = any(in_domain(target, provider.spf_include) for target in tree.targets)
+        found = _provider_finding(domain, record, tree, provider, False)
+        return [*findings, found if named else _elsewhere(domain, provider)], False
     if provider.spf_include:
-        findings.append(_provider_finding(domain, record, tree, provider, automated_security))
-        return findings, False
+        found = _provider_finding(domain, record, tree, provider, automated_security)
+        # Mailgun's envelope sender is this (sending) domain: passing here may align.
+        passes = provider.envelope == "sending" and found.severity == "ok"
+        return [*findings, found], passes
     host_findings, passes = _smtp_findings(dns, domain, smtp_host)
     return findings + host_findings, passes
 
@@ -138,6 +155,16 @@ def _provider_finding(
         "spf",
         f'{domain}: "{record}" does not authorise {provider.label} (no include:{include})',
         f'add include:{include}: TXT {domain} "{_with_include(record, include)}"',
+    )
+
+
+def _elsewhere(domain: str, provider: Provider) -> Finding:
+    return ok(
+        "spf",
+        f"{provider.label}'s mail is checked for SPF on its own return-path domain "
+        f"({provider.return_path}), where it passes: {domain} need not include "
+        f"{provider.spf_include}; DMARC passes through DKIM's alignment (a custom return-path "
+        f"under {domain} would align SPF too)",
     )
 
 

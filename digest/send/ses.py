@@ -178,7 +178,7 @@ class SesSender:
                     if attempt < self.max_attempts:
                         self.sleep(self._backoff(attempt))
                     continue
-                self._refuse(code, status, text)
+                self._refuse(code, status, text, str(request.get("FromEmailAddress", "")))
             except (EndpointConnectionError, ConnectTimeoutError) as error:
                 # No connection was made: nothing reached SES, safe to try again.
                 last = f"cannot connect to {self.where}: {error}"
@@ -195,7 +195,15 @@ class SesSender:
                 ) from None
         raise BatchRejected(f"SES still failing after {self.max_attempts} attempts ({last})")
 
-    def _refuse(self, code: str, status: int, text: str) -> None:
+    def _refuse(self, code: str, status: int, text: str, sender: str = "") -> None:
+        if code in READER_REFUSED and _names_the_sender(text, sender):
+            # Every reader's message would be refused the same way ("Email address is not
+            # verified… <from>", "did not have authority to send from <from>"): stop, rather
+            # than fail the whole list one by one.
+            raise BatchRejected(
+                f"SES refused the From address ({code}): {text}; verify {sender} (or its "
+                "domain) as an identity in SES, or correct from_address"
+            )
         if code in READER_REFUSED:
             raise _ReaderRefused(f"SES refused the message ({code}): {text}")
         if code in CREDENTIALS or status in (401, 403):
@@ -212,6 +220,12 @@ class SesSender:
 
     def close(self) -> None:
         self.client.close()
+
+
+def _names_the_sender(text: str, sender: str) -> bool:
+    """Whether SES's refusal is about the From address (its identity), not the reader's."""
+    address = sender.rsplit("<", 1)[-1].strip(" >").casefold()
+    return bool(address) and address in text.casefold()
 
 
 def _error_of(error: ClientError) -> tuple[str, int, str]:
