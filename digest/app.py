@@ -866,7 +866,7 @@ class App:
                 f"found {count} error{'s' if count > 1 else ''}: {report.refusal()} "
                 f"(`digest doctor --newsletter {newsletter.name}"
                 f"{f' --via {via}' if via else ''}` says what to publish; "
-                f"`digest send {edition.id} --force` sends anyway)"
+                f"`digest send {edition.id}{f' --via {via}' if via else ''} --force` sends anyway)"
             )
 
     def send(
