@@ -118,6 +118,18 @@ class FrequencyConfig(BaseModel):
         return value
 
 
+def _ip_networks(value: list[str], example: str) -> list[str]:
+    """A list setting of IP addresses or networks: each entry must parse as one."""
+    import ipaddress
+
+    for entry in value:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ValueError(f"{entry!r}: an IP address or network, like {example}") from None
+    return value
+
+
 def _cron_expression(value: str | None) -> str | None:
     if value is None:
         return None
@@ -421,16 +433,7 @@ class PostmarkSettings(BaseModel):
     @field_validator("webhook_networks")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
-        import ipaddress
-
-        for entry in value:
-            try:
-                ipaddress.ip_network(entry, strict=False)
-            except ValueError:
-                raise ValueError(
-                    f"{entry!r}: an IP address or network, like 203.0.113.7 or 198.51.100.0/24"
-                ) from None
-        return value
+        return _ip_networks(value, "203.0.113.7 or 198.51.100.0/24")
 
     @field_validator("host")
     @classmethod
@@ -637,16 +640,7 @@ class Settings(BaseSettings):
     @field_validator("web_trusted_proxies", "fetch_allowed_networks")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
-        import ipaddress
-
-        for entry in value:
-            try:
-                ipaddress.ip_network(entry, strict=False)
-            except ValueError:
-                raise ValueError(
-                    f"{entry!r}: an IP address or network, like 10.1.0.0/16 or 127.0.0.1"
-                ) from None
-        return value
+        return _ip_networks(value, "10.1.0.0/16 or 127.0.0.1")
 
     @field_validator("*")
     @classmethod

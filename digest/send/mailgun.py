@@ -23,7 +23,7 @@ from digest.send.mailgun_payload import (
     PayloadBuilder,
     sendable,
 )
-from digest.send.retry_waits import backoff, retry_after
+from digest.send.retry_waits import backoff, wait_before_retry
 from digest.store.deliveries import Failure
 
 _KEY_ADVICE = "check MAILGUN_API_KEY (a sending or account key) and [mailgun] domain / region"
@@ -144,9 +144,8 @@ class MailgunSender:
         raise BatchRejected(f"Mailgun still failing after {self.max_attempts} attempts ({last})")
 
     def _wait(self, response: httpx.Response, attempt: int) -> float:
-        """Retry-After in seconds or as an HTTP date; else doubling from retry_delay."""
-        waited = retry_after(response.headers.get("Retry-After"), self.max_delay)
-        return self._backoff(attempt) if waited is None else waited
+        header = response.headers.get("Retry-After")
+        return wait_before_retry(header, attempt, self.retry_delay, self.max_delay)
 
     def _backoff(self, attempt: int) -> float:
         return backoff(attempt, self.retry_delay, self.max_delay)

@@ -28,7 +28,7 @@ from digest.config import NewsletterConfig
 from digest.render import RenderedEmail
 from digest.send import Batch, BatchRejected, BatchResult, OutcomeUnknown
 from digest.send.postmark_payload import MAX_MESSAGES, PreparedCall, batch_size, build_call
-from digest.send.retry_waits import backoff, retry_after
+from digest.send.retry_waits import backoff, wait_before_retry
 from digest.store.deliveries import Failure
 
 # Per-message codes that no retry can change (Postmark's API error codes).
@@ -150,9 +150,8 @@ class PostmarkSender:
         return result
 
     def _wait(self, response: httpx.Response, attempt: int) -> float:
-        """Retry-After in seconds or as an HTTP date; else doubling from retry_delay."""
-        waited = retry_after(response.headers.get("Retry-After"), self.max_delay)
-        return self._backoff(attempt) if waited is None else waited
+        header = response.headers.get("Retry-After")
+        return wait_before_retry(header, attempt, self.retry_delay, self.max_delay)
 
     def _backoff(self, attempt: int) -> float:
         return backoff(attempt, self.retry_delay, self.max_delay)

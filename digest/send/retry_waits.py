@@ -28,3 +28,9 @@ def retry_after(value: str | None, cap: float) -> float | None:
     if when.tzinfo is None:  # "-0000": UTC, with no offset claimed
         when = when.replace(tzinfo=UTC)
     return min(max((when - datetime.now(UTC)).total_seconds(), 0.0), cap)
+
+
+def wait_before_retry(header: str | None, attempt: int, first: float, cap: float) -> float:
+    """The provider's Retry-After when it can be read, else the doubling backoff."""
+    waited = retry_after(header, cap)
+    return backoff(attempt, first, cap) if waited is None else waited
